@@ -1,0 +1,107 @@
+"""Loading a folder of ``.bpmn`` files into the registry, and pinning a version per instance.
+
+Every compiled version is also written to a store folder (``<hash>.json``), and every stored
+version is loaded at start-up, so instances started on an older model replay on it after the
+``.bpmn`` file changed.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from translator import Problem, ProcessDefinition, TranslationError, compile_file
+from workflows import REGISTRY, RESOLVE_DEFINITION_ACTIVITY, DefinitionRegistry
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class LoadReport:
+    """What loading a definitions folder found."""
+
+    deployed: list[ProcessDefinition] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+    files_with_problems: list[str] = field(default_factory=list)
+
+    def response_topics(self) -> set[str]:
+        return {topic for d in self.deployed for topic in d.response_topics()}
+
+
+def load_definitions(
+    folder: Path,
+    *,
+    store: Path | None = None,
+    registry: DefinitionRegistry = REGISTRY,
+) -> LoadReport:
+    """Compile every ``*.bpmn`` under ``folder`` into ``registry``.
+
+    A broken file is reported (file, element, line) and skipped; the others still deploy.
+    """
+    report = LoadReport()
+    if store is not None:
+        _load_stored_versions(store, registry)
+    for path in sorted(folder.rglob("*.bpmn")):
+        try:
+            definitions = compile_file(path)
+        except TranslationError as error:
+            report.problems.extend(error.problems)
+            report.files_with_problems.append(str(path))
+            for problem in error.problems:
+                logger.error("Not deployed: %s", problem)
+            continue
+        for definition in definitions:
+            registry.add(definition)
+            if store is not None:
+                _store_version(store, definition)
+            report.deployed.append(definition)
+            logger.info(
+                "Deployed %s (version %s) from %s",
+                definition.id,
+                definition.content_hash[:12],
+                path,
+            )
+    return report
+
+
+def _store_version(store: Path, definition: ProcessDefinition) -> None:
+    store.mkdir(parents=True, exist_ok=True)
+    target = store / f"{definition.content_hash}.json"
+    if not target.exists():
+        partial = target.with_suffix(".tmp")
+        partial.write_text(definition.model_dump_json())
+        partial.replace(target)
+
+
+def _load_stored_versions(store: Path, registry: DefinitionRegistry) -> None:
+    if not store.is_dir():
+        return
+    for path in sorted(store.glob("*.json")):
+        try:
+            definition = ProcessDefinition.model_validate_json(path.read_bytes())
+        except (OSError, ValueError) as error:
+            logger.warning("Ignoring unreadable stored definition %s: %s", path, error)
+            continue
+        registry.add(definition, latest=False)
+
+
+def make_resolve_definition(registry: DefinitionRegistry = REGISTRY):  # type: ignore[no-untyped-def]
+    """The local activity that pins the latest version of a process id to a new instance."""
+
+    @activity.defn(name=RESOLVE_DEFINITION_ACTIVITY)
+    def resolve_definition(process_id: str) -> str:
+        definition = registry.latest(process_id)
+        if definition is None:
+            deployed = ", ".join(registry.process_ids()) or "none"
+            raise ApplicationError(
+                f"no BPMN process {process_id!r} is deployed; deployed process ids: {deployed}",
+                type="UnknownProcess",
+                non_retryable=True,
+            )
+        return definition.content_hash
+
+    return resolve_definition
