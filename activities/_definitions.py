@@ -93,7 +93,7 @@ def make_resolve_definition(registry: DefinitionRegistry = REGISTRY):  # type: i
     """The local activity that pins the latest version of a process id to a new instance."""
 
     @activity.defn(name=RESOLVE_DEFINITION_ACTIVITY)
-    def resolve_definition(process_id: str) -> str:
+    async def resolve_definition(process_id: str) -> str:
         definition = registry.latest(process_id)
         if definition is None:
             deployed = ", ".join(registry.process_ids()) or "none"

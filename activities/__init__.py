@@ -1,0 +1,30 @@
+"""Where I/O lives: the job-worker SDK, built-in activities and the Kafka correlation bridge."""
+
+from activities._bridge import (
+    DLT_REASON_HEADER,
+    DLT_SUFFIX,
+    BridgeConfig,
+    CorrelationBridge,
+    UnroutableError,
+    decode_response,
+)
+from activities._definitions import LoadReport, load_definitions, make_resolve_definition
+from activities._jobs import BpmnError, Job, JobWorker, job_activity
+from activities._kafka_publish import KafkaPublisher
+
+__all__ = [
+    "DLT_REASON_HEADER",
+    "DLT_SUFFIX",
+    "BpmnError",
+    "BridgeConfig",
+    "CorrelationBridge",
+    "Job",
+    "JobWorker",
+    "KafkaPublisher",
+    "LoadReport",
+    "UnroutableError",
+    "decode_response",
+    "job_activity",
+    "load_definitions",
+    "make_resolve_definition",
+]

@@ -1,0 +1,176 @@
+"""The Kafka correlation bridge: response records in, ``KAFKA_RESPONSE_SIGNAL`` signals out.
+
+Guarantees (DESIGN.md, "Delivery guarantees"):
+- an offset is committed only after Temporal accepted the signal (or the record went to the
+  dead-letter topic), so a crash in between re-delivers and the workflow drops the duplicate;
+- a record that cannot be routed (no or garbled correlationId, undecodable body, unknown or
+  finished instance) goes to ``<topic>.DLT`` with the reason in the ``dlt-reason`` header;
+- while Temporal is unreachable the bridge retries the same record (it never skips it);
+- while Kafka is unreachable the bridge retries with backoff and logs; nothing else stops.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from aiokafka import (  # type: ignore[import-untyped]
+    AIOKafkaConsumer,
+    AIOKafkaProducer,
+    ConsumerRecord,
+    TopicPartition,
+)
+from temporalio.client import Client
+from temporalio.service import RPCError, RPCStatusCode
+
+from workflows import KAFKA_RESPONSE_SIGNAL, KafkaResponse, workflow_id_of
+
+logger = logging.getLogger(__name__)
+
+DLT_SUFFIX = ".DLT"
+DLT_REASON_HEADER = "dlt-reason"
+CONSUMER_GROUP = "bpmn-correlation-bridge"
+
+
+class UnroutableError(Exception):
+    """A record that no instance can take; it belongs in the dead-letter topic."""
+
+
+@dataclass(frozen=True)
+class BridgeConfig:
+    bootstrap_servers: str
+    topics: tuple[str, ...]
+    group_id: str = CONSUMER_GROUP
+    dlt_suffix: str = DLT_SUFFIX
+    max_backoff_seconds: float = 30.0
+
+
+def decode_response(record: ConsumerRecord) -> KafkaResponse:
+    """Turn a record into the signal payload, or raise UnroutableError saying why."""
+    headers = {name: value.decode("utf-8", "replace") for name, value in record.headers or ()}
+    correlation_id = headers.get("correlationId", "").strip()
+    if not correlation_id:
+        raise UnroutableError("no correlationId header")
+    if workflow_id_of(correlation_id) is None:
+        raise UnroutableError(f"correlationId {correlation_id!r} was not issued by this engine")
+    try:
+        body = json.loads(record.value) if record.value else {}
+    except (ValueError, UnicodeDecodeError) as error:
+        raise UnroutableError(f"body is not JSON: {error}") from None
+    if not isinstance(body, dict):
+        raise UnroutableError(f"body must be a JSON object, got {type(body).__name__}")
+    return KafkaResponse(
+        correlation_id=correlation_id,
+        headers=headers,
+        body=body,
+        topic=record.topic,
+        partition=record.partition,
+        offset=record.offset,
+    )
+
+
+class CorrelationBridge:
+    """One consumer group over every response topic in use."""
+
+    def __init__(self, client: Client, config: BridgeConfig) -> None:
+        self._client = client
+        self._config = config
+        self._consumer: AIOKafkaConsumer | None = None
+        self._producer: AIOKafkaProducer | None = None
+
+    async def run(self) -> None:
+        """Consume until cancelled, reconnecting with backoff whenever Kafka is unreachable."""
+        if not self._config.topics:
+            logger.info("No Kafka response topics in use; the bridge is idle")
+            await asyncio.Event().wait()
+        backoff = 1.0
+        while True:
+            try:
+                await self._connect()
+                backoff = 1.0
+                logger.info("Bridge listening on %s", ", ".join(self._config.topics))
+                await self._consume()
+            except asyncio.CancelledError:
+                await self._disconnect()
+                raise
+            except Exception as error:
+                await self._disconnect()
+                logger.warning(
+                    "Kafka at %s unreachable (%s); bridge retries in %.0f s",
+                    self._config.bootstrap_servers,
+                    error,
+                    backoff,
+                )
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, self._config.max_backoff_seconds)
+
+    async def _connect(self) -> None:
+        self._producer = AIOKafkaProducer(
+            bootstrap_servers=self._config.bootstrap_servers, acks="all", enable_idempotence=True
+        )
+        self._consumer = AIOKafkaConsumer(
+            *self._config.topics,
+            bootstrap_servers=self._config.bootstrap_servers,
+            group_id=self._config.group_id,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+        )
+        await self._producer.start()
+        await self._consumer.start()
+
+    async def _disconnect(self) -> None:
+        for client in (self._consumer, self._producer):
+            if client is not None:
+                try:
+                    await client.stop()
+                except Exception as error:  # closing a broken connection may fail too
+                    logger.debug("Ignoring error while closing Kafka client: %s", error)
+        self._consumer = self._producer = None
+
+    async def _consume(self) -> None:
+        assert self._consumer is not None
+        async for record in self._consumer:
+            await self.handle(record)
+            await self._consumer.commit(
+                {TopicPartition(record.topic, record.partition): record.offset + 1}
+            )
+
+    async def handle(self, record: ConsumerRecord) -> None:
+        """Deliver one record (signal or dead letter); returns only when it is safe to commit."""
+        try:
+            response = decode_response(record)
+            await self._signal(response)
+        except UnroutableError as error:
+            await self._dead_letter(record, str(error))
+
+    async def _signal(self, response: KafkaResponse) -> None:
+        workflow_id = workflow_id_of(response.correlation_id) or ""
+        handle = self._client.get_workflow_handle(workflow_id)
+        backoff = 1.0
+        while True:
+            try:
+                await handle.signal(KAFKA_RESPONSE_SIGNAL, response.model_dump(mode="json"))
+                logger.info("Delivered response %s to %s", response.correlation_id, workflow_id)
+                return
+            except RPCError as error:
+                if error.status == RPCStatusCode.NOT_FOUND:
+                    raise UnroutableError(
+                        f"process instance {workflow_id!r} is not running"
+                    ) from None
+                logger.warning("Temporal refused signal (%s); retrying in %.0f s", error, backoff)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, self._config.max_backoff_seconds)
+
+    async def _dead_letter(self, record: ConsumerRecord, reason: str) -> None:
+        assert self._producer is not None
+        topic = record.topic + self._config.dlt_suffix
+        headers = [*(record.headers or ()), (DLT_REASON_HEADER, reason.encode())]
+        await self._producer.send_and_wait(topic, value=record.value, key=record.key, headers=headers)
+        logger.warning("Dead-lettered %s@%s to %s: %s", record.topic, record.offset, topic, reason)
+
+
+def response_topics(defined: Iterable[str], extra: Iterable[str] = ()) -> tuple[str, ...]:
+    return tuple(sorted({*defined, *extra}))

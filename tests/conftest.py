@@ -1,0 +1,61 @@
+"""Shared fixtures: the time-skipping server, the real dev stack, a fresh task queue per test."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+from temporalio.testing import WorkflowEnvironment
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+
+
+def _binary(name: str) -> str:
+    found = BIN / name
+    if found.exists():
+        return str(found)
+    on_path = shutil.which(name)
+    if on_path is None:
+        pytest.fail(f"{name} not found: install the dev dependencies (make test does)")
+    return on_path
+
+
+@pytest.fixture(scope="session")
+async def time_skipping_env() -> AsyncIterator[WorkflowEnvironment]:
+    env = await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=_binary("temporal-test-server")
+    )
+    yield env
+    await env.shutdown()
+
+
+@pytest.fixture(scope="session")
+def dev_stack() -> Iterator[object]:
+    """The real Temporal dev server and Kafka broker, on ports of their own for tests.
+
+    Started if not running and stopped at the end only if this session started it.
+    """
+    from stack import Stack
+
+    test_stack = Stack(
+        root=ROOT / ".stack" / "test",
+        temporal_port=27233,
+        temporal_ui_port=28233,
+        kafka_port=29092,
+        kafka_controller_port=29093,
+    )
+    was_running = test_stack.is_running()
+    endpoints = test_stack.start()
+    yield endpoints
+    if not was_running:
+        test_stack.stop()
+
+
+@pytest.fixture
+def task_queue() -> str:
+    return f"bpmn-test-{uuid.uuid4()}"

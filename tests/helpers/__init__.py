@@ -1,0 +1,81 @@
+"""Running the interpreter and job handlers in one test, on any Temporal environment."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import AsyncExitStack, asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from temporalio import activity
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+import translator
+from activities import job_activity, make_resolve_definition
+from worker import workflow_runner
+from workflows import KAFKA_PUBLISH_ACTIVITY, REGISTRY, BpmnInterpreter
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLES = ROOT / "examples" / "processes"
+ORDER_PROCESS = EXAMPLES / "order-process.bpmn"
+
+
+def deploy(path_or_xml: Path | str, name: str = "test.bpmn") -> list[translator.ProcessDefinition]:
+    """Compile a file (Path) or XML text (str) into the worker's registry."""
+    if isinstance(path_or_xml, Path):
+        definitions = translator.compile_file(path_or_xml)
+    else:
+        definitions = translator.compile_bytes(path_or_xml.encode(), name)
+    for definition in definitions:
+        REGISTRY.add(definition)
+    return definitions
+
+
+class PublishedRequests:
+    """A stand-in for the Kafka publish activity in time-skipping tests: records requests.
+
+    The Kafka side itself is tested against the real broker in tests/integration.
+    """
+
+    def __init__(self) -> None:
+        self.requests: list[dict[str, Any]] = []
+        self.on_publish: Callable[[dict[str, Any]], Any] | None = None
+
+    def activity(self) -> Callable[..., Any]:
+        @activity.defn(name=KAFKA_PUBLISH_ACTIVITY)
+        async def publish(request: dict[str, Any]) -> dict[str, Any]:
+            self.requests.append(request)
+            if self.on_publish is not None:
+                await self.on_publish(request)
+            return {"topic": request["topic"], "partition": 0, "offset": len(self.requests)}
+
+        return publish
+
+
+@asynccontextmanager
+async def running_interpreter(
+    client: Client,
+    task_queue: str,
+    jobs: Mapping[str, Callable[..., Any]] | None = None,
+    publish_activity: Callable[..., Any] | None = None,
+) -> AsyncIterator[None]:
+    """Run the interpreter on ``task_queue`` and one job worker per job type, for a test."""
+    activities = [make_resolve_definition()]
+    if publish_activity is not None:
+        activities.append(publish_activity)
+    async with AsyncExitStack() as stack:
+        await stack.enter_async_context(
+            Worker(
+                client,
+                task_queue=task_queue,
+                workflows=[BpmnInterpreter],
+                activities=activities,
+                workflow_runner=workflow_runner(),
+            )
+        )
+        for job_type, handler in (jobs or {}).items():
+            await stack.enter_async_context(
+                Worker(client, task_queue=job_type, activities=[job_activity(job_type, handler)])
+            )
+        yield

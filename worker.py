@@ -1,0 +1,183 @@
+"""Run BPMN processes: ``python worker.py --definitions DIR``.
+
+Loads every ``.bpmn`` under DIR, runs the interpreter workflow and the built-in activities on
+the task queue ``bpmn``, and (unless ``--no-bridge``) the Kafka correlation bridge. Stops
+cleanly on SIGINT/SIGTERM.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import signal
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from temporalio.client import Client
+from temporalio.worker import Worker
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
+
+from activities import (
+    BridgeConfig,
+    CorrelationBridge,
+    KafkaPublisher,
+    LoadReport,
+    load_definitions,
+    make_resolve_definition,
+)
+from workflows import DEFAULT_TASK_QUEUE, BpmnInterpreter
+
+logger = logging.getLogger("worker")
+
+# Pure modules the workflow sandbox shares with the worker instead of re-importing: the IR and
+# the content-addressed registry the worker fills.
+PASSTHROUGH_MODULES = ("translator", "workflows._registry", "workflows._contracts", "pydantic")
+
+
+def workflow_runner() -> SandboxedWorkflowRunner:
+    return SandboxedWorkflowRunner(
+        restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASSTHROUGH_MODULES)
+    )
+
+
+def interpreter_worker(client: Client, task_queue: str, publisher: KafkaPublisher) -> Worker:
+    """The Temporal worker for the interpreter and the built-in activities."""
+    return Worker(
+        client,
+        task_queue=task_queue,
+        workflows=[BpmnInterpreter],
+        activities=[make_resolve_definition(), publisher.publish],
+        workflow_runner=workflow_runner(),
+    )
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="worker.py", description="Run BPMN processes as Temporal workflows."
+    )
+    parser.add_argument(
+        "--definitions",
+        type=Path,
+        required=True,
+        help="folder of .bpmn files; every executable process in it is deployed",
+    )
+    parser.add_argument(
+        "--temporal-address",
+        default=os.environ.get("TEMPORAL_ADDRESS", "127.0.0.1:7233"),
+        help="Temporal frontend host:port (env TEMPORAL_ADDRESS, default 127.0.0.1:7233)",
+    )
+    parser.add_argument(
+        "--namespace",
+        default=os.environ.get("TEMPORAL_NAMESPACE", "default"),
+        help="Temporal namespace (env TEMPORAL_NAMESPACE, default 'default')",
+    )
+    parser.add_argument(
+        "--task-queue",
+        default=os.environ.get("BPMN_TASK_QUEUE", DEFAULT_TASK_QUEUE),
+        help=f"task queue of the interpreter (env BPMN_TASK_QUEUE, default {DEFAULT_TASK_QUEUE!r})",
+    )
+    parser.add_argument(
+        "--kafka-bootstrap-servers",
+        default=os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092"),
+        help="Kafka bootstrap servers (env KAFKA_BOOTSTRAP_SERVERS, default 127.0.0.1:9092)",
+    )
+    parser.add_argument(
+        "--response-topic",
+        action="append",
+        default=[],
+        metavar="TOPIC",
+        help="extra Kafka response topic for the bridge (repeatable); topics used by the "
+        "deployed models are always listened on",
+    )
+    parser.add_argument(
+        "--store",
+        type=Path,
+        default=None,
+        help="folder keeping every compiled version, so old instances replay on their own "
+        "model after a .bpmn changes (default: DIR/.bpmn-store)",
+    )
+    parser.add_argument(
+        "--strict",
+        action="store_true",
+        help="refuse to start when any .bpmn file has problems (default: skip that file)",
+    )
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--no-bridge", action="store_true", help="do not run the Kafka bridge")
+    mode.add_argument(
+        "--bridge-only", action="store_true", help="run only the Kafka bridge, no workflows"
+    )
+    parser.add_argument("--log-level", default=os.environ.get("LOG_LEVEL", "INFO"))
+    return parser.parse_args(argv)
+
+
+async def serve(args: argparse.Namespace, report: LoadReport, stop: asyncio.Event) -> None:
+    client = await Client.connect(args.temporal_address, namespace=args.namespace)
+    publisher = KafkaPublisher(args.kafka_bootstrap_servers)
+    tasks: list[asyncio.Task[None]] = []
+    worker = None
+    if not args.bridge_only:
+        worker = interpreter_worker(client, args.task_queue, publisher)
+        tasks.append(asyncio.create_task(worker.run()))
+    if not args.no_bridge:
+        topics = tuple(sorted(report.response_topics() | set(args.response_topic)))
+        bridge = CorrelationBridge(client, BridgeConfig(args.kafka_bootstrap_servers, topics))
+        tasks.append(asyncio.create_task(bridge.run()))
+    logger.info(
+        "Worker ready on task queue %r at %s (namespace %s); processes: %s",
+        args.task_queue,
+        args.temporal_address,
+        args.namespace,
+        ", ".join(d.id for d in report.deployed) or "none",
+    )
+    stopped = asyncio.create_task(stop.wait())
+    done, _ = await asyncio.wait([stopped, *tasks], return_when=asyncio.FIRST_COMPLETED)
+    logger.info("Shutting down")
+    if worker is not None:
+        await worker.shutdown()
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    await publisher.close()
+    for task in done:
+        if task is not stopped and task.exception() is not None:
+            raise task.exception()  # type: ignore[misc]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    logging.basicConfig(
+        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    if not args.definitions.is_dir():
+        print(f"error: --definitions {args.definitions} is not a folder", file=sys.stderr)
+        return 2
+    store = args.store or args.definitions / ".bpmn-store"
+    report = load_definitions(args.definitions, store=store)
+    if report.problems and args.strict:
+        print(
+            f"error: {len(report.problems)} problem(s) in {', '.join(report.files_with_problems)}"
+            " (--strict); see the log above",
+            file=sys.stderr,
+        )
+        return 1
+
+    async def run() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stop.set)
+        await serve(args, report, stop)
+
+    try:
+        asyncio.run(run())
+    except RuntimeError as error:  # e.g. Temporal unreachable at start-up
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
