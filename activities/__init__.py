@@ -11,6 +11,7 @@ from activities._bridge import (
 from activities._definitions import LoadReport, load_definitions, make_resolve_definition
 from activities._jobs import BpmnError, Job, JobWorker, job_activity
 from activities._kafka_publish import KafkaPublisher
+from activities._kafka_topics import ensure_topics
 
 __all__ = [
     "DLT_REASON_HEADER",
@@ -24,6 +25,7 @@ __all__ = [
     "LoadReport",
     "UnroutableError",
     "decode_response",
+    "ensure_topics",
     "job_activity",
     "load_definitions",
     "make_resolve_definition",

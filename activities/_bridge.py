@@ -26,6 +26,7 @@ from aiokafka import (  # type: ignore[import-untyped]
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
+from activities._kafka_topics import ensure_topics
 from workflows import KAFKA_RESPONSE_SIGNAL, KafkaResponse, workflow_id_of
 
 logger = logging.getLogger(__name__)
@@ -108,6 +109,7 @@ class CorrelationBridge:
                 backoff = min(backoff * 2, self._config.max_backoff_seconds)
 
     async def _connect(self) -> None:
+        await ensure_topics(self._config.bootstrap_servers, self._config.topics)
         self._producer = AIOKafkaProducer(
             bootstrap_servers=self._config.bootstrap_servers, acks="all", enable_idempotence=True
         )

@@ -1,0 +1,31 @@
+"""Creating the topics we consume before subscribing: a consumer of a missing topic would only
+notice it after its next metadata refresh (minutes), so responses would wait that long."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic  # type: ignore[import-untyped]
+from aiokafka.errors import TopicAlreadyExistsError  # type: ignore[import-untyped]
+
+logger = logging.getLogger(__name__)
+
+
+async def ensure_topics(bootstrap_servers: str, topics: Iterable[str]) -> None:
+    """Create any of ``topics`` that do not exist (1 partition, replication 1 if new)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        missing = sorted(set(topics) - existing)
+        if missing:
+            try:
+                await admin.create_topics(
+                    [NewTopic(name, num_partitions=1, replication_factor=1) for name in missing]
+                )
+            except TopicAlreadyExistsError:
+                pass  # created concurrently by someone else: what we wanted
+            logger.info("Created Kafka topics %s", ", ".join(missing))
+    finally:
+        await admin.close()
