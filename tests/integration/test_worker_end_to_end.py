@@ -1,0 +1,237 @@
+"""worker.py against the real Temporal dev server and the real Kafka broker: no mocks."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import shutil
+import subprocess
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer  # type: ignore[import-untyped]
+from temporalio.client import Client
+
+from activities import DLT_REASON_HEADER, Job, JobWorker, ensure_topics
+from tests.conftest import BIN
+from tests.helpers import ORDER_PROCESS
+from tests.helpers.processes import worker_process
+from workflows import STATE_QUERY, make_correlation_id
+
+pytestmark = pytest.mark.integration
+
+REQUEST_TOPIC, RESPONSE_TOPIC = "tsm-process-request", "tsm-process-response"
+
+BROKEN_BPMN = """<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" id="d">
+  <bpmn:process id="broken-process" isExecutable="true">
+    <bpmn:startEvent id="start" />
+    <bpmn:serviceTask id="no_type" name="Task without a job type" />
+    <bpmn:sequenceFlow id="f" sourceRef="start" targetRef="no_type" />
+  </bpmn:process>
+</bpmn:definitions>
+"""
+
+
+@pytest.fixture(scope="module")
+def definitions(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("definitions")
+    shutil.copy(ORDER_PROCESS, folder)
+    (folder / "broken.bpmn").write_text(BROKEN_BPMN)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def worker_log(
+    dev_stack: Any, definitions: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Path]:
+    log = tmp_path_factory.mktemp("logs") / "worker.log"
+    with worker_process(
+        definitions, log, dev_stack.temporal_address, dev_stack.kafka_bootstrap
+    ):
+        yield log
+
+
+@pytest.fixture
+async def client(dev_stack: Any) -> Client:
+    return await Client.connect(dev_stack.temporal_address)
+
+
+@pytest.fixture
+async def job_workers(client: Client, worker_log: Path) -> AsyncIterator[None]:
+    jobs = JobWorker(client)
+
+    @jobs.job("check-order")
+    def check_order(job: Job) -> dict[str, Any]:
+        return {"approvalRequest": {"orderId": job.variables["orderId"]}}
+
+    @jobs.job("send-confirmation")
+    def send_confirmation(job: Job) -> dict[str, Any]:
+        return {"confirmed": True}
+
+    task = asyncio.create_task(jobs.run())
+    yield
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+
+
+async def consume_until(
+    bootstrap: str, topic: str, match: Any, timeout: float = 30.0
+) -> Any:
+    """The first record on ``topic`` for which ``match(record)`` holds."""
+    consumer = AIOKafkaConsumer(
+        topic, bootstrap_servers=bootstrap, group_id=f"test-{uuid.uuid4()}",
+        auto_offset_reset="earliest",
+    )
+    await ensure_topics(bootstrap, [topic])
+    await consumer.start()
+    try:
+        async with asyncio.timeout(timeout):
+            async for record in consumer:
+                if match(record):
+                    return record
+    finally:
+        await consumer.stop()
+
+
+async def produce(bootstrap: str, topic: str, value: bytes, headers: dict[str, str]) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    await producer.start()
+    try:
+        await producer.send_and_wait(
+            topic, value, headers=[(k, v.encode()) for k, v in headers.items()]
+        )
+    finally:
+        await producer.stop()
+
+
+def headers_of(record: Any) -> dict[str, str]:
+    return {name: value.decode() for name, value in record.headers}
+
+
+async def test_kafka_task_round_trip_through_the_bridge(
+    dev_stack: Any, client: Client, job_workers: None
+) -> None:
+    instance_id = f"it-order-{uuid.uuid4()}"
+    handle = await client.start_workflow(
+        "order-process",
+        {"orderId": 42, "amount": 5000, "businessKey": "BK-42", "ownerType": "Order"},
+        id=instance_id,
+        task_queue="bpmn",
+    )
+    request = await consume_until(
+        dev_stack.kafka_bootstrap,
+        REQUEST_TOPIC,
+        lambda r: headers_of(r).get("processInstanceId") == instance_id,
+    )
+    headers = headers_of(request)
+    assert request.key == b"BK-42"
+    assert json.loads(request.value) == {"orderId": 42}
+    assert headers["ownerType"] == "Order" and headers["ownerId"] == "BK-42"
+    assert headers["traceId"]
+    # Only correlationId is required on the response.
+    await produce(
+        dev_stack.kafka_bootstrap,
+        RESPONSE_TOPIC,
+        json.dumps({"approved": True, "limit": 9000}).encode(),
+        {"correlationId": headers["correlationId"]},
+    )
+    result = await asyncio.wait_for(handle.result(), 60)
+    assert result["approved"] is True and result["limit"] == 9000 and result["confirmed"]
+
+
+async def test_unroutable_responses_go_to_the_dead_letter_topic(dev_stack: Any, worker_log: Path) -> None:
+    marker = uuid.uuid4().hex
+    gone = make_correlation_id(str(uuid.uuid4()), f"no-such-instance-{marker}")
+    cases = {
+        "no-correlation": (b'{"a": 1}', {}),
+        "garbled": (b'{"a": 1}', {"correlationId": "not-one-of-ours"}),
+        "not-json": (b"{oops", {"correlationId": gone}),
+        "gone": (b'{"a": 1}', {"correlationId": gone}),
+    }
+    for case, (value, headers) in cases.items():
+        await produce(
+            dev_stack.kafka_bootstrap, RESPONSE_TOPIC, value, {**headers, "case": f"{marker}-{case}"}
+        )
+    reasons: dict[str, str] = {}
+
+    def collect(record: Any) -> bool:
+        headers = headers_of(record)
+        if headers.get("case", "").startswith(marker):
+            reasons[headers["case"].split("-", 1)[1]] = headers[DLT_REASON_HEADER]
+        return len(reasons) == len(cases)
+
+    await consume_until(dev_stack.kafka_bootstrap, RESPONSE_TOPIC + ".DLT", collect, timeout=60)
+    assert "no correlationId" in reasons["no-correlation"]
+    assert "not issued by this engine" in reasons["garbled"]
+    assert "not JSON" in reasons["not-json"]
+    assert "not running" in reasons["gone"]
+
+
+async def test_start_from_the_temporal_cli(
+    dev_stack: Any, client: Client, job_workers: None
+) -> None:
+    instance_id = f"cli-order-{uuid.uuid4()}"
+    command = [
+        str(BIN / "temporal"), "workflow", "start",
+        "--address", dev_stack.temporal_address,
+        "--type", "order-process", "--task-queue", "bpmn",
+        "--workflow-id", instance_id,
+        "--input", '{"orderId": 7, "amount": 20}',
+    ]
+    completed = subprocess.run(command, capture_output=True, text=True, timeout=60)
+    assert completed.returncode == 0, completed.stderr
+    result = await asyncio.wait_for(client.get_workflow_handle(instance_id).result(), 60)
+    assert result == {
+        "orderId": 7, "amount": 20, "approvalRequest": {"orderId": 7}, "confirmed": True
+    }
+    state = await client.get_workflow_handle(instance_id).query(STATE_QUERY)
+    assert "approve_order" not in [c["element_id"] for c in state["completed"]]
+
+
+def test_a_broken_model_is_reported_and_the_others_deploy(worker_log: Path) -> None:
+    log = worker_log.read_text()
+    assert "broken.bpmn:5 [no_type]" in log
+    assert "has no job type" in log
+    assert "processes: order-process" in log
+
+
+def test_strict_refuses_a_folder_with_a_broken_model(definitions: Path) -> None:
+    completed = subprocess.run(
+        [str(BIN / "python"), "worker.py", "--definitions", str(definitions), "--strict"],
+        capture_output=True, text=True, timeout=60, cwd=Path(__file__).parents[2],
+    )
+    assert completed.returncode == 1
+    assert "broken.bpmn" in completed.stderr and "Traceback" not in completed.stderr
+
+
+async def test_unreachable_kafka_does_not_stop_processes_without_kafka_tasks(
+    dev_stack: Any, tmp_path: Path
+) -> None:
+    folder = tmp_path / "defs"
+    folder.mkdir()
+    shutil.copy(ORDER_PROCESS, folder)
+    log = tmp_path / "worker.log"
+    queue = f"no-kafka-{uuid.uuid4()}"
+    client = await Client.connect(dev_stack.temporal_address)
+    jobs = JobWorker(client)
+    jobs.job("check-order")(lambda job: {"checked": True})
+    jobs.job("send-confirmation")(lambda job: {"confirmed": True})
+    job_task = asyncio.create_task(jobs.run())
+    try:
+        with worker_process(
+            folder, log, dev_stack.temporal_address, "127.0.0.1:1", "--task-queue", queue
+        ):
+            handle = await client.start_workflow(
+                "order-process", {"orderId": 1, "amount": 3}, id=f"nk-{uuid.uuid4()}",
+                task_queue=queue,
+            )
+            result = await asyncio.wait_for(handle.result(), 60)
+    finally:
+        job_task.cancel()
+        await asyncio.gather(job_task, return_exceptions=True)
+    assert result["confirmed"] is True
+    assert "bridge retries" in log.read_text()
