@@ -103,7 +103,8 @@ def _compile_process(ctx: CompileContext, process: etree._Element) -> ProcessDef
     flows = _compile_flows(ctx, flow_elements, nodes, known_ids)
     nodes = _link(nodes, flows)
     start = _single_start(ctx, process, nodes)
-    _check_gateways(ctx, process, nodes, flows)
+    dropped = {f.get("id") for f in flow_elements} - set(flows)
+    _check_gateways(ctx, nodes, flows, dropped)
     if start is None:
         return None
     definition = ProcessDefinition(
@@ -218,14 +219,19 @@ def _single_start(
 
 def _check_gateways(
     ctx: CompileContext,
-    process: etree._Element,
     nodes: dict[str, FlowNode],
     flows: dict[str, SequenceFlow],
+    dropped: set[str | None],
 ) -> None:
+    """Default flows must leave their gateway; conditions only follow exclusive gateways.
+
+    Flows dropped because their other end was refused are already explained by that problem.
+    """
     for node in nodes.values():
         conditional = [flows[f].id for f in node.outgoing if flows[f].condition is not None]
         if isinstance(node, ExclusiveGateway):
-            if node.default_flow and node.default_flow not in node.outgoing:
+            default = node.default_flow
+            if default and default not in node.outgoing and default not in dropped:
                 ctx.problems.append(
                     Problem(
                         ctx.source,
