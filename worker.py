@@ -15,6 +15,7 @@ import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from temporalio.client import Client
 from temporalio.worker import Worker
@@ -116,7 +117,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 async def serve(args: argparse.Namespace, report: LoadReport, stop: asyncio.Event) -> None:
     client = await Client.connect(args.temporal_address, namespace=args.namespace)
     publisher = KafkaPublisher(args.kafka_bootstrap_servers)
-    tasks: list[asyncio.Task[None]] = []
+    tasks: list[asyncio.Task[Any]] = []
     worker = None
     if not args.bridge_only:
         worker = interpreter_worker(client, args.task_queue, publisher)
@@ -132,7 +133,7 @@ async def serve(args: argparse.Namespace, report: LoadReport, stop: asyncio.Even
         args.namespace,
         ", ".join(d.id for d in report.deployed) or "none",
     )
-    stopped = asyncio.create_task(stop.wait())
+    stopped: asyncio.Task[Any] = asyncio.create_task(stop.wait())
     done, _ = await asyncio.wait([stopped, *tasks], return_when=asyncio.FIRST_COMPLETED)
     logger.info("Shutting down")
     if worker is not None:

@@ -17,7 +17,7 @@ import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from aiokafka import (  # type: ignore[import-untyped]
+from aiokafka import (
     AIOKafkaConsumer,
     AIOKafkaProducer,
     ConsumerRecord,
@@ -170,7 +170,9 @@ class CorrelationBridge:
         assert self._producer is not None
         topic = record.topic + self._config.dlt_suffix
         headers = [*(record.headers or ()), (DLT_REASON_HEADER, reason.encode())]
-        await self._producer.send_and_wait(topic, value=record.value, key=record.key, headers=headers)
+        await self._producer.send_and_wait(
+            topic, value=record.value, key=record.key, headers=headers
+        )
         logger.warning("Dead-lettered %s@%s to %s: %s", record.topic, record.offset, topic, reason)
 
 

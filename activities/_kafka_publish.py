@@ -7,7 +7,7 @@ import json
 import logging
 from typing import Any
 
-from aiokafka import AIOKafkaProducer  # type: ignore[import-untyped]
+from aiokafka import AIOKafkaProducer
 from temporalio import activity
 
 from workflows import KAFKA_PUBLISH_ACTIVITY, KafkaPublishRequest

@@ -3,11 +3,12 @@ notice it after its next metadata refresh (minutes), so responses would wait tha
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Iterable
 
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic  # type: ignore[import-untyped]
-from aiokafka.errors import TopicAlreadyExistsError  # type: ignore[import-untyped]
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import TopicAlreadyExistsError
 
 logger = logging.getLogger(__name__)
 
@@ -20,12 +21,11 @@ async def ensure_topics(bootstrap_servers: str, topics: Iterable[str]) -> None:
         existing = set(await admin.list_topics())
         missing = sorted(set(topics) - existing)
         if missing:
-            try:
+            # Created concurrently by someone else is what we wanted too.
+            with contextlib.suppress(TopicAlreadyExistsError):
                 await admin.create_topics(
                     [NewTopic(name, num_partitions=1, replication_factor=1) for name in missing]
                 )
-            except TopicAlreadyExistsError:
-                pass  # created concurrently by someone else: what we wanted
             logger.info("Created Kafka topics %s", ", ".join(missing))
     finally:
         await admin.close()

@@ -54,7 +54,9 @@ async def run_orders(temporal_address: str, timeout: float) -> list[dict[str, An
     client = await Client.connect(temporal_address)
     handles = [
         await client.start_workflow(
-            "order-process", order, id=f"demo-{order['orderId']}-{uuid.uuid4().hex[:8]}",
+            "order-process",
+            order,
+            id=f"demo-{order['orderId']}-{uuid.uuid4().hex[:8]}",
             task_queue="bpmn",
         )
         for order in ORDERS
@@ -79,8 +81,10 @@ def main(argv: list[str] | None = None) -> int:
     except StackError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
-    print(f"Temporal {endpoints.temporal_address} (UI {endpoints.temporal_ui}), "
-          f"Kafka {endpoints.kafka_bootstrap}")
+    print(
+        f"Temporal {endpoints.temporal_address} (UI {endpoints.temporal_ui}), "
+        f"Kafka {endpoints.kafka_bootstrap}"
+    )
     env = {
         **os.environ,
         "TEMPORAL_ADDRESS": endpoints.temporal_address,
@@ -96,8 +100,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         outcomes = asyncio.run(run_orders(endpoints.temporal_address, args.timeout))
     except TimeoutError:
-        print(f"error: an order did not complete in {args.timeout:.0f} s; logs in {logs}",
-              file=sys.stderr)
+        print(
+            f"error: an order did not complete in {args.timeout:.0f} s; logs in {logs}",
+            file=sys.stderr,
+        )
         return 1
     finally:
         stop_all(processes)

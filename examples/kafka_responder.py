@@ -1,4 +1,4 @@
-"""An external system answering Kafka Tasks per the tSM contract: ``python -m examples.kafka_responder``.
+"""An external system answering Kafka Tasks (tSM contract): ``python -m examples.kafka_responder``.
 
 It reads requests from ``tsm-process-request`` and answers on ``tsm-process-response`` with
 the request's headers copied (only ``correlationId`` is required) and a JSON body.

@@ -33,7 +33,9 @@ def compile_file(path: str | Path) -> list[ProcessDefinition]:
     try:
         data = path.read_bytes()
     except OSError as error:
-        raise TranslationError([Problem(str(path), f"cannot read file: {error.strerror}")]) from None
+        raise TranslationError(
+            [Problem(str(path), f"cannot read file: {error.strerror}")]
+        ) from None
     return compile_bytes(data, str(path))
 
 
@@ -118,9 +120,7 @@ def _compile_process(ctx: CompileContext, process: etree._Element) -> ProcessDef
     return definition.with_content_hash()
 
 
-def _compile_node(
-    ctx: CompileContext, element: etree._Element, nodes: dict[str, FlowNode]
-) -> None:
+def _compile_node(ctx: CompileContext, element: etree._Element, nodes: dict[str, FlowNode]) -> None:
     element_id = element.get("id")
     if not element_id:
         ctx.problem(element, f"{local_name(element.tag)} has no id")
@@ -173,7 +173,7 @@ def _condition(ctx: CompileContext, flow: etree._Element) -> Expression | None:
     condition = flow.find(bpmn("conditionExpression"))
     if condition is None:
         return None
-    text = "".join(condition.itertext()).strip()
+    text = "".join(str(part) for part in condition.itertext()).strip()
     dialect = expression_dialect(text)
     if dialect is None:
         ctx.problem(
@@ -186,9 +186,7 @@ def _condition(ctx: CompileContext, flow: etree._Element) -> Expression | None:
     return ctx.expression(flow, text, "juel" if dialect == "spel" else dialect, "condition")
 
 
-def _link(
-    nodes: dict[str, FlowNode], flows: dict[str, SequenceFlow]
-) -> dict[str, FlowNode]:
+def _link(nodes: dict[str, FlowNode], flows: dict[str, SequenceFlow]) -> dict[str, FlowNode]:
     """Fill each node's incoming/outgoing flow ids in document order of the flows."""
     incoming: dict[str, list[str]] = {node_id: [] for node_id in nodes}
     outgoing: dict[str, list[str]] = {node_id: [] for node_id in nodes}

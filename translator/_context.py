@@ -26,6 +26,7 @@ class CompileContext:
     def problem(self, element: etree._Element | None, message: str) -> None:
         element_id = element.get("id") if element is not None else None
         line = element.sourceline if element is not None else None
+        line = line if isinstance(line, int) else None
         self.problems.append(Problem(self.source, message, element_id, line))
 
     def expression(

@@ -136,6 +136,4 @@ class ProcessDefinition(_Frozen):
 
     def response_topics(self) -> set[str]:
         """Every Kafka response topic a Kafka Task of this process listens on."""
-        return {
-            node.response_topic for node in self.nodes.values() if isinstance(node, KafkaTask)
-        }
+        return {node.response_topic for node in self.nodes.values() if isinstance(node, KafkaTask)}

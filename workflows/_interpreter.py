@@ -261,7 +261,10 @@ class BpmnInterpreter:
                 workflow.logger.warning(
                     "Incident %s at %s: %s", incident.type, incident.element_id, incident.message
                 )
-                await workflow.wait_condition(lambda key=incident.key: key not in self._incidents)
+                await self._until_resolved(incident.key)
+
+    async def _until_resolved(self, incident_key: str) -> None:
+        await workflow.wait_condition(lambda: incident_key not in self._incidents)
 
     # --- expressions and gateways -------------------------------------------------------------
 

@@ -23,7 +23,11 @@ def test_the_demo_runs_both_orders_to_completion(dev_stack: Any) -> None:
     }
     completed = subprocess.run(
         [str(BIN / "python"), "-m", "examples.demo", "--stack-root", str(ROOT / ".stack" / "test")],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=300,
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert completed.returncode == 0, completed.stdout + completed.stderr
     out = completed.stdout

@@ -49,9 +49,7 @@ def worker_log(
     dev_stack: Any, definitions: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Path]:
     log = tmp_path_factory.mktemp("logs") / "worker.log"
-    with worker_process(
-        definitions, log, dev_stack.temporal_address, dev_stack.kafka_bootstrap
-    ):
+    with worker_process(definitions, log, dev_stack.temporal_address, dev_stack.kafka_bootstrap):
         yield log
 
 
@@ -78,12 +76,12 @@ async def job_workers(client: Client, worker_log: Path) -> AsyncIterator[None]:
     await asyncio.gather(task, return_exceptions=True)
 
 
-async def consume_until(
-    bootstrap: str, topic: str, match: Any, timeout: float = 30.0
-) -> Any:
+async def consume_until(bootstrap: str, topic: str, match: Any, timeout: float = 30.0) -> Any:
     """The first record on ``topic`` for which ``match(record)`` holds."""
     consumer = AIOKafkaConsumer(
-        topic, bootstrap_servers=bootstrap, group_id=f"test-{uuid.uuid4()}",
+        topic,
+        bootstrap_servers=bootstrap,
+        group_id=f"test-{uuid.uuid4()}",
         auto_offset_reset="earliest",
     )
     await ensure_topics(bootstrap, [topic])
@@ -143,7 +141,9 @@ async def test_kafka_task_round_trip_through_the_bridge(
     assert result["approved"] is True and result["limit"] == 9000 and result["confirmed"]
 
 
-async def test_unroutable_responses_go_to_the_dead_letter_topic(dev_stack: Any, worker_log: Path) -> None:
+async def test_unroutable_responses_go_to_the_dead_letter_topic(
+    dev_stack: Any, worker_log: Path
+) -> None:
     marker = uuid.uuid4().hex
     gone = make_correlation_id(str(uuid.uuid4()), f"no-such-instance-{marker}")
     cases = {
@@ -154,7 +154,10 @@ async def test_unroutable_responses_go_to_the_dead_letter_topic(dev_stack: Any, 
     }
     for case, (value, headers) in cases.items():
         await produce(
-            dev_stack.kafka_bootstrap, RESPONSE_TOPIC, value, {**headers, "case": f"{marker}-{case}"}
+            dev_stack.kafka_bootstrap,
+            RESPONSE_TOPIC,
+            value,
+            {**headers, "case": f"{marker}-{case}"},
         )
     reasons: dict[str, str] = {}
 
@@ -176,17 +179,31 @@ async def test_start_from_the_temporal_cli(
 ) -> None:
     instance_id = f"cli-order-{uuid.uuid4()}"
     command = [
-        str(BIN / "temporal"), "workflow", "start",
-        "--address", dev_stack.temporal_address,
-        "--type", "order-process", "--task-queue", "bpmn",
-        "--workflow-id", instance_id,
-        "--input", '{"orderId": 7, "amount": 20}',
+        str(BIN / "temporal"),
+        "workflow",
+        "start",
+        "--address",
+        dev_stack.temporal_address,
+        "--type",
+        "order-process",
+        "--task-queue",
+        "bpmn",
+        "--workflow-id",
+        instance_id,
+        "--input",
+        '{"orderId": 7, "amount": 20}',
     ]
-    completed = subprocess.run(command, capture_output=True, text=True, timeout=60)
-    assert completed.returncode == 0, completed.stderr
+    process = await asyncio.create_subprocess_exec(
+        *command, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+    )
+    _, stderr = await asyncio.wait_for(process.communicate(), 60)
+    assert process.returncode == 0, stderr.decode()
     result = await asyncio.wait_for(client.get_workflow_handle(instance_id).result(), 60)
     assert result == {
-        "orderId": 7, "amount": 20, "approvalRequest": {"orderId": 7}, "confirmed": True
+        "orderId": 7,
+        "amount": 20,
+        "approvalRequest": {"orderId": 7},
+        "confirmed": True,
     }
     state = await client.get_workflow_handle(instance_id).query(STATE_QUERY)
     assert "approve_order" not in [c["element_id"] for c in state["completed"]]
@@ -202,7 +219,10 @@ def test_a_broken_model_is_reported_and_the_others_deploy(worker_log: Path) -> N
 def test_strict_refuses_a_folder_with_a_broken_model(definitions: Path) -> None:
     completed = subprocess.run(
         [str(BIN / "python"), "worker.py", "--definitions", str(definitions), "--strict"],
-        capture_output=True, text=True, timeout=60, cwd=Path(__file__).parents[2],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=Path(__file__).parents[2],
     )
     assert completed.returncode == 1
     assert "broken.bpmn" in completed.stderr and "Traceback" not in completed.stderr
@@ -226,7 +246,9 @@ async def test_unreachable_kafka_does_not_stop_processes_without_kafka_tasks(
             folder, log, dev_stack.temporal_address, "127.0.0.1:1", "--task-queue", queue
         ):
             handle = await client.start_workflow(
-                "order-process", {"orderId": 1, "amount": 3}, id=f"nk-{uuid.uuid4()}",
+                "order-process",
+                {"orderId": 1, "amount": 3},
+                id=f"nk-{uuid.uuid4()}",
                 task_queue=queue,
             )
             result = await asyncio.wait_for(handle.result(), 60)

@@ -28,7 +28,10 @@ def order_jobs(received: list[Job]) -> dict[str, Any]:
         received.append(job)
         return {
             "checked": True,
-            "approvalRequest": {"orderId": job.variables["orderId"], "amount": job.variables["amount"]},
+            "approvalRequest": {
+                "orderId": job.variables["orderId"],
+                "amount": job.variables["amount"],
+            },
         }
 
     async def send_confirmation(job: Job) -> dict[str, Any]:
@@ -94,9 +97,7 @@ async def test_large_order_waits_for_the_kafka_response(
 ) -> None:
     client = time_skipping_env.client
     published = PublishedRequests()
-    async with running_interpreter(
-        client, task_queue, order_jobs([]), published.activity()
-    ):
+    async with running_interpreter(client, task_queue, order_jobs([]), published.activity()):
         handle = await start_order(client, task_queue, orderId=8, amount=500, businessKey="B-8")
         state = await wait_for(lambda s: s["awaiting_correlations"], handle)
         request = published.requests[0]
@@ -104,7 +105,13 @@ async def test_large_order_waits_for_the_kafka_response(
         assert request["topic"] == "tsm-process-request"
         assert request["key"] == "B-8"
         assert request["payload"] == {"orderId": 8, "amount": 500}
-        assert set(headers) == {"correlationId", "processInstanceId", "ownerType", "ownerId", "traceId"}
+        assert set(headers) == {
+            "correlationId",
+            "processInstanceId",
+            "ownerType",
+            "ownerId",
+            "traceId",
+        }
         assert headers["processInstanceId"] == handle.id
         assert headers["ownerType"] == "order-process" and headers["ownerId"] == "B-8"
         assert workflow_id_of(headers["correlationId"]) == handle.id

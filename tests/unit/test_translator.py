@@ -190,8 +190,11 @@ def test_every_problem_is_reported_in_one_pass_with_line_and_element() -> None:
         (b"<not-closed", "not well-formed XML"),
         (b"<html/>", "expected BPMN 2.0 <definitions>"),
         (b"\xff\xfe garbage", "not well-formed XML"),
-        (b'<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL">'
-         b'<bpmn:process id="p" isExecutable="true"/></bpmn:definitions>', "no none start event"),
+        (
+            b'<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL">'
+            b'<bpmn:process id="p" isExecutable="true"/></bpmn:definitions>',
+            "no none start event",
+        ),
     ],
 )
 def test_bad_input_is_a_translation_error_never_a_traceback(data: bytes, expected: str) -> None:
