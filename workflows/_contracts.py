@@ -153,7 +153,8 @@ def workflow_id_of(correlation_id: str) -> str | None:
     if not dot or not unique or not encoded:
         return None
     try:
-        raw = base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4))
-        return raw.decode()
+        padded = encoded + "=" * (-len(encoded) % 4)
+        workflow_id = base64.b64decode(padded, altchars=b"-_", validate=True).decode()
     except (binascii.Error, ValueError):
         return None
+    return workflow_id or None
