@@ -15,7 +15,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from translator import Problem, ProcessDefinition, TranslationError, compile_file
-from workflows import REGISTRY, RESOLVE_DEFINITION_ACTIVITY, DefinitionRegistry
+from workflows import REGISTRY, RESOLVE_DEFINITION_ACTIVITY, DefinitionRegistry, unrunnable_nodes
 
 logger = logging.getLogger(__name__)
 
@@ -55,6 +55,13 @@ def load_definitions(
                 logger.error("Not deployed: %s", problem)
             continue
         for definition in definitions:
+            refused = _unrunnable_problems(definition)
+            if refused:
+                report.problems.extend(refused)
+                report.files_with_problems.append(str(path))
+                for problem in refused:
+                    logger.error("Not deployed: %s", problem)
+                continue
             registry.add(definition)
             if store is not None:
                 _store_version(store, definition)
@@ -66,6 +73,19 @@ def load_definitions(
                 path,
             )
     return report
+
+
+def _unrunnable_problems(definition: ProcessDefinition) -> list[Problem]:
+    return [
+        Problem(
+            definition.source,
+            f"process {definition.id!r} is not deployed: this worker cannot run "
+            f"{node.kind} elements yet",
+            node.id,
+            node.line,
+        )
+        for node in unrunnable_nodes(definition)
+    ]
 
 
 def _store_version(store: Path, definition: ProcessDefinition) -> None:

@@ -29,6 +29,7 @@ from workflows._contracts import (
 )
 from workflows._interpreter import BpmnInterpreter
 from workflows._registry import REGISTRY, DefinitionRegistry
+from workflows._support import RUNNABLE_KINDS, unrunnable_nodes
 
 __all__ = [
     "BPMN_ERROR_TYPE",
@@ -40,6 +41,7 @@ __all__ = [
     "REGISTRY",
     "RESOLVE_DEFINITION_ACTIVITY",
     "RESOLVE_INCIDENT_UPDATE",
+    "RUNNABLE_KINDS",
     "SET_VARIABLES_UPDATE",
     "STATE_QUERY",
     "BpmnErrorDetails",
@@ -54,5 +56,6 @@ __all__ = [
     "KafkaResponse",
     "ResolveIncidentRequest",
     "make_correlation_id",
+    "unrunnable_nodes",
     "workflow_id_of",
 ]

@@ -1,0 +1,51 @@
+"""Loading a definitions folder: good files deploy, bad ones are reported, versions are kept."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from activities import load_definitions
+from tests.helpers import ORDER_PROCESS
+from translator import ProcessDefinition, compile_file
+from workflows import RUNNABLE_KINDS, DefinitionRegistry, unrunnable_nodes
+
+
+def test_a_folder_deploys_and_every_version_is_stored(tmp_path: Path) -> None:
+    folder, store = tmp_path / "defs", tmp_path / "store"
+    folder.mkdir()
+    shutil.copy(ORDER_PROCESS, folder)
+    registry = DefinitionRegistry()
+    report = load_definitions(folder, store=store, registry=registry)
+    (first,) = report.deployed
+    assert registry.latest("order-process") == first
+    assert (store / f"{first.content_hash}.json").exists()
+
+    changed = ORDER_PROCESS.read_text().replace('name="Check order"', 'name="Check the order"')
+    (folder / ORDER_PROCESS.name).write_text(changed)
+    restarted = DefinitionRegistry()
+    (second,) = load_definitions(folder, store=store, registry=restarted).deployed
+    assert second.content_hash != first.content_hash
+    assert restarted.latest("order-process") == second
+    # The old version is still there for instances that pinned it.
+    assert restarted.get(first.content_hash) == first
+
+
+def test_broken_files_are_reported_and_skipped(tmp_path: Path) -> None:
+    shutil.copy(ORDER_PROCESS, tmp_path)
+    (tmp_path / "broken.bpmn").write_text("<not-bpmn")
+    report = load_definitions(tmp_path, registry=DefinitionRegistry())
+    assert [d.id for d in report.deployed] == ["order-process"]
+    assert report.files_with_problems == [str(tmp_path / "broken.bpmn")]
+
+
+def test_processes_with_elements_the_interpreter_cannot_run_are_not_deployed() -> None:
+    (definition,) = compile_file(ORDER_PROCESS)
+    assert not unrunnable_nodes(definition)
+    node = definition.nodes["check_order"]
+    fake = node.model_construct(**{**dict(node), "kind": "somethingNew"})
+    odd = ProcessDefinition.model_construct(
+        **{**dict(definition), "nodes": {**definition.nodes, "check_order": fake}}
+    )
+    assert [n.id for n in unrunnable_nodes(odd)] == ["check_order"]
+    assert "somethingNew" not in RUNNABLE_KINDS
