@@ -27,6 +27,11 @@ KAFKA_RESPONSE_SIGNAL = "bpmn.kafka_response"
 RESOLVE_DEFINITION_ACTIVITY = "bpmn.resolve_definition"
 KAFKA_PUBLISH_ACTIVITY = "bpmn.kafka_publish"
 
+KAFKA_JOB_TYPE = "kafka"
+"""A send/service task of this job type is a built-in Kafka publish (Zeebe's Kafka send task)."""
+KAFKA_TOPIC_HEADER = "kafka-topic"
+KAFKA_KEY_HEADER = "kafka-key"
+
 BPMN_ERROR_TYPE = "BpmnError"
 """ApplicationError type of a BPMN error thrown by a job worker (non-retryable)."""
 

@@ -47,8 +47,11 @@ with workflow.unsafe.imports_passed_through():
     from workflows._contracts import (
         BPMN_ERROR_TYPE,
         BUSINESS_KEY_VARIABLE,
+        KAFKA_JOB_TYPE,
+        KAFKA_KEY_HEADER,
         KAFKA_PUBLISH_ACTIVITY,
         KAFKA_RESPONSE_SIGNAL,
+        KAFKA_TOPIC_HEADER,
         OWNER_TYPE_VARIABLE,
         RESOLVE_DEFINITION_ACTIVITY,
         RESOLVE_INCIDENT_UPDATE,
@@ -324,7 +327,11 @@ class BpmnInterpreter:
     async def _run_job(self, task: JobTask, instance: ElementInstance) -> None:
         info = workflow.info()
         job = task.job
-        variables = {**self._variables, **self._apply_mappings(task.inputs, self._variables)}
+        mapped = self._apply_mappings(task.inputs, self._variables)
+        if job.type == KAFKA_JOB_TYPE:
+            await self._publish_job(task, instance, mapped if task.inputs else self._variables)
+            return
+        variables = {**self._variables, **mapped}
         job_input = JobInput(
             type=job.type,
             key=f"{info.workflow_id}/{info.run_id}/{instance.key}",
@@ -357,6 +364,33 @@ class BpmnInterpreter:
                 f"job {job.type!r} returned {type(result).__name__}; expected a JSON object",
             )
         self._merge_result(task.outputs, result or {})
+
+    async def _publish_job(
+        self, task: JobTask, instance: ElementInstance, payload: dict[str, Any]
+    ) -> None:
+        """Zeebe's Kafka send task: job type ``kafka`` publishes its (mapped) variables to the
+        ``kafka-topic`` header's topic and completes once the broker acknowledged them."""
+        topic = task.job.headers.get(KAFKA_TOPIC_HEADER, "").strip()
+        if not topic:
+            raise _IncidentRaisedError(
+                "KAFKA_PUBLISH_FAILED",
+                f"a job of type 'kafka' needs the task header {KAFKA_TOPIC_HEADER!r}",
+            )
+        info = workflow.info()
+        request = KafkaPublishRequest(
+            topic=topic,
+            key=task.job.headers.get(KAFKA_KEY_HEADER),
+            payload=payload,
+            headers={
+                "processInstanceId": info.workflow_id,
+                "bpmnProcessId": info.workflow_type,
+                "elementId": task.id,
+                # The same on every retry, so consumers can drop a re-published duplicate.
+                "jobKey": f"{info.workflow_id}/{info.run_id}/{instance.key}",
+                "traceId": self._trace_id,
+            },
+        )
+        await self._publish(request)
 
     # --- Kafka Task ---------------------------------------------------------------------------
 
@@ -394,6 +428,9 @@ class BpmnInterpreter:
                 "traceId": self._trace_id,
             },
         )
+        await self._publish(request)
+
+    async def _publish(self, request: KafkaPublishRequest) -> None:
         try:
             await workflow.execute_activity(
                 KAFKA_PUBLISH_ACTIVITY,
@@ -404,7 +441,7 @@ class BpmnInterpreter:
         except ActivityError as error:
             raise _IncidentRaisedError(
                 "KAFKA_PUBLISH_FAILED",
-                f"could not publish to {task.request_topic!r}: {_failure_message(error)}",
+                f"could not publish to {request.topic!r}: {_failure_message(error)}",
             ) from None
 
     # --- handlers: query, updates, signal -----------------------------------------------------

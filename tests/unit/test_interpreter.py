@@ -257,3 +257,27 @@ async def test_input_must_be_a_json_object(
         with pytest.raises(WorkflowFailureError) as failure:
             await handle.result()
     assert "JSON object" in str(failure.value.cause)
+
+
+async def test_a_zeebe_kafka_send_task_publishes_its_mapped_variables(
+    time_skipping_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    from tests.helpers.models import KAFKA_SEND_TASK
+
+    deploy(KAFKA_SEND_TASK.replace("{topic}", "order-events"))
+    client = time_skipping_env.client
+    published = PublishedRequests()
+    async with running_interpreter(client, task_queue, publish_activity=published.activity()):
+        handle = await client.start_workflow(
+            "kafka-send",
+            {"orderId": 3, "amount": 21, "secret": "x"},
+            id=f"ks-{uuid.uuid4()}",
+            task_queue=task_queue,
+        )
+        result = await handle.result()
+    (request,) = published.requests
+    assert request["topic"] == "order-events" and request["key"] == "orders"
+    assert request["payload"] == {"id": 3, "doubled": 42}
+    assert request["headers"]["processInstanceId"] == handle.id
+    assert request["headers"]["jobKey"].startswith(handle.id)
+    assert result == {"orderId": 3, "amount": 21, "secret": "x"}
