@@ -23,9 +23,12 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 
 from activities import (
     BridgeConfig,
+    ConfigurationError,
     CorrelationBridge,
     KafkaPublisher,
+    KafkaSettings,
     LoadReport,
+    connect_temporal,
     load_definitions,
     make_resolve_definition,
 )
@@ -114,9 +117,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-async def serve(args: argparse.Namespace, report: LoadReport, stop: asyncio.Event) -> None:
-    client = await Client.connect(args.temporal_address, namespace=args.namespace)
-    publisher = KafkaPublisher(args.kafka_bootstrap_servers)
+async def serve(
+    args: argparse.Namespace, kafka: KafkaSettings, report: LoadReport, stop: asyncio.Event
+) -> None:
+    client = await connect_temporal(args.temporal_address, args.namespace)
+    publisher = KafkaPublisher(kafka)
     tasks: list[asyncio.Task[Any]] = []
     worker = None
     if not args.bridge_only:
@@ -124,7 +129,7 @@ async def serve(args: argparse.Namespace, report: LoadReport, stop: asyncio.Even
         tasks.append(asyncio.create_task(worker.run()))
     if not args.no_bridge:
         topics = tuple(sorted(report.response_topics() | set(args.response_topic)))
-        bridge = CorrelationBridge(client, BridgeConfig(args.kafka_bootstrap_servers, topics))
+        bridge = CorrelationBridge(client, BridgeConfig(kafka, topics))
         tasks.append(asyncio.create_task(bridge.run()))
     logger.info(
         "Worker ready on task queue %r at %s (namespace %s); processes: %s",
@@ -155,6 +160,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args.definitions.is_dir():
         print(f"error: --definitions {args.definitions} is not a folder", file=sys.stderr)
         return 2
+    try:
+        kafka = KafkaSettings.from_env(args.kafka_bootstrap_servers)
+    except ConfigurationError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     store = args.store or args.definitions / ".bpmn-store"
     report = load_definitions(args.definitions, store=store)
     if report.problems and args.strict:
@@ -170,10 +180,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, stop.set)
-        await serve(args, report, stop)
+        await serve(args, kafka, report, stop)
 
     try:
         asyncio.run(run())
+    except ConfigurationError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     except RuntimeError as error:  # e.g. Temporal unreachable at start-up
         print(f"error: {error}", file=sys.stderr)
         return 1

@@ -8,6 +8,12 @@ from activities._bridge import (
     UnroutableError,
     decode_response,
 )
+from activities._connections import (
+    ConfigurationError,
+    KafkaSettings,
+    connect_temporal,
+    temporal_options,
+)
 from activities._definitions import LoadReport, load_definitions, make_resolve_definition
 from activities._jobs import BpmnError, Job, JobWorker, job_activity
 from activities._kafka_publish import KafkaPublisher
@@ -18,15 +24,19 @@ __all__ = [
     "DLT_SUFFIX",
     "BpmnError",
     "BridgeConfig",
+    "ConfigurationError",
     "CorrelationBridge",
     "Job",
     "JobWorker",
     "KafkaPublisher",
+    "KafkaSettings",
     "LoadReport",
     "UnroutableError",
+    "connect_temporal",
     "decode_response",
     "ensure_topics",
     "job_activity",
     "load_definitions",
     "make_resolve_definition",
+    "temporal_options",
 ]

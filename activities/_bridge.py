@@ -26,6 +26,7 @@ from aiokafka import (
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
+from activities._connections import KafkaSettings
 from activities._kafka_topics import ensure_topics
 from workflows import KAFKA_RESPONSE_SIGNAL, KafkaResponse, workflow_id_of
 
@@ -42,7 +43,7 @@ class UnroutableError(Exception):
 
 @dataclass(frozen=True)
 class BridgeConfig:
-    bootstrap_servers: str
+    kafka: KafkaSettings
     topics: tuple[str, ...]
     group_id: str = CONSUMER_GROUP
     dlt_suffix: str = DLT_SUFFIX
@@ -101,7 +102,7 @@ class CorrelationBridge:
                 await self._disconnect()
                 logger.warning(
                     "Kafka at %s unreachable (%s); bridge retries in %.0f s",
-                    self._config.bootstrap_servers,
+                    self._config.kafka.bootstrap_servers,
                     error,
                     backoff,
                 )
@@ -109,13 +110,12 @@ class CorrelationBridge:
                 backoff = min(backoff * 2, self._config.max_backoff_seconds)
 
     async def _connect(self) -> None:
-        await ensure_topics(self._config.bootstrap_servers, self._config.topics)
-        self._producer = AIOKafkaProducer(
-            bootstrap_servers=self._config.bootstrap_servers, acks="all", enable_idempotence=True
-        )
+        await ensure_topics(self._config.kafka, self._config.topics)
+        options = self._config.kafka.client_options()
+        self._producer = AIOKafkaProducer(**options, acks="all", enable_idempotence=True)
         self._consumer = AIOKafkaConsumer(
             *self._config.topics,
-            bootstrap_servers=self._config.bootstrap_servers,
+            **options,
             group_id=self._config.group_id,
             enable_auto_commit=False,
             auto_offset_reset="earliest",

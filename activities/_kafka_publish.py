@@ -10,6 +10,7 @@ from typing import Any
 from aiokafka import AIOKafkaProducer
 from temporalio import activity
 
+from activities._connections import KafkaSettings
 from workflows import KAFKA_PUBLISH_ACTIVITY, KafkaPublishRequest
 
 logger = logging.getLogger(__name__)
@@ -18,8 +19,8 @@ logger = logging.getLogger(__name__)
 class KafkaPublisher:
     """Owns one producer per worker, started lazily so an absent broker only fails Kafka Tasks."""
 
-    def __init__(self, bootstrap_servers: str) -> None:
-        self._bootstrap_servers = bootstrap_servers
+    def __init__(self, kafka: KafkaSettings | str) -> None:
+        self._kafka = KafkaSettings(kafka) if isinstance(kafka, str) else kafka
         self._producer: AIOKafkaProducer | None = None
         self._lock = asyncio.Lock()
 
@@ -27,7 +28,7 @@ class KafkaPublisher:
         async with self._lock:
             if self._producer is None:
                 producer = AIOKafkaProducer(
-                    bootstrap_servers=self._bootstrap_servers,
+                    **self._kafka.client_options(),
                     acks="all",
                     enable_idempotence=True,
                     request_timeout_ms=15000,

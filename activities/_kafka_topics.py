@@ -10,12 +10,15 @@ from collections.abc import Iterable
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
+from activities._connections import KafkaSettings
+
 logger = logging.getLogger(__name__)
 
 
-async def ensure_topics(bootstrap_servers: str, topics: Iterable[str]) -> None:
+async def ensure_topics(kafka: KafkaSettings | str, topics: Iterable[str]) -> None:
     """Create any of ``topics`` that do not exist (1 partition, replication 1 if new)."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
+    settings = KafkaSettings(kafka) if isinstance(kafka, str) else kafka
+    admin = AIOKafkaAdminClient(**settings.client_options())
     await admin.start()
     try:
         existing = set(await admin.list_topics())
