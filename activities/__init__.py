@@ -15,7 +15,7 @@ from activities._connections import (
     temporal_options,
 )
 from activities._definitions import LoadReport, load_definitions, make_resolve_definition
-from activities._jobs import BpmnError, Job, JobWorker, job_activity
+from activities._jobs import BpmnError, Job, JobFailure, JobWorker, job_activity
 from activities._kafka_publish import KafkaPublisher
 from activities._kafka_topics import ensure_topics
 
@@ -27,6 +27,7 @@ __all__ = [
     "ConfigurationError",
     "CorrelationBridge",
     "Job",
+    "JobFailure",
     "JobWorker",
     "KafkaPublisher",
     "KafkaSettings",

@@ -11,16 +11,22 @@ so a worker here is a Temporal worker per job type::
 
     await worker.run()
 
-Return a dict to complete with variables, raise ``BpmnError`` to throw a BPMN error, raise any
-other exception to fail the attempt (retried per the model's ``retries``).
+Return a dict to complete with variables, raise ``BpmnError`` to throw a BPMN error, raise
+``JobFailure`` (or any other exception) to fail the attempt, retried per the model's ``retries``.
+
+Delivery is at-least-once: a job whose worker stops heartbeating (it crashed) is given to
+another worker after the job timeout, so a handler may see the same ``key`` twice. While a
+handler runs, the SDK heartbeats for it, so a slow but live handler keeps its job.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 from temporalio import activity
@@ -50,6 +56,33 @@ class BpmnError(Exception):
             details.model_dump(mode="json"),
             type=BPMN_ERROR_TYPE,
             non_retryable=True,
+        )
+
+
+class JobFailure(Exception):
+    """Raise from a handler to fail the job with a message a operator reads in the incident.
+
+    Args:
+        message: why it failed.
+        retries: ``0`` stops retrying now (the instance raises an incident at once); ``None``
+            keeps the model's remaining retries.
+        retry_backoff: wait this long before the next attempt.
+    """
+
+    def __init__(
+        self, message: str, *, retries: int | None = None, retry_backoff: timedelta | None = None
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.retries = retries
+        self.retry_backoff = retry_backoff
+
+    def to_application_error(self) -> ApplicationError:
+        return ApplicationError(
+            self.message,
+            type="JobFailure",
+            non_retryable=self.retries == 0,
+            next_retry_delay=self.retry_backoff,
         )
 
 
@@ -97,22 +130,66 @@ def job_activity(job_type: str, handler: Handler) -> Callable[..., Awaitable[Any
     async def run_job(payload: dict[str, Any]) -> dict[str, Any] | None:
         job = Job.from_input(payload, attempt=activity.info().attempt)
         try:
-            result = handler(job)
-            if inspect.isawaitable(result):
-                result = await result
-        except BpmnError as error:
+            async with _heartbeating():
+                result = await _call(handler, job)
+        except (BpmnError, JobFailure) as error:
             raise error.to_application_error() from None
         return None if result is None else dict(result)
 
     return run_job
 
 
+async def _call(handler: Handler, job: Job) -> JobResult:
+    """Await async handlers; run plain functions in a thread so heartbeats keep going."""
+    if inspect.iscoroutinefunction(handler):
+        return await handler(job)  # type: ignore[no-any-return]
+    result = await asyncio.to_thread(handler, job)
+    if inspect.isawaitable(result):
+        return await result
+    return result
+
+
+@contextlib.asynccontextmanager
+async def _heartbeating() -> AsyncIterator[None]:
+    """Heartbeat at a third of the heartbeat timeout while the block runs."""
+    timeout = activity.info().heartbeat_timeout
+    if not timeout:
+        yield
+        return
+
+    async def beat() -> None:
+        while True:
+            activity.heartbeat()
+            await asyncio.sleep(timeout.total_seconds() / 3)
+
+    beating = asyncio.create_task(beat())
+    try:
+        yield
+    finally:
+        beating.cancel()
+        await asyncio.gather(beating, return_exceptions=True)
+
+
 class JobWorker:
     """Serves any number of job types from one process, one Temporal worker per type."""
 
-    def __init__(self, client: Client, *, max_concurrent_jobs: int = 10) -> None:
+    def __init__(
+        self,
+        client: Client,
+        *,
+        max_concurrent_jobs: int = 10,
+        shutdown_grace: timedelta = timedelta(seconds=30),
+    ) -> None:
+        """Args:
+        client: a connected Temporal client.
+        max_concurrent_jobs: jobs in hand per job type at most (backpressure: the rest stay
+            queued on the server for this or another worker).
+        shutdown_grace: on shutdown, how long jobs in hand may take to finish before they
+            are cancelled (and retried elsewhere).
+        """
         self._client = client
         self._max_concurrent_jobs = max_concurrent_jobs
+        self._shutdown_grace = shutdown_grace
         self._handlers: dict[str, Handler] = {}
 
     def job(self, job_type: str) -> Callable[[Handler], Handler]:
@@ -131,11 +208,17 @@ class JobWorker:
                 task_queue=job_type,
                 activities=[job_activity(job_type, handler)],
                 max_concurrent_activities=self._max_concurrent_jobs,
+                graceful_shutdown_timeout=self._shutdown_grace,
             )
             for job_type, handler in self._handlers.items()
         ]
 
     async def run(self) -> None:
-        """Take jobs until cancelled; on cancel, stop polling and finish jobs in hand."""
+        """Take jobs until cancelled; then stop polling and let jobs in hand finish."""
         workers = self.workers()
-        await asyncio.gather(*(worker.run() for worker in workers))
+        running = [asyncio.create_task(worker.run()) for worker in workers]
+        try:
+            await asyncio.gather(*running)
+        except asyncio.CancelledError:
+            await asyncio.gather(*(worker.shutdown() for worker in workers))
+            raise

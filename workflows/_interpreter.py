@@ -73,7 +73,11 @@ with workflow.unsafe.imports_passed_through():
 T = TypeVar("T")
 
 JOB_TIMEOUT = timedelta(minutes=5)
-"""How long one job attempt may take before it is given to another worker (Zeebe's default)."""
+"""Zeebe's default job timeout, as Temporal's heartbeat timeout: a worker that stops
+heartbeating for this long (it crashed) loses the job to another worker. Our SDK heartbeats
+while a handler runs; a worker in another SDK that does not heartbeat must finish within it."""
+JOB_MAX_DURATION = timedelta(days=7)
+"""Upper bound of one attempt, however long a live handler keeps heartbeating."""
 JOB_RETRY_INITIAL_INTERVAL = timedelta(seconds=1)
 KAFKA_PUBLISH_POLICY = RetryPolicy(
     initial_interval=timedelta(seconds=1),
@@ -349,7 +353,8 @@ class BpmnInterpreter:
                 job.type,
                 job_input.model_dump(mode="json"),
                 task_queue=job.task_queue or job.type,
-                start_to_close_timeout=JOB_TIMEOUT,
+                start_to_close_timeout=JOB_MAX_DURATION,
+                heartbeat_timeout=JOB_TIMEOUT,
                 retry_policy=RetryPolicy(
                     initial_interval=JOB_RETRY_INITIAL_INTERVAL,
                     maximum_attempts=max(job.retries, 1),

@@ -1,0 +1,128 @@
+"""The job-worker SDK as activities: results, BPMN errors, failures, heartbeats."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import time
+import uuid
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from temporalio.exceptions import ApplicationError
+from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
+
+from activities import BpmnError, Job, JobFailure, job_activity
+from tests.helpers import ORDER_PROCESS, deploy, running_interpreter
+from workflows import STATE_QUERY
+
+JOB_INPUT = {
+    "type": "t",
+    "key": "k1",
+    "process_instance_id": "wf-1",
+    "bpmn_process_id": "p",
+    "element_id": "task",
+    "element_instance_key": "3",
+    "headers": {"h": "v"},
+    "variables": {"x": 1},
+    "retries": 3,
+}
+
+
+def environment(
+    heartbeat_timeout: timedelta | None = None, attempt: int = 1
+) -> ActivityEnvironment:
+    env = ActivityEnvironment()
+    env.info = dataclasses.replace(env.info, heartbeat_timeout=heartbeat_timeout, attempt=attempt)
+    return env
+
+
+async def test_a_handler_sees_the_job_and_its_result_completes_it() -> None:
+    seen: list[Job] = []
+
+    def handler(job: Job) -> dict[str, Any]:
+        seen.append(job)
+        return {"y": job.variables["x"] + 1}
+
+    result = await environment(attempt=2).run(job_activity("t", handler), JOB_INPUT)
+    assert result == {"y": 2}
+    (job,) = seen
+    assert (job.key, job.element_id, job.headers, job.attempt) == ("k1", "task", {"h": "v"}, 2)
+    assert job.retries_left == 1
+
+
+async def test_a_bpmn_error_follows_the_wire_contract() -> None:
+    async def handler(job: Job) -> None:
+        raise BpmnError("NO_STOCK", "out of stock", {"missing": 2})
+
+    with pytest.raises(ApplicationError) as raised:
+        await environment().run(job_activity("t", handler), JOB_INPUT)
+    error = raised.value
+    assert (error.type, error.non_retryable) == ("BpmnError", True)
+    assert error.details[0] == {
+        "code": "NO_STOCK",
+        "message": "out of stock",
+        "variables": {"missing": 2},
+    }
+
+
+async def test_a_job_failure_can_stop_retries_or_set_a_backoff() -> None:
+    def no_more(job: Job) -> None:
+        raise JobFailure("card declined", retries=0)
+
+    def later(job: Job) -> None:
+        raise JobFailure("rate limited", retry_backoff=timedelta(seconds=30))
+
+    with pytest.raises(ApplicationError) as stop:
+        await environment().run(job_activity("t", no_more), JOB_INPUT)
+    assert stop.value.non_retryable and stop.value.message == "card declined"
+    with pytest.raises(ApplicationError) as backoff:
+        await environment().run(job_activity("t", later), JOB_INPUT)
+    assert not backoff.value.non_retryable
+    assert backoff.value.next_retry_delay == timedelta(seconds=30)
+
+
+@pytest.mark.parametrize("kind", ["async", "sync"])
+async def test_a_slow_live_handler_heartbeats_to_keep_its_job(kind: str) -> None:
+    beats: list[float] = []
+    env = environment(heartbeat_timeout=timedelta(seconds=0.3))
+    env.on_heartbeat = lambda *details: beats.append(time.monotonic())
+
+    async def slow_async(job: Job) -> dict[str, Any]:
+        await asyncio.sleep(0.5)
+        return {}
+
+    def slow_sync(job: Job) -> dict[str, Any]:
+        time.sleep(0.5)  # a blocking handler runs in a thread: heartbeats go on
+        return {}
+
+    handler = slow_async if kind == "async" else slow_sync
+    await env.run(job_activity("t", handler), JOB_INPUT)
+    assert len(beats) >= 3
+
+
+async def test_job_failure_without_retries_raises_an_incident_at_once(
+    time_skipping_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    deploy(ORDER_PROCESS)
+    attempts: list[int] = []
+
+    def declined(job: Job) -> None:
+        attempts.append(job.attempt)
+        raise JobFailure("card declined", retries=0)
+
+    client = time_skipping_env.client
+    jobs = {"check-order": declined, "send-confirmation": lambda job: {}}
+    async with running_interpreter(client, task_queue, jobs):
+        handle = await client.start_workflow(
+            "order-process", {"amount": 1}, id=f"jf-{uuid.uuid4()}", task_queue=task_queue
+        )
+        for _ in range(100):
+            state = await handle.query(STATE_QUERY)
+            if state["incidents"]:
+                break
+            await asyncio.sleep(0.05)
+        await handle.terminate()
+    assert attempts == [1]
+    assert "card declined" in state["incidents"][0]["message"]
