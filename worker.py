@@ -32,7 +32,7 @@ from activities import (
     load_definitions,
     make_resolve_definition,
 )
-from workflows import DEFAULT_TASK_QUEUE, BpmnInterpreter
+from workflows import DEFAULT_TASK_QUEUE, BpmnInterpreter, StandaloneJobWorkflow
 
 logger = logging.getLogger("worker")
 
@@ -52,7 +52,7 @@ def interpreter_worker(client: Client, task_queue: str, publisher: KafkaPublishe
     return Worker(
         client,
         task_queue=task_queue,
-        workflows=[BpmnInterpreter],
+        workflows=[BpmnInterpreter, StandaloneJobWorkflow],
         activities=[make_resolve_definition(), publisher.publish],
         workflow_runner=workflow_runner(),
     )

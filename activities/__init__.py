@@ -18,6 +18,7 @@ from activities._definitions import LoadReport, load_definitions, make_resolve_d
 from activities._jobs import BpmnError, Job, JobFailure, JobWorker, job_activity
 from activities._kafka_publish import KafkaPublisher
 from activities._kafka_topics import ensure_topics
+from activities._standalone import run_standalone_job
 
 __all__ = [
     "DLT_REASON_HEADER",
@@ -39,5 +40,6 @@ __all__ = [
     "job_activity",
     "load_definitions",
     "make_resolve_definition",
+    "run_standalone_job",
     "temporal_options",
 ]

@@ -27,11 +27,13 @@ from workflows._contracts import (
     KafkaPublishRequest,
     KafkaResponse,
     ResolveIncidentRequest,
+    StandaloneJobRequest,
     make_correlation_id,
     workflow_id_of,
 )
 from workflows._interpreter import BpmnInterpreter
 from workflows._registry import REGISTRY, DefinitionRegistry
+from workflows._standalone import STANDALONE_JOB_WORKFLOW, StandaloneJobWorkflow
 from workflows._support import RUNNABLE_KINDS, unrunnable_nodes
 
 __all__ = [
@@ -49,6 +51,7 @@ __all__ = [
     "RESOLVE_INCIDENT_UPDATE",
     "RUNNABLE_KINDS",
     "SET_VARIABLES_UPDATE",
+    "STANDALONE_JOB_WORKFLOW",
     "STATE_QUERY",
     "BpmnErrorDetails",
     "BpmnInterpreter",
@@ -61,6 +64,8 @@ __all__ = [
     "KafkaPublishRequest",
     "KafkaResponse",
     "ResolveIncidentRequest",
+    "StandaloneJobRequest",
+    "StandaloneJobWorkflow",
     "make_correlation_id",
     "unrunnable_nodes",
     "workflow_id_of",

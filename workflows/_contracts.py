@@ -60,6 +60,16 @@ class JobInput(_Wire):
     """Attempts the model allows in all; remaining = retries - attempt + 1."""
 
 
+class StandaloneJobRequest(_Wire):
+    """Input of the standalone-job workflow: a job without a process."""
+
+    type: str
+    variables: dict[str, Any] = Field(default_factory=dict)
+    headers: dict[str, str] = Field(default_factory=dict)
+    retries: int = 3
+    task_queue: str | None = None
+
+
 class BpmnErrorDetails(_Wire):
     """First detail of an ApplicationError of type ``BpmnError``."""
 

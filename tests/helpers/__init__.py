@@ -14,7 +14,7 @@ from temporalio.worker import Worker
 import translator
 from activities import job_activity, make_resolve_definition
 from worker import workflow_runner
-from workflows import KAFKA_PUBLISH_ACTIVITY, REGISTRY, BpmnInterpreter
+from workflows import KAFKA_PUBLISH_ACTIVITY, REGISTRY, BpmnInterpreter, StandaloneJobWorkflow
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples" / "processes"
@@ -69,7 +69,7 @@ async def running_interpreter(
             Worker(
                 client,
                 task_queue=task_queue,
-                workflows=[BpmnInterpreter],
+                workflows=[BpmnInterpreter, StandaloneJobWorkflow],
                 activities=activities,
                 workflow_runner=workflow_runner(),
             )

@@ -126,3 +126,26 @@ async def test_job_failure_without_retries_raises_an_incident_at_once(
         await handle.terminate()
     assert attempts == [1]
     assert "card declined" in state["incidents"][0]["message"]
+
+
+async def test_a_standalone_job_runs_without_a_process(
+    time_skipping_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    from temporalio.client import WorkflowFailureError
+
+    from activities import run_standalone_job
+
+    def render(job: Job) -> dict[str, Any]:
+        if job.variables.get("fail"):
+            raise BpmnError("BAD_TEMPLATE")
+        return {"pdf": f"invoice-{job.variables['n']}.pdf", "via": job.headers["via"]}
+
+    client = time_skipping_env.client
+    async with running_interpreter(client, task_queue, {"render-pdf": render}):
+        result = await run_standalone_job(
+            client, "render-pdf", {"n": 5}, headers={"via": "test"}, task_queue=task_queue
+        )
+        with pytest.raises(WorkflowFailureError) as failure:
+            await run_standalone_job(client, "render-pdf", {"fail": True}, task_queue=task_queue)
+    assert result == {"pdf": "invoice-5.pdf", "via": "test"}
+    assert "BAD_TEMPLATE" in str(failure.value.cause.cause)
