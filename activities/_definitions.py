@@ -15,7 +15,13 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from translator import Problem, ProcessDefinition, TranslationError, compile_file
-from workflows import REGISTRY, RESOLVE_DEFINITION_ACTIVITY, DefinitionRegistry, unrunnable_nodes
+from workflows import (
+    REGISTRY,
+    RESOLVE_DEFINITION_ACTIVITY,
+    DefinitionRegistry,
+    unrunnable_nodes,
+    unrunnable_reason,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -76,16 +82,25 @@ def load_definitions(
 
 
 def _unrunnable_problems(definition: ProcessDefinition) -> list[Problem]:
-    return [
+    problems = [
         Problem(
             definition.source,
             f"process {definition.id!r} is not deployed: this worker cannot run "
-            f"{node.kind} elements yet",
+            f"{unrunnable_reason(node)} yet",
             node.id,
             node.line,
         )
         for node in unrunnable_nodes(definition)
     ]
+    if definition.start_event is None:
+        problems.append(
+            Problem(
+                definition.source,
+                f"process {definition.id!r} is not deployed: it has no none start event, and "
+                "message, timer and signal start events are not supported yet",
+            )
+        )
+    return problems
 
 
 def _store_version(store: Path, definition: ProcessDefinition) -> None:

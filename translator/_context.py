@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from lxml import etree
 
 from translator._errors import Problem
+from translator._namespaces import local_name
 from translator.expressions import (
     Dialect,
     Expression,
@@ -22,11 +23,45 @@ class CompileContext:
 
     source: str
     problems: list[Problem] = field(default_factory=list)
+    root_elements: dict[str, etree._Element] = field(default_factory=dict)
+    """Children of ``<definitions>`` by id: messages, errors, signals, escalations..."""
+    all_ids: set[str] = field(default_factory=set)
+    """Every id in the file, to tell an unknown reference from one into another scope."""
+    node_ids: set[str] = field(default_factory=set)
+    """Ids of the flow nodes compiled so far, to find duplicates across scopes."""
+
+    def index_root(self, root: etree._Element) -> None:
+        self.all_ids = {
+            element.get("id", "") for element in root.iter() if isinstance(element.tag, str)
+        }
+        for child in root:
+            element_id = child.get("id") if isinstance(child.tag, str) else None
+            if element_id:
+                self.root_elements[element_id] = child
+
+    def refers_to(
+        self, element: etree._Element, ref: str | None, tag: str
+    ) -> etree._Element | None:
+        """The root element ``ref`` names, if it is a ``tag``; else a problem and None."""
+        if not ref:
+            return None
+        target = self.root_elements.get(ref.strip())
+        if target is None or target.tag != tag:
+            self.problem(element, f"refers to unknown {local_name(tag)} {ref!r}")
+            return None
+        return target
+
+    def has_problem(self, element: etree._Element) -> bool:
+        element_id = element.get("id")
+        return any(p.element_id == element_id for p in self.problems)
 
     def problem(self, element: etree._Element | None, message: str) -> None:
         element_id = element.get("id") if element is not None else None
         line = element.sourceline if element is not None else None
         line = line if isinstance(line, int) else None
+        self.problems.append(Problem(self.source, message, element_id, line))
+
+    def problem_at(self, element_id: str | None, line: int | None, message: str) -> None:
         self.problems.append(Problem(self.source, message, element_id, line))
 
     def expression(
@@ -38,6 +73,22 @@ class CompileContext:
         except ExpressionSyntaxError as error:
             self.problem(element, f"{what} is not a valid expression: {error}")
             return None
+
+    def marked_expression(
+        self, element: etree._Element, text: str, what: str, hint: str = ""
+    ) -> Expression | None:
+        """Text that must be an expression (FEEL ``=``, JUEL ``${}``/``#{}``): a condition."""
+        stripped = text.strip()
+        dialect = expression_dialect(stripped)
+        if dialect is None:
+            self.problem(
+                element,
+                f"{what} {stripped!r} is not an expression: write FEEL as '=amount > 100' "
+                f"(Zeebe) or JUEL as '${{amount > 100}}' (Camunda 7){hint}",
+            )
+            return None
+        # Outside tSM fields, #{...} is Camunda 7's deferred JUEL, not SpEL.
+        return self.expression(element, stripped, "juel" if dialect == "spel" else dialect, what)
 
     def value_or_expression(
         self, element: etree._Element, text: str, what: str

@@ -1,9 +1,20 @@
 """Readers for vendor extension elements: Zeebe (``zeebe:*``), Camunda 7 (``camunda:*``), tSM.
 
 Each reader takes the BPMN element and returns IR parts; problems go to the context.
+Where both dialects say the same thing in different places, the places are data (tables of
+``Source``), read by one function.
+
+Camunda 7's ``camunda:asyncBefore``, ``camunda:asyncAfter`` and ``camunda:exclusive`` are
+accepted and ignored on purpose: they ask the engine to commit its state before or after a
+step and to serialise jobs, and on Temporal every step is already durable (each activity
+result and timer is recorded in the workflow history) and one workflow's code never runs
+concurrently with itself. ``camunda:failedJobRetryTimeCycle`` is ignored too: job retries are
+the job's own policy here.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 from lxml import etree
 
@@ -13,9 +24,10 @@ from translator._model import (
     KAFKA_DEFAULT_REQUEST_TOPIC,
     KAFKA_DEFAULT_RESPONSE_TOPIC,
     JobDefinition,
+    Listener,
     Mapping,
 )
-from translator._namespaces import ACTIVITI, CAMUNDA, bpmn, camunda, zeebe
+from translator._namespaces import ACTIVITI, CAMUNDA, bpmn, camunda, local_name, zeebe
 from translator.expressions import Expression
 
 TSM_KAFKA_LISTENER = "tsmKafkaTaskExecutor"
@@ -29,7 +41,7 @@ def extensions(element: etree._Element) -> list[etree._Element]:
     return found
 
 
-def _first(element: etree._Element, tag: str) -> etree._Element | None:
+def first_extension(element: etree._Element, tag: str) -> etree._Element | None:
     return next((child for child in extensions(element) if child.tag == tag), None)
 
 
@@ -44,7 +56,7 @@ def camunda_attribute(element: etree._Element, name: str) -> str | None:
 
 def zeebe_job(ctx: CompileContext, element: etree._Element) -> JobDefinition | None:
     """``zeebe:taskDefinition`` (type, retries) and ``zeebe:taskHeaders``; None if absent."""
-    definition = _first(element, zeebe("taskDefinition"))
+    definition = first_extension(element, zeebe("taskDefinition"))
     if definition is None:
         return None
     job_type = (definition.get("type") or "").strip()
@@ -73,7 +85,7 @@ def _retries(ctx: CompileContext, element: etree._Element, text: str | None) -> 
 
 def zeebe_headers(element: etree._Element) -> dict[str, str]:
     headers: dict[str, str] = {}
-    container = _first(element, zeebe("taskHeaders"))
+    container = first_extension(element, zeebe("taskHeaders"))
     if container is not None:
         for header in container.findall(zeebe("header")):
             headers[header.get("key", "")] = header.get("value", "")
@@ -84,7 +96,7 @@ def zeebe_mappings(
     ctx: CompileContext, element: etree._Element
 ) -> tuple[tuple[Mapping, ...], tuple[Mapping, ...]]:
     """``zeebe:ioMapping`` inputs and outputs. A source without ``=`` is a literal string."""
-    container = _first(element, zeebe("ioMapping"))
+    container = first_extension(element, zeebe("ioMapping"))
     if container is None:
         return (), ()
     inputs = _zeebe_mapping_list(ctx, element, container.findall(zeebe("input")), "input")
@@ -127,7 +139,7 @@ def camunda_java_implementation(element: etree._Element) -> str | None:
     for name in ("class", "delegateExpression", "expression", "connector"):
         if camunda_attribute(element, name) is not None:
             return f"camunda:{name}"
-    if _first(element, camunda("connector")) is not None:
+    if first_extension(element, camunda("connector")) is not None:
         return "camunda:connector"
     return None
 
@@ -136,7 +148,7 @@ def camunda_mappings(
     ctx: CompileContext, element: etree._Element
 ) -> tuple[tuple[Mapping, ...], tuple[Mapping, ...]]:
     """``camunda:inputOutput`` with text values (expressions or literals)."""
-    container = _first(element, camunda("inputOutput"))
+    container = first_extension(element, camunda("inputOutput"))
     if container is None:
         return (), ()
     inputs = _camunda_parameters(ctx, element, container.findall(camunda("inputParameter")))
@@ -209,3 +221,215 @@ def tsm_topics(fields: dict[str, str]) -> tuple[str, str]:
     request = fields.get("requestTopic", "").strip() or KAFKA_DEFAULT_REQUEST_TOPIC
     response = fields.get("responseTopic", "").strip() or KAFKA_DEFAULT_RESPONSE_TOPIC
     return request, response
+
+
+# --- Values both dialects write in their own place -------------------------------------------
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where one IR field is written: an attribute of a Zeebe extension element, or a
+    ``camunda:`` attribute of the BPMN element itself."""
+
+    zeebe_element: str
+    zeebe_attribute: str
+    camunda_attribute: str
+
+
+USER_TASK_SOURCES = {
+    "assignee": Source(zeebe("assignmentDefinition"), "assignee", "assignee"),
+    "candidate_groups": Source(zeebe("assignmentDefinition"), "candidateGroups", "candidateGroups"),
+    "candidate_users": Source(zeebe("assignmentDefinition"), "candidateUsers", "candidateUsers"),
+    "due_date": Source(zeebe("taskSchedule"), "dueDate", "dueDate"),
+    "follow_up_date": Source(zeebe("taskSchedule"), "followUpDate", "followUpDate"),
+    "priority": Source(zeebe("priorityDefinition"), "priority", "priority"),
+}
+FORM_SOURCES = (
+    Source(zeebe("formDefinition"), "formKey", "formKey"),
+    Source(zeebe("formDefinition"), "formId", "formRef"),
+    Source(zeebe("formDefinition"), "externalReference", "formRef"),
+)
+SCRIPT_SOURCES = {
+    "result_variable": Source(zeebe("script"), "resultVariable", "resultVariable"),
+}
+DECISION_SOURCES = {
+    "decision_id": Source(zeebe("calledDecision"), "decisionId", "decisionRef"),
+    "result_variable": Source(zeebe("calledDecision"), "resultVariable", "resultVariable"),
+}
+
+
+def read_source(element: etree._Element, source: Source) -> str | None:
+    """The value written at ``source`` (Zeebe first), or None; blank counts as absent."""
+    extension = first_extension(element, source.zeebe_element)
+    value = extension.get(source.zeebe_attribute) if extension is not None else None
+    if value is None or not value.strip():
+        value = camunda_attribute(element, source.camunda_attribute)
+    return value if value is not None and value.strip() else None
+
+
+def read_sources(element: etree._Element, sources: dict[str, Source]) -> dict[str, str]:
+    values = {field: read_source(element, source) for field, source in sources.items()}
+    return {field: value for field, value in values.items() if value is not None}
+
+
+# --- Scripts ---------------------------------------------------------------------------------
+
+# A Camunda 7 script runs only when its language is an expression language we evaluate.
+SCRIPT_DIALECTS = {"feel": "feel", "juel": "juel"}
+
+
+def zeebe_script(ctx: CompileContext, element: etree._Element) -> Expression | bool | None:
+    """``zeebe:script expression``: the expression, None after a problem, False if absent."""
+    script = first_extension(element, zeebe("script"))
+    if script is None:
+        return False
+    text = (script.get("expression") or "").strip()
+    if not text:
+        ctx.problem(element, "zeebe:script has no expression")
+        return None
+    return ctx.expression(element, text, "feel", "script")
+
+
+def camunda_script(
+    ctx: CompileContext, element: etree._Element, script: etree._Element | None, what: str
+) -> Expression | None:
+    """A BPMN/Camunda script (``scriptFormat`` + text) in FEEL or JUEL; others are refused."""
+    language = (element.get("scriptFormat") or "").strip()
+    if script is not None and script.tag == camunda("script"):
+        language = (script.get("scriptFormat") or "").strip()
+    if camunda_attribute(element, "resource") or (script is not None and script.get("resource")):
+        ctx.problem(
+            element,
+            f"{what} loads its script from a resource, which cannot be "
+            "read here; write it inline in FEEL or JUEL",
+        )
+        return None
+    dialect = SCRIPT_DIALECTS.get(language.lower())
+    if dialect is None:
+        ctx.problem(
+            element,
+            f"{what} is written in {language or 'an unnamed language'!r}, which cannot run "
+            'here; use scriptFormat="feel" or "juel" (or a job worker)',
+        )
+        return None
+    text = "".join(str(part) for part in script.itertext()).strip() if script is not None else ""
+    if not text:
+        ctx.problem(element, f"{what} has no script text")
+        return None
+    return ctx.expression(element, text, dialect, what)  # type: ignore[arg-type]
+
+
+# --- Call activities -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CalledElement:
+    process_id: str
+    propagate_parent: bool
+    propagate_child: bool
+
+
+def zeebe_called_element(element: etree._Element) -> CalledElement | None:
+    called = first_extension(element, zeebe("calledElement"))
+    process_id = (called.get("processId") or "").strip() if called is not None else ""
+    if called is None or not process_id:
+        return None
+    # Zeebe propagates every variable both ways unless told otherwise.
+    parent = called.get("propagateAllParentVariables", "true").strip().lower() != "false"
+    child = called.get("propagateAllChildVariables", "true").strip().lower() != "false"
+    return CalledElement(process_id, parent, child)
+
+
+def camunda_called_element(element: etree._Element) -> CalledElement | None:
+    process_id = (element.get("calledElement") or "").strip()
+    if not process_id:
+        return None
+    # Camunda 7 passes nothing unless a camunda:in/out says variables="all".
+    parent = any(e.get("variables") == "all" for e in _extensions_named(element, "in"))
+    child = any(e.get("variables") == "all" for e in _extensions_named(element, "out"))
+    return CalledElement(process_id, parent, child)
+
+
+def _extensions_named(element: etree._Element, name: str) -> list[etree._Element]:
+    return [e for e in extensions(element) if e.tag == camunda(name)]
+
+
+def camunda_variable_passing(
+    ctx: CompileContext, element: etree._Element, direction: str
+) -> tuple[Mapping, ...]:
+    """``camunda:in``/``camunda:out`` with ``source`` (a variable) or ``sourceExpression``."""
+    mappings: list[Mapping] = []
+    for entry in _extensions_named(element, direction):
+        if entry.get("variables") or entry.get("businessKey") is not None:
+            continue
+        target = (entry.get("target") or "").strip()
+        source = (entry.get("source") or "").strip()
+        text = entry.get("sourceExpression") or (f"${{{source}}}" if source else "")
+        if not target or not text:
+            ctx.problem(
+                element, f"camunda:{direction} needs a target and a source or sourceExpression"
+            )
+            continue
+        expression = ctx.marked_expression(element, text, f"camunda:{direction} {target!r}")
+        if expression is not None:
+            mappings.append(Mapping(source=expression, target=target))
+    return tuple(mappings)
+
+
+def camunda_business_key(ctx: CompileContext, element: etree._Element) -> Expression | None:
+    for entry in _extensions_named(element, "in"):
+        text = entry.get("businessKey")
+        if text is not None:
+            return ctx.marked_expression(element, text, "business key")
+    return None
+
+
+# --- Listeners -------------------------------------------------------------------------------
+
+LISTENER_TAGS = {camunda("executionListener"): "execution", camunda("taskListener"): "task"}
+ZEEBE_LISTENER_TAGS = (zeebe("executionListeners"), zeebe("taskListeners"))
+
+
+def listeners(ctx: CompileContext, element: etree._Element) -> tuple[Listener, ...]:
+    """Camunda 7 listeners kept as data (expressions, FEEL/JUEL scripts); Java is refused.
+
+    The tSM Kafka listener is not a listener here: it makes a receive task a Kafka Task.
+    """
+    kept: list[Listener] = []
+    for entry in extensions(element):
+        if entry.tag in ZEEBE_LISTENER_TAGS:
+            ctx.problem(
+                element,
+                f"zeebe:{local_name(entry.tag)} (job-based listeners) are not supported yet",
+            )
+        elif entry.tag in LISTENER_TAGS and not _is_tsm_kafka_listener(element, entry):
+            listener = _listener(ctx, element, entry, LISTENER_TAGS[entry.tag])
+            if listener is not None:
+                kept.append(listener)
+    return tuple(kept)
+
+
+def _is_tsm_kafka_listener(element: etree._Element, listener: etree._Element) -> bool:
+    return element.tag == bpmn("receiveTask") and tsm_kafka_listener(element) is listener
+
+
+def _listener(
+    ctx: CompileContext, element: etree._Element, entry: etree._Element, kind: str
+) -> Listener | None:
+    what = f"{kind} listener"
+    event = entry.get("event") or ("start" if kind == "execution" else "create")
+    java = next((a for a in ("class", "delegateExpression") if entry.get(a)), None)
+    if java:
+        ctx.problem(
+            element,
+            f"{what} {entry.get(java)!r} is Java code (camunda:{java}), which cannot run "
+            "here; use an expression listener or a job worker instead",
+        )
+        return None
+    if entry.get("expression"):
+        expression = ctx.marked_expression(element, entry.get("expression", ""), what)
+    else:
+        expression = camunda_script(ctx, element, entry.find(camunda("script")), what)
+    if expression is None:
+        return None
+    return Listener.model_validate({"listener": kind, "event": event, "expression": expression})

@@ -11,64 +11,28 @@ from lxml import etree
 
 from translator import _dialects as dialects
 from translator._context import CompileContext
+from translator._events import message_definition
 from translator._model import (
-    EndEvent,
+    USER_TASK_JOB_TYPE,
+    BusinessRuleTask,
+    CallActivity,
+    EventBasedGateway,
     ExclusiveGateway,
     FlowNode,
+    InclusiveGateway,
+    JobDefinition,
     JobTask,
     KafkaTask,
+    Mapping,
     ParallelGateway,
     PassThroughTask,
-    StartEvent,
+    ReceiveTask,
+    ScriptTask,
+    UserTask,
 )
-from translator._namespaces import bpmn, local_name
+from translator._namespaces import bpmn, local_name, zeebe
 
 Handler = Callable[[CompileContext, etree._Element, dict[str, object]], FlowNode | None]
-
-EVENT_DEFINITIONS = (
-    "messageEventDefinition",
-    "timerEventDefinition",
-    "errorEventDefinition",
-    "escalationEventDefinition",
-    "signalEventDefinition",
-    "terminateEventDefinition",
-    "conditionalEventDefinition",
-    "compensateEventDefinition",
-    "linkEventDefinition",
-    "cancelEventDefinition",
-)
-
-
-def _event_definition(element: etree._Element) -> str | None:
-    for name in EVENT_DEFINITIONS:
-        if element.find(bpmn(name)) is not None:
-            return name
-    return None
-
-
-def _refuse_event_definition(ctx: CompileContext, element: etree._Element) -> bool:
-    definition = _event_definition(element)
-    if definition is None:
-        return False
-    kind = local_name(element.tag)
-    ctx.problem(element, f"{kind} with a {definition} is not supported yet")
-    return True
-
-
-def start_event(
-    ctx: CompileContext, element: etree._Element, common: dict[str, object]
-) -> FlowNode | None:
-    if _refuse_event_definition(ctx, element):
-        return None
-    return StartEvent.model_validate(common)
-
-
-def end_event(
-    ctx: CompileContext, element: etree._Element, common: dict[str, object]
-) -> FlowNode | None:
-    if _refuse_event_definition(ctx, element):
-        return None
-    return EndEvent.model_validate(common)
 
 
 def pass_through(
@@ -115,15 +79,34 @@ def job_task(
 def receive_task(
     ctx: CompileContext, element: etree._Element, common: dict[str, object]
 ) -> FlowNode | None:
-    """A receive task is a tSM Kafka Task when it carries the tsmKafkaTaskExecutor listener."""
+    """A tSM Kafka Task when it carries the tsmKafkaTaskExecutor listener, else it waits for
+    the BPMN message its messageRef names."""
     listener = dialects.tsm_kafka_listener(element)
-    if listener is None:
+    if listener is not None:
+        return _kafka_task(ctx, element, common, listener)
+    if not element.get("messageRef"):
         ctx.problem(
             element,
-            "receiveTask waiting for a BPMN message is not supported yet; a Kafka Task "
-            "needs the start execution listener #{tsmKafkaTaskExecutor}",
+            "receiveTask waits for nothing: set a messageRef to a bpmn:message, or add the "
+            "start execution listener #{tsmKafkaTaskExecutor} to make it a Kafka Task",
         )
         return None
+    message = message_definition(ctx, element, element.get("messageRef"), catching=True)
+    _, zeebe_out = dialects.zeebe_mappings(ctx, element)
+    _, camunda_out = dialects.camunda_mappings(ctx, element)
+    if message is None:
+        return None
+    return ReceiveTask.model_validate(
+        {**common, "message": message, "outputs": zeebe_out + camunda_out}
+    )
+
+
+def _kafka_task(
+    ctx: CompileContext,
+    element: etree._Element,
+    common: dict[str, object],
+    listener: etree._Element,
+) -> FlowNode | None:
     fields = dialects.camunda_fields(listener)
     request_topic, response_topic = dialects.tsm_topics(fields)
     key = dialects.tsm_field_expression(ctx, element, fields.get("key"), "Kafka key")
@@ -141,10 +124,140 @@ def receive_task(
     )
 
 
+def _mappings(
+    ctx: CompileContext, element: etree._Element
+) -> tuple[tuple[Mapping, ...], tuple[Mapping, ...]]:
+    """Inputs and outputs in either dialect (``zeebe:ioMapping``, ``camunda:inputOutput``)."""
+    zeebe_in, zeebe_out = dialects.zeebe_mappings(ctx, element)
+    camunda_in, camunda_out = dialects.camunda_mappings(ctx, element)
+    return zeebe_in + camunda_in, zeebe_out + camunda_out
+
+
+def user_task(
+    ctx: CompileContext, element: etree._Element, common: dict[str, object]
+) -> FlowNode | None:
+    """A job of type ``io.camunda.zeebe:userTask`` whose headers a task list reads (Zeebe's
+    job-based user task); assignment values are kept as expressions."""
+    values = dialects.read_sources(element, dialects.USER_TASK_SOURCES)
+    assignment = {
+        field: ctx.value_or_expression(element, text, field.replace("_", " "))
+        for field, text in values.items()
+    }
+    form_key = next(
+        (v for s in dialects.FORM_SOURCES if (v := dialects.read_source(element, s))), None
+    )
+    inputs, outputs = _mappings(ctx, element)
+    job = JobDefinition(type=USER_TASK_JOB_TYPE, headers=dialects.zeebe_headers(element))
+    return UserTask.model_validate(
+        {
+            **common,
+            **assignment,
+            "job": job,
+            "form_key": form_key,
+            "inputs": inputs,
+            "outputs": outputs,
+        }
+    )
+
+
+def script_task(
+    ctx: CompileContext, element: etree._Element, common: dict[str, object]
+) -> FlowNode | None:
+    """``zeebe:script`` or an inline FEEL/JUEL script; a ``zeebe:taskDefinition`` or external
+    task makes it a job like a service task."""
+    has_job = dialects.first_extension(element, zeebe("taskDefinition")) is not None
+    if has_job or dialects.camunda_attribute(element, "type"):
+        return job_task(ctx, element, common)
+    script = dialects.zeebe_script(ctx, element)
+    if script is False:
+        script = dialects.camunda_script(ctx, element, element.find(bpmn("script")), "script")
+    if not script:
+        return None
+    inputs, outputs = _mappings(ctx, element)
+    result = dialects.read_sources(element, dialects.SCRIPT_SOURCES)
+    return ScriptTask.model_validate(
+        {**common, **result, "script": script, "inputs": inputs, "outputs": outputs}
+    )
+
+
+def business_rule_task(
+    ctx: CompileContext, element: etree._Element, common: dict[str, object]
+) -> FlowNode | None:
+    """A DMN decision (``zeebe:calledDecision``, ``camunda:decisionRef``) or a job."""
+    values = dialects.read_sources(element, dialects.DECISION_SOURCES)
+    if "decision_id" not in values:
+        return job_task(ctx, element, common)
+    decision = ctx.value_or_expression(element, values["decision_id"], "decision id")
+    if decision is None:
+        return None
+    inputs, outputs = _mappings(ctx, element)
+    return BusinessRuleTask.model_validate(
+        {
+            **common,
+            "decision_id": decision,
+            "result_variable": values.get("result_variable"),
+            "inputs": inputs,
+            "outputs": outputs,
+        }
+    )
+
+
+CALLED_ELEMENT_READERS = (dialects.zeebe_called_element, dialects.camunda_called_element)
+
+
+def call_activity(
+    ctx: CompileContext, element: etree._Element, common: dict[str, object]
+) -> FlowNode | None:
+    """Starts the process ``zeebe:calledElement processId`` / ``calledElement`` names."""
+    called = next((c for read in CALLED_ELEMENT_READERS if (c := read(element))), None)
+    if called is None:
+        ctx.problem(
+            element,
+            "callActivity calls nothing: set zeebe:calledElement processId "
+            "(Zeebe) or calledElement (Camunda 7)",
+        )
+        return None
+    called_element = ctx.value_or_expression(element, called.process_id, "called element")
+    inputs, outputs = _mappings(ctx, element)
+    inputs += dialects.camunda_variable_passing(ctx, element, "in")
+    outputs += dialects.camunda_variable_passing(ctx, element, "out")
+    if called_element is None:
+        return None
+    return CallActivity.model_validate(
+        {
+            **common,
+            "called_element": called_element,
+            "propagate_all_parent_variables": called.propagate_parent,
+            "propagate_all_child_variables": called.propagate_child,
+            "business_key": dialects.camunda_business_key(ctx, element),
+            "inputs": inputs,
+            "outputs": outputs,
+        }
+    )
+
+
 def exclusive_gateway(
     ctx: CompileContext, element: etree._Element, common: dict[str, object]
 ) -> FlowNode | None:
     return ExclusiveGateway.model_validate({**common, "default_flow": element.get("default")})
+
+
+def inclusive_gateway(
+    ctx: CompileContext, element: etree._Element, common: dict[str, object]
+) -> FlowNode | None:
+    return InclusiveGateway.model_validate({**common, "default_flow": element.get("default")})
+
+
+def event_based_gateway(
+    ctx: CompileContext, element: etree._Element, common: dict[str, object]
+) -> FlowNode | None:
+    if element.get("eventGatewayType", "Exclusive") == "Parallel":
+        ctx.problem(
+            element,
+            'eventGatewayType="Parallel" is not supported; use an exclusive event-based gateway',
+        )
+        return None
+    return EventBasedGateway.model_validate(common)
 
 
 def parallel_gateway(
@@ -154,15 +267,27 @@ def parallel_gateway(
 
 
 HANDLERS: dict[str, Handler] = {
-    bpmn("startEvent"): start_event,
-    bpmn("endEvent"): end_event,
     bpmn("task"): pass_through,
     bpmn("manualTask"): pass_through,
     bpmn("serviceTask"): job_task,
     bpmn("sendTask"): job_task,
     bpmn("receiveTask"): receive_task,
+    bpmn("userTask"): user_task,
+    bpmn("scriptTask"): script_task,
+    bpmn("businessRuleTask"): business_rule_task,
+    bpmn("callActivity"): call_activity,
     bpmn("exclusiveGateway"): exclusive_gateway,
+    bpmn("inclusiveGateway"): inclusive_gateway,
     bpmn("parallelGateway"): parallel_gateway,
+    bpmn("eventBasedGateway"): event_based_gateway,
+}
+
+# Refused with a reason: what each would need is not part of this project (yet).
+REFUSED = {
+    bpmn("complexGateway"): "complexGateway is not supported; model the join with "
+    "inclusive or parallel gateways",
+    bpmn("transaction"): "transaction sub-processes are not supported",
+    bpmn("adHocSubProcess"): "adHocSubProcess is not supported",
 }
 
 # Read and deliberately not executed: documentation, layout and data that has no runtime role.
@@ -170,6 +295,11 @@ IGNORED = {
     bpmn(name)
     for name in (
         "sequenceFlow",
+        # Parts of the scope element itself, read by its handler:
+        "incoming",
+        "outgoing",
+        "multiInstanceLoopCharacteristics",
+        "standardLoopCharacteristics",
         "laneSet",
         "extensionElements",
         "documentation",
@@ -179,6 +309,21 @@ IGNORED = {
         "dataObject",
         "dataObjectReference",
         "dataStoreReference",
+        "dataStore",
+        "dataInput",
+        "dataOutput",
+        "inputSet",
+        "outputSet",
+        "lane",
+        "resourceRole",
+        "performer",
+        "humanPerformer",
+        "potentialOwner",
+        "auditing",
+        "monitoring",
+        "category",
+        "correlationSubscription",
+        "supportedInterfaceRef",
         "ioSpecification",
         "property",
         "dataInputAssociation",

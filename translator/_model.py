@@ -2,22 +2,35 @@
 
 A ProcessDefinition is content-addressed: ``content_hash`` is the SHA-256 of its canonical JSON
 (without the hash itself), so an instance pinned to a hash always sees the same model.
+
+Every flow node has a ``kind`` (the discriminator of ``FlowNode``). A kind names one behaviour:
+a none start event is ``startEvent``, a start event with a trigger is ``triggeredStartEvent``,
+a multi-instance activity is a ``multiInstance`` node wrapping the activity. So an interpreter
+can tell from ``kind`` alone whether it can run a node (see ``iter_nodes``).
+
+Scopes: a process holds ``nodes`` and ``flows``; a ``SubProcess`` or ``EventSubProcess`` holds
+its own ``nodes`` and ``flows`` (a child scope), and sequence flows never cross a scope border.
 """
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable, Iterator
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from translator.expressions import Expression
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+"""2: scopes, events with triggers, user/script/business-rule/receive tasks, call activities,
+inclusive and event-based gateways, loops and multi-instance."""
 
 DEFAULT_JOB_RETRIES = 3
 KAFKA_DEFAULT_REQUEST_TOPIC = "tsm-process-request"
 KAFKA_DEFAULT_RESPONSE_TOPIC = "tsm-process-response"
+USER_TASK_JOB_TYPE = "io.camunda.zeebe:userTask"
+"""The job type of a user task, as in Zeebe: a task list (or any job worker) completes it."""
 
 
 class _Frozen(BaseModel):
@@ -41,20 +54,204 @@ class JobDefinition(_Frozen):
     """Defaults to the job type."""
 
 
+class Listener(_Frozen):
+    """A Camunda 7 execution or task listener written as an expression (or a FEEL/JUEL script).
+
+    Java listeners are refused by the translator; these are kept so that an interpreter can run
+    them (or refuse the process) instead of skipping them silently.
+    """
+
+    listener: Literal["execution", "task"] = "execution"
+    event: str
+    expression: Expression
+
+
+# --- Event definitions: the trigger of a catch event, the result of a throw event -----------
+
+
+class MessageEventDefinition(_Frozen):
+    """A BPMN message: its name (``bpmn:message``) and Zeebe correlation key
+    (``zeebe:subscription``)."""
+
+    kind: Literal["message"] = "message"
+    message_id: str | None = None
+    name: Expression | None = None
+    """None only on a throw event whose message is sent by its job."""
+    correlation_key: Expression | None = None
+
+
+class TimerEventDefinition(_Frozen):
+    """``timeDuration``, ``timeDate`` or ``timeCycle``.
+
+    ``value`` is either the literal text (already validated: ISO 8601 duration, date-time,
+    ``R[n]/...`` repeating interval, or a cron expression) or an expression evaluated when the
+    timer starts.
+    """
+
+    kind: Literal["timer"] = "timer"
+    timer: Literal["duration", "date", "cycle"]
+    value: str | Expression
+
+
+class ErrorEventDefinition(_Frozen):
+    """A BPMN error. On a catch event, ``error_code`` None catches every error."""
+
+    kind: Literal["error"] = "error"
+    error_id: str | None = None
+    error_code: str | None = None
+    code_variable: str | None = None
+    message_variable: str | None = None
+
+
+class EscalationEventDefinition(_Frozen):
+    """A BPMN escalation. On a catch event, ``escalation_code`` None catches every escalation."""
+
+    kind: Literal["escalation"] = "escalation"
+    escalation_id: str | None = None
+    escalation_code: str | None = None
+
+
+class SignalEventDefinition(_Frozen):
+    kind: Literal["signal"] = "signal"
+    signal_id: str | None = None
+    name: str
+
+
+class TerminateEventDefinition(_Frozen):
+    kind: Literal["terminate"] = "terminate"
+
+
+class ConditionalEventDefinition(_Frozen):
+    kind: Literal["conditional"] = "conditional"
+    condition: Expression
+    variable_names: tuple[str, ...] = ()
+    """Camunda 7 ``camunda:variableName``: re-evaluate only when one of these changes."""
+
+
+class CompensateEventDefinition(_Frozen):
+    kind: Literal["compensation"] = "compensation"
+    activity: str | None = None
+    """The activity to compensate; None compensates the whole scope."""
+    wait_for_completion: bool = True
+
+
+class LinkEventDefinition(_Frozen):
+    """A link: a throw event jumps to the catch event of the same name in the same scope."""
+
+    kind: Literal["link"] = "link"
+    name: str
+
+
+EventDefinition = Annotated[
+    MessageEventDefinition
+    | TimerEventDefinition
+    | ErrorEventDefinition
+    | EscalationEventDefinition
+    | SignalEventDefinition
+    | TerminateEventDefinition
+    | ConditionalEventDefinition
+    | CompensateEventDefinition
+    | LinkEventDefinition,
+    Field(discriminator="kind"),
+]
+
+
+# --- Loops -------------------------------------------------------------------------------------
+
+
+class MultiInstance(_Frozen):
+    """``multiInstanceLoopCharacteristics`` (Zeebe ``zeebe:loopCharacteristics``, Camunda 7
+    ``camunda:collection``/``camunda:elementVariable``)."""
+
+    sequential: bool = False
+    input_collection: Expression | None = None
+    input_element: str | None = None
+    output_collection: str | None = None
+    output_element: Expression | None = None
+    cardinality: Expression | None = None
+    completion_condition: Expression | None = None
+
+
+class StandardLoop(_Frozen):
+    """``standardLoopCharacteristics``: repeat while ``condition`` holds (at most ``maximum``)."""
+
+    test_before: bool = False
+    condition: Expression | None = None
+    maximum: int | None = None
+
+
+# --- Flow nodes --------------------------------------------------------------------------------
+
+
 class _Node(_Frozen):
     id: str
     name: str | None = None
     line: int | None = None
     incoming: tuple[str, ...] = ()
     outgoing: tuple[str, ...] = ()
+    listeners: tuple[Listener, ...] = ()
 
 
 class StartEvent(_Node):
+    """A none start event: where a plain workflow start begins."""
+
     kind: Literal["startEvent"] = "startEvent"
 
 
+class TriggeredStartEvent(_Node):
+    """A start event with a trigger (message, timer, signal, conditional, or in an event
+    sub-process also error, escalation, compensation)."""
+
+    kind: Literal["triggeredStartEvent"] = "triggeredStartEvent"
+    trigger: EventDefinition
+    interrupting: bool = True
+    """Only meaningful in an event sub-process."""
+
+
 class EndEvent(_Node):
+    """A none end event: the token ends here."""
+
     kind: Literal["endEvent"] = "endEvent"
+
+
+class ResultEndEvent(_Node):
+    """An end event with a result: error, escalation, signal, message, terminate, compensation.
+
+    A message end event in Zeebe is a job (``job``), like a send task.
+    """
+
+    kind: Literal["resultEndEvent"] = "resultEndEvent"
+    result: EventDefinition
+    job: JobDefinition | None = None
+    inputs: tuple[Mapping, ...] = ()
+
+
+class IntermediateCatchEvent(_Node):
+    kind: Literal["intermediateCatchEvent"] = "intermediateCatchEvent"
+    trigger: EventDefinition
+    outputs: tuple[Mapping, ...] = ()
+
+
+class IntermediateThrowEvent(_Node):
+    """A throw event; without ``result`` it is a none event (a milestone): the token moves on."""
+
+    kind: Literal["intermediateThrowEvent"] = "intermediateThrowEvent"
+    result: EventDefinition | None = None
+    job: JobDefinition | None = None
+    inputs: tuple[Mapping, ...] = ()
+    outputs: tuple[Mapping, ...] = ()
+
+
+class BoundaryEvent(_Node):
+    """A catch event attached to an activity of the same scope."""
+
+    kind: Literal["boundaryEvent"] = "boundaryEvent"
+    attached_to: str
+    cancel_activity: bool = True
+    trigger: EventDefinition
+    compensation_handler: str | None = None
+    """For a compensation boundary event: the activity its association points to."""
+    outputs: tuple[Mapping, ...] = ()
 
 
 class PassThroughTask(_Node):
@@ -85,8 +282,72 @@ class KafkaTask(_Node):
     outputs: tuple[Mapping, ...] = ()
 
 
+class UserTask(_Node):
+    """A user task: a job of type ``job.type`` (``USER_TASK_JOB_TYPE``) that a task list
+    completes. Assignment values are expressions (a literal is a constant), evaluated when the
+    task starts; candidate lists are a comma-separated string or a list."""
+
+    kind: Literal["userTask"] = "userTask"
+    job: JobDefinition
+    assignee: Expression | None = None
+    candidate_groups: Expression | None = None
+    candidate_users: Expression | None = None
+    form_key: str | None = None
+    due_date: Expression | None = None
+    follow_up_date: Expression | None = None
+    priority: Expression | None = None
+    inputs: tuple[Mapping, ...] = ()
+    outputs: tuple[Mapping, ...] = ()
+
+
+class ScriptTask(_Node):
+    """An expression evaluated by the engine (Zeebe ``zeebe:script``, or a Camunda 7 script in
+    FEEL or JUEL); the value goes to ``result_variable``."""
+
+    kind: Literal["scriptTask"] = "scriptTask"
+    script: Expression
+    result_variable: str | None = None
+    inputs: tuple[Mapping, ...] = ()
+    outputs: tuple[Mapping, ...] = ()
+
+
+class BusinessRuleTask(_Node):
+    """A DMN decision call (``zeebe:calledDecision``, ``camunda:decisionRef``)."""
+
+    kind: Literal["businessRuleTask"] = "businessRuleTask"
+    decision_id: Expression
+    result_variable: str | None = None
+    inputs: tuple[Mapping, ...] = ()
+    outputs: tuple[Mapping, ...] = ()
+
+
+class ReceiveTask(_Node):
+    """A receive task waiting for a BPMN message (the tSM Kafka Task is ``KafkaTask``)."""
+
+    kind: Literal["receiveTask"] = "receiveTask"
+    message: MessageEventDefinition
+    outputs: tuple[Mapping, ...] = ()
+
+
+class CallActivity(_Node):
+    """Starts another process (a child workflow) and waits for it."""
+
+    kind: Literal["callActivity"] = "callActivity"
+    called_element: Expression
+    propagate_all_parent_variables: bool = True
+    propagate_all_child_variables: bool = True
+    business_key: Expression | None = None
+    inputs: tuple[Mapping, ...] = ()
+    outputs: tuple[Mapping, ...] = ()
+
+
 class ExclusiveGateway(_Node):
     kind: Literal["exclusiveGateway"] = "exclusiveGateway"
+    default_flow: str | None = None
+
+
+class InclusiveGateway(_Node):
+    kind: Literal["inclusiveGateway"] = "inclusiveGateway"
     default_flow: str | None = None
 
 
@@ -94,16 +355,10 @@ class ParallelGateway(_Node):
     kind: Literal["parallelGateway"] = "parallelGateway"
 
 
-FlowNode = Annotated[
-    StartEvent
-    | EndEvent
-    | PassThroughTask
-    | JobTask
-    | KafkaTask
-    | ExclusiveGateway
-    | ParallelGateway,
-    Field(discriminator="kind"),
-]
+class EventBasedGateway(_Node):
+    """Waits for the first of the catch events (or receive tasks) it leads to."""
+
+    kind: Literal["eventBasedGateway"] = "eventBasedGateway"
 
 
 class SequenceFlow(_Frozen):
@@ -112,6 +367,72 @@ class SequenceFlow(_Frozen):
     target: str
     condition: Expression | None = None
     line: int | None = None
+
+
+class SubProcess(_Node):
+    """An embedded sub-process: a child scope entered at its none start event."""
+
+    kind: Literal["subProcess"] = "subProcess"
+    start_event: str | None = None
+    nodes: dict[str, FlowNode] = Field(default_factory=dict)
+    flows: dict[str, SequenceFlow] = Field(default_factory=dict)
+
+
+class EventSubProcess(_Node):
+    """A sub-process with ``triggeredByEvent="true"``: started by its triggered start event
+    while its parent scope is active; the start event says whether it interrupts."""
+
+    kind: Literal["eventSubProcess"] = "eventSubProcess"
+    start_event: str
+    nodes: dict[str, FlowNode] = Field(default_factory=dict)
+    flows: dict[str, SequenceFlow] = Field(default_factory=dict)
+
+
+class MultiInstanceActivity(_Node):
+    """An activity with multi-instance characteristics: ``activity`` runs once per element."""
+
+    kind: Literal["multiInstance"] = "multiInstance"
+    activity: FlowNode
+    multi_instance: MultiInstance
+
+
+class LoopActivity(_Node):
+    """An activity with standard loop characteristics."""
+
+    kind: Literal["standardLoop"] = "standardLoop"
+    activity: FlowNode
+    loop: StandardLoop
+
+
+FlowNode = Annotated[
+    StartEvent
+    | TriggeredStartEvent
+    | EndEvent
+    | ResultEndEvent
+    | IntermediateCatchEvent
+    | IntermediateThrowEvent
+    | BoundaryEvent
+    | PassThroughTask
+    | JobTask
+    | KafkaTask
+    | UserTask
+    | ScriptTask
+    | BusinessRuleTask
+    | ReceiveTask
+    | CallActivity
+    | ExclusiveGateway
+    | InclusiveGateway
+    | ParallelGateway
+    | EventBasedGateway
+    | SubProcess
+    | EventSubProcess
+    | MultiInstanceActivity
+    | LoopActivity,
+    Field(discriminator="kind"),
+]
+
+for _recursive in (SubProcess, EventSubProcess, MultiInstanceActivity, LoopActivity):
+    _recursive.model_rebuild()
 
 
 class ProcessDefinition(_Frozen):
@@ -123,7 +444,9 @@ class ProcessDefinition(_Frozen):
     name: str | None = None
     source: str
     """The file (or name) it was compiled from, for messages."""
-    start_event: str
+    start_event: str | None
+    """The none start event, where a plain workflow start begins. None when the process has
+    only triggered start events (message, timer, signal, conditional)."""
     nodes: dict[str, FlowNode]
     flows: dict[str, SequenceFlow]
     content_hash: str = ""
@@ -136,4 +459,19 @@ class ProcessDefinition(_Frozen):
 
     def response_topics(self) -> set[str]:
         """Every Kafka response topic a Kafka Task of this process listens on."""
-        return {node.response_topic for node in self.nodes.values() if isinstance(node, KafkaTask)}
+        return {node.response_topic for node in iter_nodes(self) if isinstance(node, KafkaTask)}
+
+
+def iter_nodes(definition: ProcessDefinition) -> Iterator[FlowNode]:
+    """Every node of ``definition``, depth first: those of sub-processes and the activities
+    wrapped by loop and multi-instance nodes included (after the node that holds them)."""
+    yield from _walk(definition.nodes.values())
+
+
+def _walk(nodes: Iterable[FlowNode]) -> Iterator[FlowNode]:
+    for node in nodes:
+        yield node
+        if isinstance(node, SubProcess | EventSubProcess):
+            yield from _walk(node.nodes.values())
+        elif isinstance(node, MultiInstanceActivity | LoopActivity):
+            yield from _walk([node.activity])

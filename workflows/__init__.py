@@ -34,7 +34,7 @@ from workflows._contracts import (
 from workflows._interpreter import BpmnInterpreter
 from workflows._registry import REGISTRY, DefinitionRegistry
 from workflows._standalone import STANDALONE_JOB_WORKFLOW, StandaloneJobWorkflow
-from workflows._support import RUNNABLE_KINDS, unrunnable_nodes
+from workflows._support import RUNNABLE_KINDS, unrunnable_nodes, unrunnable_reason
 
 __all__ = [
     "BPMN_ERROR_TYPE",
@@ -68,5 +68,6 @@ __all__ = [
     "StandaloneJobWorkflow",
     "make_correlation_id",
     "unrunnable_nodes",
+    "unrunnable_reason",
     "workflow_id_of",
 ]

@@ -123,6 +123,12 @@ class BpmnInterpreter:
         self._variables = _decode_variables(args)
         self._trace_id = workflow.uuid4().hex
         self._definition = await self._pin_definition()
+        if self._definition.start_event is None:
+            raise ApplicationError(
+                f"process {self._definition.id!r} has no none start event to start from",
+                type="NoNoneStartEvent",
+                non_retryable=True,
+            )
         self._spawn(self._definition.start_event)
         try:
             await workflow.wait_condition(

@@ -1,4 +1,4 @@
-"""Which IR element kinds this interpreter can run.
+"""Which parts of the IR this interpreter can run.
 
 The translator compiles more of BPMN than the interpreter runs yet; the worker refuses to
 deploy a process with an element it cannot run, naming the element, instead of failing an
@@ -7,7 +7,7 @@ instance half-way.
 
 from __future__ import annotations
 
-from translator import FlowNode, ProcessDefinition
+from translator import FlowNode, ProcessDefinition, iter_nodes
 
 RUNNABLE_KINDS = frozenset(
     {
@@ -23,5 +23,14 @@ RUNNABLE_KINDS = frozenset(
 
 
 def unrunnable_nodes(definition: ProcessDefinition) -> list[FlowNode]:
-    """The nodes of ``definition`` that this interpreter version cannot execute."""
-    return [node for node in definition.nodes.values() if node.kind not in RUNNABLE_KINDS]
+    """The nodes of ``definition`` (nested ones included) this interpreter cannot execute."""
+    return [node for node in iter_nodes(definition) if unrunnable_reason(node)]
+
+
+def unrunnable_reason(node: FlowNode) -> str | None:
+    """Why this interpreter version cannot run ``node``, or None if it can."""
+    if node.kind not in RUNNABLE_KINDS:
+        return f"{node.kind} elements"
+    if getattr(node, "listeners", ()):
+        return "execution listeners"
+    return None

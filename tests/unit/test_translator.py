@@ -163,7 +163,7 @@ def test_every_problem_is_reported_in_one_pass_with_line_and_element() -> None:
         model("""
             <bpmn:startEvent id="s" />
             <bpmn:serviceTask id="no_type" />
-            <bpmn:userTask id="user" />
+            <bpmn:complexGateway id="complex" />
             <bpmn:exclusiveGateway id="g" />
             <bpmn:endEvent id="e" />
             <bpmn:sequenceFlow id="f1" sourceRef="s" targetRef="g" />
@@ -175,7 +175,7 @@ def test_every_problem_is_reported_in_one_pass_with_line_and_element() -> None:
     )
     by_element = {p.element_id: p for p in problems}
     assert "has no job type" in by_element["no_type"].message
-    assert "userTask is not supported yet" in by_element["user"].message
+    assert "complexGateway is not supported" in by_element["complex"].message
     assert "not a valid expression" in by_element["f2"].message
     assert "unknown element 'ghost'" in by_element["f3"].message
     assert by_element["no_type"].line == 6

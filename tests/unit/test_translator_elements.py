@@ -1,0 +1,433 @@
+"""The BPMN elements beyond the runnable core: what each compiles to, in each dialect."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+
+import translator
+from tests.unit.test_translator import model, problems_of
+from translator import (
+    BoundaryEvent,
+    BusinessRuleTask,
+    CallActivity,
+    EventSubProcess,
+    IntermediateCatchEvent,
+    MultiInstanceActivity,
+    ProcessDefinition,
+    ReceiveTask,
+    ResultEndEvent,
+    ScriptTask,
+    SubProcess,
+    TimerEventDefinition,
+    TriggeredStartEvent,
+    UserTask,
+    compile_bytes,
+    iter_nodes,
+)
+
+MESSAGES = """
+<bpmn:message id="paid" name="order-paid">
+  <bpmn:extensionElements><zeebe:subscription correlationKey="=orderId" /></bpmn:extensionElements>
+</bpmn:message>
+<bpmn:error id="err" errorCode="CARD_DECLINED" />
+"""
+
+
+def compile_one(body: str, root_elements: str = "") -> ProcessDefinition:
+    data = model(body).replace(
+        b"</bpmn:definitions>", root_elements.encode() + b"</bpmn:definitions>"
+    )
+    (definition,) = compile_bytes(data, "m.bpmn")
+    return definition
+
+
+def chain(*ids: str) -> str:
+    return "".join(
+        f'<bpmn:sequenceFlow id="f_{a}_{b}" sourceRef="{a}" targetRef="{b}" />'
+        for a, b in itertools.pairwise(ids)
+    )
+
+
+def test_user_task_is_a_job_of_the_documented_type_with_assignment_kept() -> None:
+    definition = compile_one(
+        """
+        <bpmn:startEvent id="s" />
+        <bpmn:userTask id="zeebe_task">
+          <bpmn:extensionElements>
+            <zeebe:assignmentDefinition assignee="=owner" candidateGroups="sales, ops" />
+            <zeebe:formDefinition formKey="camunda-forms:bpmn:form1" />
+          </bpmn:extensionElements>
+        </bpmn:userTask>
+        <bpmn:userTask id="c7_task" camunda:assignee="${initiator}" camunda:formKey="embedded:a" />
+        <bpmn:endEvent id="e" />
+        """
+        + chain("s", "zeebe_task", "c7_task", "e")
+    )
+    zeebe_task, c7_task = definition.nodes["zeebe_task"], definition.nodes["c7_task"]
+    assert isinstance(zeebe_task, UserTask) and isinstance(c7_task, UserTask)
+    assert zeebe_task.job.type == translator.USER_TASK_JOB_TYPE == "io.camunda.zeebe:userTask"
+    assert zeebe_task.assignee is not None and zeebe_task.assignee.source == "=owner"
+    assert zeebe_task.candidate_groups is not None
+    assert zeebe_task.form_key == "camunda-forms:bpmn:form1"
+    assert c7_task.assignee is not None and c7_task.assignee.dialect == "juel"
+    assert c7_task.form_key == "embedded:a"
+
+
+def test_script_tasks_in_feel_or_juel_compile_and_other_languages_are_refused() -> None:
+    definition = compile_one(
+        """
+        <bpmn:startEvent id="s" />
+        <bpmn:scriptTask id="z"><bpmn:extensionElements>
+          <zeebe:script expression="=a + b" resultVariable="sum" />
+        </bpmn:extensionElements></bpmn:scriptTask>
+        <bpmn:scriptTask id="c" scriptFormat="juel" camunda:resultVariable="total">
+          <bpmn:script>${a * 2}</bpmn:script>
+        </bpmn:scriptTask>
+        <bpmn:endEvent id="e" />
+        """
+        + chain("s", "z", "c", "e")
+    )
+    z, c = definition.nodes["z"], definition.nodes["c"]
+    assert isinstance(z, ScriptTask) and (z.script.source, z.result_variable) == ("=a + b", "sum")
+    assert isinstance(c, ScriptTask) and c.result_variable == "total"
+    (problem,) = problems_of(
+        model(
+            '<bpmn:startEvent id="s" /><bpmn:scriptTask id="g" scriptFormat="groovy">'
+            "<bpmn:script>x = 1</bpmn:script></bpmn:scriptTask>" + chain("s", "g")
+        )
+    )
+    assert problem.element_id == "g" and "'groovy', which cannot run here" in problem.message
+
+
+def test_business_rule_task_keeps_the_decision_or_is_a_job() -> None:
+    definition = compile_one(
+        """
+        <bpmn:startEvent id="s" />
+        <bpmn:businessRuleTask id="dmn"><bpmn:extensionElements>
+          <zeebe:calledDecision decisionId="discount" resultVariable="discount" />
+        </bpmn:extensionElements></bpmn:businessRuleTask>
+        <bpmn:businessRuleTask id="job"><bpmn:extensionElements>
+          <zeebe:taskDefinition type="rules" />
+        </bpmn:extensionElements></bpmn:businessRuleTask>
+        """
+        + chain("s", "dmn", "job")
+    )
+    dmn = definition.nodes["dmn"]
+    assert isinstance(dmn, BusinessRuleTask) and dmn.result_variable == "discount"
+    assert definition.nodes["job"].kind == "job"
+
+
+def test_receive_task_waits_for_a_named_message_with_a_correlation_key() -> None:
+    definition = compile_one(
+        '<bpmn:startEvent id="s" /><bpmn:receiveTask id="r" messageRef="paid" />' + chain("s", "r"),
+        MESSAGES,
+    )
+    receive = definition.nodes["r"]
+    assert isinstance(receive, ReceiveTask)
+    assert receive.message.name is not None and receive.message.name.source == '="order-paid"'
+    assert receive.message.correlation_key is not None
+    assert receive.message.correlation_key.source == "=orderId"
+
+
+def test_call_activity_in_both_dialects() -> None:
+    definition = compile_one(
+        """
+        <bpmn:startEvent id="s" />
+        <bpmn:callActivity id="z"><bpmn:extensionElements>
+          <zeebe:calledElement processId="child" propagateAllChildVariables="false" />
+        </bpmn:extensionElements></bpmn:callActivity>
+        <bpmn:callActivity id="c" calledElement="child"><bpmn:extensionElements>
+          <camunda:in source="orderId" target="id" />
+          <camunda:out variables="all" />
+        </bpmn:extensionElements></bpmn:callActivity>
+        """
+        + chain("s", "z", "c")
+    )
+    z, c = definition.nodes["z"], definition.nodes["c"]
+    assert isinstance(z, CallActivity) and not z.propagate_all_child_variables
+    assert z.propagate_all_parent_variables
+    assert isinstance(c, CallActivity) and c.propagate_all_child_variables
+    assert not c.propagate_all_parent_variables
+    assert [(m.source.source, m.target) for m in c.inputs] == [("${orderId}", "id")]
+
+
+def test_gateways_inclusive_and_event_based() -> None:
+    definition = compile_one(
+        """
+        <bpmn:startEvent id="s" />
+        <bpmn:inclusiveGateway id="or" default="f_or_t2" />
+        <bpmn:task id="t1" /><bpmn:task id="t2" />
+        <bpmn:eventBasedGateway id="eb" />
+        <bpmn:intermediateCatchEvent id="wait"><bpmn:timerEventDefinition>
+          <bpmn:timeDuration>PT1H</bpmn:timeDuration>
+        </bpmn:timerEventDefinition></bpmn:intermediateCatchEvent>
+        <bpmn:intermediateCatchEvent id="msg"><bpmn:messageEventDefinition messageRef="paid" />
+        </bpmn:intermediateCatchEvent>
+        <bpmn:sequenceFlow id="f_or_t1" sourceRef="or" targetRef="t1">
+          <bpmn:conditionExpression>=x &gt; 1</bpmn:conditionExpression>
+        </bpmn:sequenceFlow>
+        <bpmn:sequenceFlow id="f_or_t2" sourceRef="or" targetRef="t2" />
+        """
+        + chain("s", "or")
+        + chain("t1", "eb", "wait")
+        + chain("eb", "msg"),
+        MESSAGES,
+    )
+    assert definition.nodes["or"].kind == "inclusiveGateway"
+    assert definition.nodes["eb"].kind == "eventBasedGateway"
+    wait = definition.nodes["wait"]
+    assert isinstance(wait, IntermediateCatchEvent)
+    assert wait.trigger == TimerEventDefinition(timer="duration", value="PT1H")
+
+
+def test_sub_processes_are_child_scopes_and_iter_nodes_walks_them() -> None:
+    definition = compile_one(
+        """
+        <bpmn:startEvent id="s" />
+        <bpmn:subProcess id="sub">
+          <bpmn:startEvent id="sub_s" /><bpmn:task id="inner" /><bpmn:endEvent id="sub_e" />
+          <bpmn:sequenceFlow id="i1" sourceRef="sub_s" targetRef="inner" />
+          <bpmn:sequenceFlow id="i2" sourceRef="inner" targetRef="sub_e" />
+        </bpmn:subProcess>
+        <bpmn:subProcess id="on_error" triggeredByEvent="true">
+          <bpmn:startEvent id="err_s"><bpmn:errorEventDefinition errorRef="err" /></bpmn:startEvent>
+          <bpmn:endEvent id="err_e"><bpmn:terminateEventDefinition /></bpmn:endEvent>
+          <bpmn:sequenceFlow id="i3" sourceRef="err_s" targetRef="err_e" />
+        </bpmn:subProcess>
+        <bpmn:endEvent id="e" />
+        """
+        + chain("s", "sub", "e"),
+        MESSAGES,
+    )
+    sub = definition.nodes["sub"]
+    assert isinstance(sub, SubProcess) and sub.start_event == "sub_s"
+    assert set(sub.flows) == {"i1", "i2"} and sub.nodes["inner"].incoming == ("i1",)
+    handler = definition.nodes["on_error"]
+    assert isinstance(handler, EventSubProcess)
+    start = handler.nodes[handler.start_event]
+    assert isinstance(start, TriggeredStartEvent) and start.trigger.kind == "error"
+    assert isinstance(handler.nodes["err_e"], ResultEndEvent)
+    ids = [node.id for node in iter_nodes(definition)]
+    assert set(ids) == {"s", "sub", "sub_s", "inner", "sub_e", "on_error", "err_s", "err_e", "e"}
+    assert definition.start_event == "s"
+
+
+def test_boundary_events_and_several_start_events() -> None:
+    definition = compile_one(
+        """
+        <bpmn:startEvent id="s" />
+        <bpmn:startEvent id="by_message"><bpmn:messageEventDefinition messageRef="paid" />
+        </bpmn:startEvent>
+        <bpmn:startEvent id="nightly"><bpmn:timerEventDefinition>
+          <bpmn:timeCycle>0 0 2 * * ?</bpmn:timeCycle></bpmn:timerEventDefinition>
+        </bpmn:startEvent>
+        <bpmn:serviceTask id="t" camunda:type="external" camunda:topic="charge" />
+        <bpmn:boundaryEvent id="declined" attachedToRef="t">
+          <bpmn:errorEventDefinition errorRef="err" camunda:errorCodeVariable="code" />
+        </bpmn:boundaryEvent>
+        <bpmn:boundaryEvent id="remind" attachedToRef="t" cancelActivity="false">
+          <bpmn:timerEventDefinition><bpmn:timeCycle>R3/PT10M</bpmn:timeCycle>
+          </bpmn:timerEventDefinition>
+        </bpmn:boundaryEvent>
+        <bpmn:endEvent id="e" /><bpmn:endEvent id="failed" /><bpmn:endEvent id="reminded" />
+        """
+        + chain("s", "t", "e")
+        + chain("by_message", "t")
+        + chain("nightly", "t")
+        + chain("declined", "failed")
+        + chain("remind", "reminded"),
+        MESSAGES,
+    )
+    declined, remind = definition.nodes["declined"], definition.nodes["remind"]
+    assert isinstance(declined, BoundaryEvent) and declined.attached_to == "t"
+    assert declined.trigger.kind == "error" and declined.trigger.error_code == "CARD_DECLINED"
+    assert isinstance(remind, BoundaryEvent) and not remind.cancel_activity
+    assert definition.start_event == "s"
+    assert {n.kind for n in definition.nodes.values()} >= {"triggeredStartEvent", "boundaryEvent"}
+
+
+def test_a_process_with_only_a_message_start_has_no_plain_start() -> None:
+    definition = compile_one(
+        '<bpmn:startEvent id="m"><bpmn:messageEventDefinition messageRef="paid" />'
+        '</bpmn:startEvent><bpmn:endEvent id="e" />' + chain("m", "e"),
+        MESSAGES,
+    )
+    assert definition.start_event is None
+
+
+def test_multi_instance_wraps_the_activity_in_both_dialects() -> None:
+    definition = compile_one(
+        """
+        <bpmn:startEvent id="s" />
+        <bpmn:serviceTask id="z">
+          <bpmn:extensionElements><zeebe:taskDefinition type="notify" /></bpmn:extensionElements>
+          <bpmn:multiInstanceLoopCharacteristics isSequential="true">
+            <bpmn:extensionElements><zeebe:loopCharacteristics inputCollection="=items"
+              inputElement="item" outputCollection="results" outputElement="=result" />
+            </bpmn:extensionElements>
+            <bpmn:completionCondition>=done</bpmn:completionCondition>
+          </bpmn:multiInstanceLoopCharacteristics>
+        </bpmn:serviceTask>
+        <bpmn:userTask id="c">
+          <bpmn:multiInstanceLoopCharacteristics camunda:collection="reviewers"
+            camunda:elementVariable="reviewer" />
+        </bpmn:userTask>
+        <bpmn:task id="n"><bpmn:multiInstanceLoopCharacteristics>
+          <bpmn:loopCardinality>3</bpmn:loopCardinality>
+        </bpmn:multiInstanceLoopCharacteristics></bpmn:task>
+        <bpmn:task id="loop"><bpmn:standardLoopCharacteristics loopMaximum="5">
+          <bpmn:loopCondition>${again}</bpmn:loopCondition></bpmn:standardLoopCharacteristics>
+        </bpmn:task>
+        """
+        + chain("s", "z", "c", "n", "loop")
+    )
+    z = definition.nodes["z"]
+    assert isinstance(z, MultiInstanceActivity) and z.multi_instance.sequential
+    assert z.activity.kind == "job" and z.incoming == ("f_s_z",)
+    assert z.multi_instance.input_element == "item" and z.multi_instance.output_collection
+    c = definition.nodes["c"]
+    assert isinstance(c, MultiInstanceActivity) and c.activity.kind == "userTask"
+    assert c.multi_instance.input_collection is not None
+    assert c.multi_instance.input_collection.source == "${reviewers}"
+    n = definition.nodes["n"]
+    assert isinstance(n, MultiInstanceActivity) and n.multi_instance.cardinality is not None
+    assert definition.nodes["loop"].kind == "standardLoop"
+    assert [node.id for node in iter_nodes(definition)].count("z") == 2
+
+
+@pytest.mark.parametrize(
+    ("timer", "value", "expected"),
+    [
+        ("timeDuration", "PT15M", None),
+        ("timeDuration", "=duration", None),
+        ("timeDuration", "PT${minutes}M", None),
+        ("timeDuration", "15 minutes", "is not an ISO 8601 duration"),
+        ("timeDuration", "P", "is not an ISO 8601 duration"),
+        ("timeDate", "2025-06-01T09:00:00Z", None),
+        ("timeDate", "2025-06-01T09:00:00+02:00[Europe/Berlin]", None),
+        ("timeDate", "tomorrow", "is not an ISO 8601 date-time"),
+        ("timeCycle", "R/PT1H", "not allowed on an intermediate catch event"),
+    ],
+)
+def test_timer_values_are_validated_at_compile_time(
+    timer: str, value: str, expected: str | None
+) -> None:
+    body = (
+        '<bpmn:startEvent id="s" /><bpmn:intermediateCatchEvent id="t"><bpmn:timerEventDefinition>'
+        f"<bpmn:{timer}>{value}</bpmn:{timer}></bpmn:timerEventDefinition>"
+        "</bpmn:intermediateCatchEvent>" + chain("s", "t")
+    )
+    if expected is None:
+        compile_one(body)
+    else:
+        (problem,) = problems_of(model(body))
+        assert problem.element_id == "t" and expected in problem.message
+
+
+@pytest.mark.parametrize(
+    ("cycle", "ok"),
+    [
+        ("R5/PT10S", True),
+        ("R/2025-01-01T00:00:00Z/P1D", True),
+        ("0 0/5 * * * ?", True),
+        ("0 0 9-17 * * MON-FRI", True),
+        ("*/5 * * * *", False),
+        ("R5/tomorrow", False),
+    ],
+)
+def test_timer_cycles_accept_repeating_intervals_and_cron(cycle: str, ok: bool) -> None:
+    body = (
+        '<bpmn:startEvent id="s"><bpmn:timerEventDefinition>'
+        f"<bpmn:timeCycle>{cycle}</bpmn:timeCycle></bpmn:timerEventDefinition></bpmn:startEvent>"
+        '<bpmn:endEvent id="e" />' + chain("s", "e")
+    )
+    if ok:
+        compile_one(body)
+    else:
+        assert "timer cycle" in problems_of(model(body))[0].message
+
+
+def test_camunda_async_flags_are_accepted_and_java_listeners_refused() -> None:
+    definition = compile_one(
+        '<bpmn:startEvent id="s" camunda:asyncBefore="true" />'
+        '<bpmn:serviceTask id="t" camunda:type="external" camunda:topic="x" '
+        'camunda:asyncAfter="true" camunda:exclusive="false"><bpmn:extensionElements>'
+        '<camunda:executionListener event="end" expression="${audit}" />'
+        "</bpmn:extensionElements></bpmn:serviceTask>" + chain("s", "t")
+    )
+    (listener,) = definition.nodes["t"].listeners
+    assert (listener.event, listener.expression.source) == ("end", "${audit}")
+    (problem,) = problems_of(
+        model(
+            '<bpmn:startEvent id="s"><bpmn:extensionElements>'
+            '<camunda:executionListener class="com.example.Audit" event="start" />'
+            "</bpmn:extensionElements></bpmn:startEvent>"
+        )
+    )
+    assert "Java code (camunda:class)" in problem.message
+
+
+def test_lanes_pools_message_flows_and_data_are_ignored() -> None:
+    data = (
+        b'<?xml version="1.0"?><bpmn:definitions '
+        b'xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" id="d">'
+        b'<bpmn:collaboration id="c"><bpmn:participant id="pa" processRef="a" />'
+        b'<bpmn:participant id="pb" processRef="b" />'
+        b'<bpmn:messageFlow id="mf" sourceRef="ta" targetRef="sb" /></bpmn:collaboration>'
+        b'<bpmn:process id="a" isExecutable="true"><bpmn:laneSet id="ls"><bpmn:lane id="l">'
+        b"<bpmn:flowNodeRef>sa</bpmn:flowNodeRef></bpmn:lane></bpmn:laneSet>"
+        b'<bpmn:dataObject id="do" /><bpmn:startEvent id="sa" /><bpmn:task id="ta" />'
+        b'<bpmn:sequenceFlow id="fa" sourceRef="sa" targetRef="ta" /></bpmn:process>'
+        b'<bpmn:process id="b" isExecutable="true"><bpmn:startEvent id="sb" /></bpmn:process>'
+        b"</bpmn:definitions>"
+    )
+    assert [d.id for d in compile_bytes(data, "pools.bpmn")] == ["a", "b"]
+
+
+def test_graph_problems_are_all_reported_in_one_pass() -> None:
+    problems = problems_of(
+        model(
+            """
+            <bpmn:startEvent id="s" />
+            <bpmn:exclusiveGateway id="stuck" />
+            <bpmn:task id="orphan" />
+            <bpmn:exclusiveGateway id="g" default="nowhere" /><bpmn:endEvent id="e" />
+            <bpmn:boundaryEvent id="b1" attachedToRef="ghost"><bpmn:timerEventDefinition>
+              <bpmn:timeDuration>PT1M</bpmn:timeDuration></bpmn:timerEventDefinition>
+            </bpmn:boundaryEvent>
+            <bpmn:boundaryEvent id="b2" attachedToRef="g"><bpmn:timerEventDefinition>
+              <bpmn:timeDuration>PT1M</bpmn:timeDuration></bpmn:timerEventDefinition>
+            </bpmn:boundaryEvent>
+            <bpmn:scriptTask id="bad"><bpmn:extensionElements>
+              <zeebe:script expression="=a +" resultVariable="x" />
+            </bpmn:extensionElements></bpmn:scriptTask>
+            """
+            + chain("s", "stuck")
+            + chain("s", "g", "e")
+            + chain("s", "bad")
+        )
+    )
+    messages = {(p.element_id, p.message.split(":")[0].split(",")[0]) for p in problems}
+    assert ("stuck", "gateway has no outgoing sequence flow") in messages
+    assert ("orphan", "task cannot be reached from any start event") in messages
+    assert ("g", "default flow 'nowhere' is not an outgoing flow") in messages
+    by_id = {p.element_id: p for p in problems}
+    assert "unknown" in by_id["b1"].message
+    assert "only activities can have boundary events" in by_id["b2"].message
+    assert "column 5" in by_id["bad"].message
+    assert all(p.line is not None for p in problems)
+
+
+def test_sequence_flows_cannot_cross_a_sub_process_border() -> None:
+    problems = problems_of(
+        model(
+            """
+            <bpmn:startEvent id="s" />
+            <bpmn:subProcess id="sub"><bpmn:startEvent id="in" /></bpmn:subProcess>
+            <bpmn:sequenceFlow id="cross" sourceRef="s" targetRef="in" />
+            """
+        )
+    )
+    assert any(p.element_id == "cross" and "another scope" in p.message for p in problems)

@@ -1,0 +1,206 @@
+"""Scopes: a process, an embedded sub-process or an event sub-process holds flow nodes and the
+sequence flows between them. Compiling a scope compiles its children through the handler
+registry; a sub-process handler compiles its own child scope, recursively.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from lxml import etree
+from pydantic import ValidationError
+
+from translator import _dialects as dialects
+from translator import _elements as elements
+from translator import _events as events
+from translator._context import CompileContext
+from translator._elements import Handler
+from translator._loops import with_loop
+from translator._model import (
+    EventSubProcess,
+    FlowNode,
+    SequenceFlow,
+    StartEvent,
+    SubProcess,
+    TriggeredStartEvent,
+)
+from translator._namespaces import bpmn, local_name
+from translator._validate import validate_scope
+from translator.expressions import Expression
+
+
+@dataclass(frozen=True)
+class Scope:
+    nodes: dict[str, FlowNode]
+    flows: dict[str, SequenceFlow]
+
+
+def compile_scope(ctx: CompileContext, scope: etree._Element) -> Scope:
+    """The nodes and flows of ``scope``'s direct children; all problems go to ``ctx``."""
+    nodes: dict[str, FlowNode] = {}
+    flow_elements: list[etree._Element] = []
+    for child in scope:
+        if not isinstance(child.tag, str):
+            continue
+        if child.tag == bpmn("sequenceFlow"):
+            flow_elements.append(child)
+        elif child.tag in HANDLERS:
+            _compile_node(ctx, child, nodes)
+        elif child.tag in elements.REFUSED:
+            ctx.problem(child, elements.REFUSED[child.tag])
+        elif child.tag not in elements.IGNORED:
+            ctx.problem(child, f"{local_name(child.tag)} is not supported yet")
+    members = flow_node_elements(scope)
+    flows = _compile_flows(ctx, members, flow_elements, nodes)
+    linked = _link(nodes, flows)
+    validate_scope(ctx, scope, members, linked, flows)
+    return Scope(linked, flows)
+
+
+def flow_node_elements(scope: etree._Element) -> dict[str, etree._Element]:
+    """The flow nodes directly in ``scope`` (compiled or not), by id."""
+    return {
+        child.get("id", ""): child
+        for child in scope
+        if isinstance(child.tag, str) and (child.tag in HANDLERS or child.tag in elements.REFUSED)
+    }
+
+
+def _compile_node(ctx: CompileContext, element: etree._Element, nodes: dict[str, FlowNode]) -> None:
+    element_id = element.get("id")
+    if not element_id:
+        ctx.problem(element, f"{local_name(element.tag)} has no id")
+        return
+    if element_id in ctx.node_ids:
+        ctx.problem(element, f"id {element_id!r} is used twice")
+        return
+    ctx.node_ids.add(element_id)
+    common: dict[str, object] = {
+        "id": element_id,
+        "name": element.get("name"),
+        "line": element.sourceline,
+    }
+    try:
+        listeners = dialects.listeners(ctx, element)
+        node = HANDLERS[element.tag](ctx, element, {**common, "listeners": listeners})
+        if node is not None:
+            node = with_loop(ctx, element, node, common)
+    except ValidationError as error:
+        ctx.problem(element, f"invalid {local_name(element.tag)}: {error.errors()[0]['msg']}")
+        return
+    if node is not None and not ctx.has_problem(element):
+        nodes[element_id] = node
+
+
+def _compile_flows(
+    ctx: CompileContext,
+    members: dict[str, etree._Element],
+    flow_elements: list[etree._Element],
+    nodes: dict[str, FlowNode],
+) -> dict[str, SequenceFlow]:
+    """Flows between compiled nodes; a flow touching a refused node is dropped quietly (the
+    refusal already explains it)."""
+    flows: dict[str, SequenceFlow] = {}
+    for element in flow_elements:
+        flow_id = element.get("id", "")
+        source, target = element.get("sourceRef", ""), element.get("targetRef", "")
+        outside = [ref for ref in (source, target) if ref not in members]
+        if outside:
+            _explain_outside(ctx, element, outside[0])
+        if not flow_id:
+            ctx.problem(element, "sequence flow has no id")
+        if outside or not flow_id or source not in nodes or target not in nodes:
+            continue
+        flows[flow_id] = SequenceFlow(
+            id=flow_id,
+            source=source,
+            target=target,
+            condition=_condition(ctx, element),
+            line=element.sourceline,
+        )
+    return flows
+
+
+def _explain_outside(ctx: CompileContext, flow: etree._Element, ref: str) -> None:
+    if ref in ctx.all_ids:
+        ctx.problem(
+            flow,
+            f"sequence flow connects to {ref!r}, which is in another scope; "
+            "a sequence flow cannot cross a sub-process border",
+        )
+    else:
+        ctx.problem(flow, f"sequence flow refers to unknown element {ref!r}")
+
+
+def _condition(ctx: CompileContext, flow: etree._Element) -> Expression | None:
+    condition = flow.find(bpmn("conditionExpression"))
+    if condition is None:
+        return None
+    text = "".join(str(part) for part in condition.itertext())
+    return ctx.marked_expression(flow, text, "condition")
+
+
+def _link(nodes: dict[str, FlowNode], flows: dict[str, SequenceFlow]) -> dict[str, FlowNode]:
+    """Fill each node's incoming/outgoing flow ids in document order of the flows."""
+    incoming: dict[str, list[str]] = {node_id: [] for node_id in nodes}
+    outgoing: dict[str, list[str]] = {node_id: [] for node_id in nodes}
+    for flow in flows.values():
+        outgoing[flow.source].append(flow.id)
+        incoming[flow.target].append(flow.id)
+    return {
+        node_id: node.model_copy(
+            update={"incoming": tuple(incoming[node_id]), "outgoing": tuple(outgoing[node_id])}
+        )
+        for node_id, node in nodes.items()
+    }
+
+
+# --- Sub-processes ---------------------------------------------------------------------------
+
+
+def sub_process(
+    ctx: CompileContext, element: etree._Element, common: dict[str, object]
+) -> FlowNode | None:
+    if element.get("triggeredByEvent", "false").strip().lower() == "true":
+        return event_sub_process(ctx, element, common)
+    scope = compile_scope(ctx, element)
+    starts = [n.id for n in scope.nodes.values() if isinstance(n, StartEvent)]
+    triggered = [n for n in scope.nodes.values() if isinstance(n, TriggeredStartEvent)]
+    for start in triggered:
+        ctx.problem(
+            element,
+            f"start event {start.id!r} has a trigger, but an embedded "
+            "sub-process is entered by its none start event; use an event sub-process",
+        )
+    if len(starts) != 1:
+        ctx.problem(element, f"sub-process has {len(starts)} none start events, expected one")
+    if triggered or len(starts) != 1:
+        return None
+    return SubProcess.model_validate(
+        {**common, "start_event": starts[0], "nodes": scope.nodes, "flows": scope.flows}
+    )
+
+
+def event_sub_process(
+    ctx: CompileContext, element: etree._Element, common: dict[str, object]
+) -> FlowNode | None:
+    scope = compile_scope(ctx, element)
+    starts = [n.id for n in scope.nodes.values() if isinstance(n, TriggeredStartEvent)]
+    if len(starts) != 1:
+        if not ctx.has_problem(element):
+            ctx.problem(
+                element,
+                f"event sub-process has {len(starts)} start events with a "
+                "trigger, expected exactly one",
+            )
+        return None
+    return EventSubProcess.model_validate(
+        {**common, "start_event": starts[0], "nodes": scope.nodes, "flows": scope.flows}
+    )
+
+
+HANDLERS: dict[str, Handler] = {
+    **elements.HANDLERS,
+    **events.HANDLERS,
+    bpmn("subProcess"): sub_process,
+}

@@ -1,0 +1,216 @@
+"""Checks over one compiled scope: the graph must make sense before anything runs it.
+
+Every check reads the XML of the scope as well as the IR, so that a node refused for another
+reason neither hides nor repeats a problem (its flows still count for reachability).
+"""
+
+from __future__ import annotations
+
+from collections import deque
+
+from lxml import etree
+
+from translator._context import CompileContext
+from translator._model import (
+    BoundaryEvent,
+    EventBasedGateway,
+    EventSubProcess,
+    ExclusiveGateway,
+    FlowNode,
+    InclusiveGateway,
+    IntermediateCatchEvent,
+    IntermediateThrowEvent,
+    LinkEventDefinition,
+    ParallelGateway,
+    ReceiveTask,
+    SequenceFlow,
+)
+from translator._namespaces import bpmn, local_name
+
+ACTIVITY_TAGS = frozenset(
+    bpmn(name)
+    for name in (
+        "task",
+        "manualTask",
+        "serviceTask",
+        "sendTask",
+        "receiveTask",
+        "userTask",
+        "scriptTask",
+        "businessRuleTask",
+        "callActivity",
+        "subProcess",
+        "transaction",
+        "adHocSubProcess",
+    )
+)
+GATEWAYS = (ExclusiveGateway, InclusiveGateway, ParallelGateway, EventBasedGateway)
+EVENT_GATEWAY_TRIGGERS = frozenset({"message", "timer", "signal", "conditional"})
+
+
+def validate_scope(
+    ctx: CompileContext,
+    scope: etree._Element,
+    members: dict[str, etree._Element],
+    nodes: dict[str, FlowNode],
+    flows: dict[str, SequenceFlow],
+) -> None:
+    """Record every problem of the scope's graph; ``members`` are its flow-node elements."""
+    xml_flows = [f for f in scope if f.tag == bpmn("sequenceFlow")]
+    _check_gateways(ctx, nodes, flows, xml_flows)
+    _check_boundary_events(ctx, members, nodes)
+    _check_event_sub_processes(ctx, nodes, xml_flows)
+    _check_links(ctx, nodes)
+    _check_reachability(ctx, members, xml_flows)
+
+
+def _problem(ctx: CompileContext, node: FlowNode, message: str) -> None:
+    ctx.problem_at(node.id, node.line, message)
+
+
+def _check_gateways(
+    ctx: CompileContext,
+    nodes: dict[str, FlowNode],
+    flows: dict[str, SequenceFlow],
+    xml_flows: list[etree._Element],
+) -> None:
+    """Gateways lead somewhere; defaults leave their gateway; conditions follow a gateway that
+    decides (exclusive or inclusive); an event-based gateway leads to catch events."""
+    sources = {flow.get("sourceRef") for flow in xml_flows}
+    dropped = {flow.get("id") for flow in xml_flows} - set(flows)
+    for node in nodes.values():
+        if isinstance(node, GATEWAYS) and node.id not in sources:
+            _problem(
+                ctx,
+                node,
+                "gateway has no outgoing sequence flow: a token reaching it would be stuck",
+            )
+        if isinstance(node, ExclusiveGateway | InclusiveGateway):
+            default = node.default_flow
+            if default and default not in node.outgoing and default not in dropped:
+                _problem(ctx, node, f"default flow {default!r} is not an outgoing flow")
+        elif conditional := [f for f in node.outgoing if flows[f].condition is not None]:
+            _problem(
+                ctx,
+                node,
+                "conditional sequence flows are only supported after an "
+                f"exclusive or inclusive gateway (flow {conditional[0]!r})",
+            )
+        if isinstance(node, EventBasedGateway):
+            _check_event_gateway_targets(ctx, node, nodes, flows)
+
+
+def _check_event_gateway_targets(
+    ctx: CompileContext,
+    gateway: EventBasedGateway,
+    nodes: dict[str, FlowNode],
+    flows: dict[str, SequenceFlow],
+) -> None:
+    for flow_id in gateway.outgoing:
+        target = nodes[flows[flow_id].target]
+        if isinstance(target, ReceiveTask):
+            continue
+        if isinstance(target, IntermediateCatchEvent) and (
+            target.trigger.kind in EVENT_GATEWAY_TRIGGERS
+        ):
+            continue
+        _problem(
+            ctx,
+            gateway,
+            f"event-based gateway leads to {target.id!r}, but it may only "
+            "lead to message, timer, signal or conditional catch events and receive tasks",
+        )
+
+
+def _check_boundary_events(
+    ctx: CompileContext, members: dict[str, etree._Element], nodes: dict[str, FlowNode]
+) -> None:
+    for node in nodes.values():
+        if not isinstance(node, BoundaryEvent):
+            continue
+        attached = members.get(node.attached_to)
+        if attached is None:
+            where = "in another scope" if node.attached_to in ctx.all_ids else "unknown"
+            _problem(
+                ctx,
+                node,
+                f"boundary event is attached to {node.attached_to!r}, which "
+                f"is {where}; attach it to an activity next to it",
+            )
+        elif attached.tag not in ACTIVITY_TAGS:
+            _problem(
+                ctx,
+                node,
+                f"boundary event is attached to {node.attached_to!r}, a "
+                f"{local_name(attached.tag)}; only activities can have boundary events",
+            )
+
+
+def _check_event_sub_processes(
+    ctx: CompileContext, nodes: dict[str, FlowNode], xml_flows: list[etree._Element]
+) -> None:
+    ends = {ref for flow in xml_flows for ref in (flow.get("sourceRef"), flow.get("targetRef"))}
+    for node in nodes.values():
+        if isinstance(node, EventSubProcess) and node.id in ends:
+            _problem(
+                ctx,
+                node,
+                "an event sub-process is started by its event, so it cannot "
+                "have incoming or outgoing sequence flows",
+            )
+
+
+def _check_links(ctx: CompileContext, nodes: dict[str, FlowNode]) -> None:
+    """A link throw jumps to the link catch event of the same name in the same scope."""
+    catches = {
+        n.trigger.name
+        for n in nodes.values()
+        if isinstance(n, IntermediateCatchEvent) and isinstance(n.trigger, LinkEventDefinition)
+    }
+    for node in nodes.values():
+        result = node.result if isinstance(node, IntermediateThrowEvent) else None
+        if isinstance(result, LinkEventDefinition) and result.name not in catches:
+            _problem(
+                ctx,
+                node,
+                f"link {result.name!r} has no link catch event of that name in the same scope",
+            )
+
+
+def _is_entry(element: etree._Element) -> bool:
+    """Where a token can appear without a sequence flow leading there."""
+    tag = element.tag
+    return (
+        tag in (bpmn("startEvent"), bpmn("boundaryEvent"))
+        or (tag == bpmn("subProcess") and element.get("triggeredByEvent") == "true")
+        or element.get("isForCompensation") == "true"
+        or (
+            tag == bpmn("intermediateCatchEvent")
+            and element.find(bpmn("linkEventDefinition")) is not None
+        )
+    )
+
+
+def _check_reachability(
+    ctx: CompileContext, members: dict[str, etree._Element], xml_flows: list[etree._Element]
+) -> None:
+    """Every node is reachable from an entry (start, boundary, event sub-process...)."""
+    if not any(e.tag == bpmn("startEvent") for e in members.values()):
+        return  # no start event at all is reported on its own
+    successors: dict[str, list[str]] = {}
+    for flow in xml_flows:
+        successors.setdefault(flow.get("sourceRef", ""), []).append(flow.get("targetRef", ""))
+    reached = {node_id for node_id, element in members.items() if _is_entry(element)}
+    queue = deque(reached)
+    while queue:
+        for target in successors.get(queue.popleft(), ()):
+            if target not in reached:
+                reached.add(target)
+                queue.append(target)
+    for node_id, element in members.items():
+        if node_id not in reached and not ctx.has_problem(element):
+            ctx.problem(
+                element,
+                f"{local_name(element.tag)} cannot be reached from any start "
+                "event: connect it with a sequence flow, or remove it",
+            )

@@ -1,0 +1,83 @@
+"""Reading untrusted XML safely: bounded size and depth, no DTD, no entities, no network.
+
+A model file comes from anyone (a modeler, a repository, an upload), so the parser must never
+expand entities (billion laughs), read files or URLs (XXE), or recurse without bound.
+"""
+
+from __future__ import annotations
+
+from lxml import etree
+
+from translator._context import CompileContext
+from translator._errors import Problem
+from translator._namespaces import bpmn, local_name
+
+MAX_FILE_BYTES = 20 * 1024 * 1024
+MAX_DEPTH = 64
+"""Deepest element nesting we accept. Real models stay far below (a sub-process in a
+sub-process adds one level); the bound keeps the recursive compile far from Python's limit."""
+_DTD_MARKERS = (b"<!DOCTYPE", b"<!ENTITY")
+
+
+def parse_definitions(ctx: CompileContext, data: bytes) -> etree._Element | None:
+    """The ``<definitions>`` root of ``data``, or None with the problem recorded."""
+    if len(data) > MAX_FILE_BYTES:
+        ctx.problem(None, f"file is larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB")
+        return None
+    if any(marker in data for marker in _DTD_MARKERS):
+        _refuse_dtd(ctx)
+        return None
+    root = _parse(ctx, data)
+    if root is None:
+        return None
+    if root.getroottree().docinfo.internalDTD is not None:  # e.g. a UTF-16 file
+        _refuse_dtd(ctx)
+        return None
+    if _depth(root) > MAX_DEPTH:
+        ctx.problem(root, f"elements are nested more than {MAX_DEPTH} levels deep")
+        return None
+    if root.tag != bpmn("definitions"):
+        ctx.problem(
+            root, f"root element is <{local_name(root.tag)}>, expected BPMN 2.0 <definitions>"
+        )
+        return None
+    return root
+
+
+def _parse(ctx: CompileContext, data: bytes) -> etree._Element | None:
+    parser = etree.XMLParser(
+        resolve_entities=False,
+        no_network=True,
+        load_dtd=False,
+        dtd_validation=False,
+        huge_tree=False,  # keeps libxml2's own limits on depth and text size
+        remove_comments=True,
+        remove_pis=True,
+    )
+    try:
+        return etree.fromstring(data, parser)
+    except etree.XMLSyntaxError as error:
+        line = error.lineno if isinstance(error.lineno, int) else None
+        message = f"not well-formed XML: {error.msg}"
+        if "Excessive depth" in str(error.msg):
+            message = "not well-formed XML: elements are nested too deeply"
+        ctx.problems.append(Problem(ctx.source, message, None, line))
+    except (etree.LxmlError, ValueError) as error:
+        ctx.problems.append(Problem(ctx.source, f"not well-formed XML: {error}"))
+    return None
+
+
+def _refuse_dtd(ctx: CompileContext) -> None:
+    ctx.problem(
+        None,
+        "the XML declares a DTD or entities (<!DOCTYPE>/<!ENTITY>), which BPMN files never "
+        "need; they are refused because they can read files or blow up memory",
+    )
+
+
+def _depth(root: etree._Element) -> int:
+    deepest = depth = 0
+    for event, _ in etree.iterwalk(root, events=("start", "end")):
+        depth += 1 if event == "start" else -1
+        deepest = max(deepest, depth)
+    return deepest
