@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
@@ -14,7 +15,13 @@ from temporalio.worker import Worker
 import translator
 from activities import job_activity, make_resolve_definition
 from worker import workflow_runner
-from workflows import KAFKA_PUBLISH_ACTIVITY, REGISTRY, BpmnInterpreter, StandaloneJobWorkflow
+from workflows import (
+    KAFKA_PUBLISH_ACTIVITY,
+    REGISTRY,
+    STATE_QUERY,
+    BpmnInterpreter,
+    StandaloneJobWorkflow,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples" / "processes"
@@ -79,3 +86,15 @@ async def running_interpreter(
                 Worker(client, task_queue=job_type, activities=[job_activity(job_type, handler)])
             )
         yield
+
+
+async def wait_for(predicate: Any, handle: Any, timeout: float = 10.0) -> dict[str, Any]:
+    """Poll the state query until ``predicate(state)`` holds."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        state = await handle.query(STATE_QUERY)
+        if predicate(state):
+            return state
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"condition not reached; state: {state}")
+        await asyncio.sleep(0.05)

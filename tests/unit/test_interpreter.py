@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from typing import Any
 
@@ -11,7 +10,13 @@ from temporalio.client import Client, WorkflowFailureError
 from temporalio.testing import WorkflowEnvironment
 
 from activities import BpmnError, Job
-from tests.helpers import ORDER_PROCESS, PublishedRequests, deploy, running_interpreter
+from tests.helpers import (
+    ORDER_PROCESS,
+    PublishedRequests,
+    deploy,
+    running_interpreter,
+    wait_for,
+)
 from workflows import (
     KAFKA_RESPONSE_SIGNAL,
     RESOLVE_INCIDENT_UPDATE,
@@ -45,18 +50,6 @@ async def start_order(client: Client, task_queue: str, **variables: Any) -> Any:
     return await client.start_workflow(
         "order-process", variables, id=f"order-{uuid.uuid4()}", task_queue=task_queue
     )
-
-
-async def wait_for(predicate: Any, handle: Any, timeout: float = 10.0) -> dict[str, Any]:
-    """Poll the state query until ``predicate(state)`` holds."""
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        state = await handle.query(STATE_QUERY)
-        if predicate(state):
-            return state
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"condition not reached; state: {state}")
-        await asyncio.sleep(0.05)
 
 
 async def test_small_order_takes_the_default_flow(

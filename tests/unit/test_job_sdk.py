@@ -14,8 +14,7 @@ from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
 
 from activities import BpmnError, Job, JobFailure, job_activity
-from tests.helpers import ORDER_PROCESS, deploy, running_interpreter
-from workflows import STATE_QUERY
+from tests.helpers import ORDER_PROCESS, deploy, running_interpreter, wait_for
 
 JOB_INPUT = {
     "type": "t",
@@ -118,11 +117,7 @@ async def test_job_failure_without_retries_raises_an_incident_at_once(
         handle = await client.start_workflow(
             "order-process", {"amount": 1}, id=f"jf-{uuid.uuid4()}", task_queue=task_queue
         )
-        for _ in range(100):
-            state = await handle.query(STATE_QUERY)
-            if state["incidents"]:
-                break
-            await asyncio.sleep(0.05)
+        state = await wait_for(lambda s: s["incidents"], handle)
         await handle.terminate()
     assert attempts == [1]
     assert "card declined" in state["incidents"][0]["message"]
