@@ -86,7 +86,7 @@ def _unrunnable_problems(definition: ProcessDefinition) -> list[Problem]:
         Problem(
             definition.source,
             f"process {definition.id!r} is not deployed: this worker cannot run "
-            f"{unrunnable_reason(node)} yet",
+            f"{unrunnable_reason(node, definition)} yet",
             node.id,
             node.line,
         )

@@ -117,6 +117,8 @@ class CompletedElement(_Wire):
     element_id: str
     element_type: str
     completed_at: datetime
+    state: Literal["completed", "terminated"] = "completed"
+    """``terminated``: an interrupting boundary event ended it."""
 
 
 IncidentType = Literal[

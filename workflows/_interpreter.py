@@ -27,7 +27,9 @@ from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from translator import (
+        BoundaryEvent,
         EndEvent,
+        ErrorEventDefinition,
         ExclusiveGateway,
         FlowNode,
         JobTask,
@@ -57,6 +59,7 @@ with workflow.unsafe.imports_passed_through():
         RESOLVE_INCIDENT_UPDATE,
         SET_VARIABLES_UPDATE,
         STATE_QUERY,
+        BpmnErrorDetails,
         CompletedElement,
         ElementInstance,
         Incident,
@@ -85,6 +88,17 @@ KAFKA_PUBLISH_POLICY = RetryPolicy(
     maximum_interval=timedelta(seconds=30),
     maximum_attempts=10,
 )
+
+
+class _ErrorCaughtError(Exception):
+    """Internal: a BPMN error was thrown and an error boundary event of the activity catches it."""
+
+    def __init__(self, boundary: BoundaryEvent, code: str, message: str, variables: dict[str, Any]):
+        super().__init__(code)
+        self.boundary = boundary
+        self.code = code
+        self.message = message
+        self.variables = variables
 
 
 class _IncidentRaisedError(Exception):
@@ -199,9 +213,42 @@ class BpmnInterpreter:
         if isinstance(node, ParallelGateway) and not self._join_complete(node, via_flow):
             return []
         instance = self._enter(node)
-        taken = await self._with_incidents(instance, lambda: self._behaviour(node, instance))
+        try:
+            taken = await self._with_incidents(instance, lambda: self._behaviour(node, instance))
+        except _ErrorCaughtError as caught:
+            self._leave(instance, state="terminated")
+            return self._take_boundary(caught)
         self._leave(instance)
         return taken
+
+    def _take_boundary(self, caught: _ErrorCaughtError) -> list[str]:
+        """The error boundary event occurs: its variables are set, its flows taken."""
+        boundary = caught.boundary
+        instance = self._enter(boundary)
+        variables = dict(caught.variables)
+        error = boundary.trigger
+        if isinstance(error, ErrorEventDefinition):
+            if error.code_variable:
+                variables[error.code_variable] = caught.code
+            if error.message_variable:
+                variables[error.message_variable] = caught.message
+        self._merge_result(boundary.outputs, variables)
+        self._leave(instance)
+        return list(boundary.outgoing)
+
+    def _error_boundary(self, activity_id: str, code: str | None) -> BoundaryEvent | None:
+        """Zeebe's rule: a boundary with the same error code wins over a catch-all one."""
+        catch_all = None
+        for node in self._require_definition().nodes.values():
+            if not isinstance(node, BoundaryEvent) or node.attached_to != activity_id:
+                continue
+            if not isinstance(node.trigger, ErrorEventDefinition):
+                continue
+            if node.trigger.error_code is None:
+                catch_all = catch_all or node
+            elif node.trigger.error_code == code:
+                return node
+        return catch_all
 
     async def _behaviour(self, node: FlowNode, instance: ElementInstance) -> list[str]:
         """What the element does; returns the flows to take when it completes."""
@@ -243,7 +290,7 @@ class BpmnInterpreter:
         self._active[instance.key] = instance
         return instance
 
-    def _leave(self, instance: ElementInstance) -> None:
+    def _leave(self, instance: ElementInstance, state: str = "completed") -> None:
         self._active.pop(instance.key, None)
         self._completed.append(
             CompletedElement(
@@ -251,6 +298,7 @@ class BpmnInterpreter:
                 element_id=instance.element_id,
                 element_type=instance.element_type,
                 completed_at=workflow.now(),
+                state=state,
             )
         )
 
@@ -368,6 +416,7 @@ class BpmnInterpreter:
                 ),
             )
         except ActivityError as error:
+            self._catch_bpmn_error(task, error)
             raise _job_incident(job.type, error) from None
         if result is not None and not isinstance(result, dict):
             raise _IncidentRaisedError(
@@ -402,6 +451,17 @@ class BpmnInterpreter:
             },
         )
         await self._publish(request)
+
+    def _catch_bpmn_error(self, task: JobTask, error: ActivityError) -> None:
+        """Raise _ErrorCaughtError if ``error`` is a BPMN error a boundary event catches."""
+        cause = error.cause
+        if not isinstance(cause, ApplicationError) or cause.type != BPMN_ERROR_TYPE:
+            return
+        raw = cause.details[0] if cause.details else {}
+        details = BpmnErrorDetails.model_validate(raw if isinstance(raw, dict) else {"code": ""})
+        boundary = self._error_boundary(task.id, details.code)
+        if boundary is not None:
+            raise _ErrorCaughtError(boundary, details.code, details.message, details.variables)
 
     # --- Kafka Task ---------------------------------------------------------------------------
 

@@ -7,7 +7,7 @@ instance half-way.
 
 from __future__ import annotations
 
-from translator import FlowNode, ProcessDefinition, iter_nodes
+from translator import BoundaryEvent, FlowNode, ProcessDefinition, iter_nodes
 
 RUNNABLE_KINDS = frozenset(
     {
@@ -24,12 +24,18 @@ RUNNABLE_KINDS = frozenset(
 
 def unrunnable_nodes(definition: ProcessDefinition) -> list[FlowNode]:
     """The nodes of ``definition`` (nested ones included) this interpreter cannot execute."""
-    return [node for node in iter_nodes(definition) if unrunnable_reason(node)]
+    return [node for node in iter_nodes(definition) if unrunnable_reason(node, definition)]
 
 
-def unrunnable_reason(node: FlowNode) -> str | None:
+def unrunnable_reason(node: FlowNode, definition: ProcessDefinition) -> str | None:
     """Why this interpreter version cannot run ``node``, or None if it can."""
-    if node.kind not in RUNNABLE_KINDS:
+    if isinstance(node, BoundaryEvent):
+        attached = definition.nodes.get(node.attached_to)
+        if node.trigger.kind != "error":
+            return f"{node.trigger.kind} boundary events"
+        if attached is None or attached.kind != "job":
+            return "error boundary events on anything but a job-based task"
+    elif node.kind not in RUNNABLE_KINDS:
         return f"{node.kind} elements"
     if getattr(node, "listeners", ()):
         return "execution listeners"

@@ -24,3 +24,31 @@ KAFKA_SEND_TASK = """<?xml version="1.0" encoding="UTF-8"?>
   </bpmn:process>
 </bpmn:definitions>
 """
+
+ERROR_BOUNDARIES = """<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"
+    xmlns:zeebe="http://camunda.org/schema/zeebe/1.0"
+    xmlns:camunda="http://camunda.org/schema/1.0/bpmn" id="d">
+  <bpmn:error id="no_stock_error" errorCode="NO_STOCK" />
+  <bpmn:process id="error-boundaries" isExecutable="true">
+    <bpmn:startEvent id="start" />
+    <bpmn:serviceTask id="reserve">
+      <bpmn:extensionElements><zeebe:taskDefinition type="reserve" /></bpmn:extensionElements>
+    </bpmn:serviceTask>
+    <bpmn:boundaryEvent id="on_no_stock" attachedToRef="reserve">
+      <bpmn:errorEventDefinition errorRef="no_stock_error"
+          camunda:errorCodeVariable="errorCode" camunda:errorMessageVariable="errorMessage" />
+    </bpmn:boundaryEvent>
+    <bpmn:boundaryEvent id="on_any_error" attachedToRef="reserve">
+      <bpmn:errorEventDefinition />
+    </bpmn:boundaryEvent>
+    <bpmn:endEvent id="reserved" />
+    <bpmn:endEvent id="backordered" />
+    <bpmn:endEvent id="failed" />
+    <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="reserve" />
+    <bpmn:sequenceFlow id="f2" sourceRef="reserve" targetRef="reserved" />
+    <bpmn:sequenceFlow id="f3" sourceRef="on_no_stock" targetRef="backordered" />
+    <bpmn:sequenceFlow id="f4" sourceRef="on_any_error" targetRef="failed" />
+  </bpmn:process>
+</bpmn:definitions>
+"""

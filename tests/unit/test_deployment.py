@@ -73,3 +73,20 @@ def test_compiled_but_not_yet_runnable_elements_are_refused_by_name(tmp_path: Pa
     messages = {problem.element_id: problem.message for problem in report.problems}
     assert "cannot run subProcess elements yet" in messages["inner"]
     assert "cannot run userTask elements yet" in messages["approve"]
+
+
+def test_only_error_boundary_events_on_jobs_are_runnable(tmp_path: Path) -> None:
+    from tests.helpers.models import ERROR_BOUNDARIES
+
+    timer = ERROR_BOUNDARIES.replace(
+        '<bpmn:errorEventDefinition />',
+        "<bpmn:timerEventDefinition><bpmn:timeDuration>PT1H</bpmn:timeDuration>"
+        "</bpmn:timerEventDefinition>",
+    )
+    (tmp_path / "ok.bpmn").write_text(ERROR_BOUNDARIES)
+    (tmp_path / "timer.bpmn").write_text(timer.replace("error-boundaries", "timer-boundary"))
+    report = load_definitions(tmp_path, registry=DefinitionRegistry())
+    assert [d.id for d in report.deployed] == ["error-boundaries"]
+    (problem,) = report.problems
+    assert problem.element_id == "on_any_error"
+    assert "cannot run timer boundary events yet" in problem.message

@@ -274,3 +274,42 @@ async def test_a_zeebe_kafka_send_task_publishes_its_mapped_variables(
     assert request["headers"]["processInstanceId"] == handle.id
     assert request["headers"]["jobKey"].startswith(handle.id)
     assert result == {"orderId": 3, "amount": 21, "secret": "x"}
+
+
+@pytest.mark.parametrize(
+    ("code", "expected_path"),
+    [
+        (None, ["start", "reserve", "reserved"]),
+        ("NO_STOCK", ["start", "reserve", "on_no_stock", "backordered"]),
+        ("OTHER", ["start", "reserve", "on_any_error", "failed"]),
+    ],
+)
+async def test_error_boundary_events_catch_by_code_then_catch_all(
+    time_skipping_env: WorkflowEnvironment,
+    task_queue: str,
+    code: str | None,
+    expected_path: list[str],
+) -> None:
+    from tests.helpers.models import ERROR_BOUNDARIES
+
+    deploy(ERROR_BOUNDARIES)
+
+    def reserve(job: Job) -> dict[str, Any]:
+        if code:
+            raise BpmnError(code, "cannot reserve", {"missing": 3})
+        return {"reservation": "r-1"}
+
+    client = time_skipping_env.client
+    async with running_interpreter(client, task_queue, {"reserve": reserve}):
+        handle = await client.start_workflow(
+            "error-boundaries", {}, id=f"eb-{uuid.uuid4()}", task_queue=task_queue
+        )
+        result = await handle.result()
+        state = await handle.query(STATE_QUERY)
+    assert [c["element_id"] for c in state["completed"]] == expected_path
+    assert state["incidents"] == []
+    if code:
+        assert state["completed"][1]["state"] == "terminated"
+        assert result["missing"] == 3
+    if code == "NO_STOCK":
+        assert (result["errorCode"], result["errorMessage"]) == ("NO_STOCK", "cannot reserve")
