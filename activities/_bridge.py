@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Iterable
 from dataclasses import dataclass
 
 from aiokafka import (
@@ -174,7 +173,3 @@ class CorrelationBridge:
             topic, value=record.value, key=record.key, headers=headers
         )
         logger.warning("Dead-lettered %s@%s to %s: %s", record.topic, record.offset, topic, reason)
-
-
-def response_topics(defined: Iterable[str], extra: Iterable[str] = ()) -> tuple[str, ...]:
-    return tuple(sorted({*defined, *extra}))
