@@ -79,7 +79,7 @@ def test_only_error_boundary_events_on_jobs_are_runnable(tmp_path: Path) -> None
     from tests.helpers.models import ERROR_BOUNDARIES
 
     timer = ERROR_BOUNDARIES.replace(
-        '<bpmn:errorEventDefinition />',
+        "<bpmn:errorEventDefinition />",
         "<bpmn:timerEventDefinition><bpmn:timeDuration>PT1H</bpmn:timeDuration>"
         "</bpmn:timerEventDefinition>",
     )
