@@ -18,6 +18,7 @@ from translator import Problem, ProcessDefinition, TranslationError, compile_fil
 from workflows import (
     REGISTRY,
     RESOLVE_DEFINITION_ACTIVITY,
+    DefinitionPin,
     DefinitionRegistry,
     unrunnable_nodes,
     unrunnable_reason,
@@ -124,11 +125,19 @@ def _load_stored_versions(store: Path, registry: DefinitionRegistry) -> None:
         registry.add(definition, latest=False)
 
 
-def make_resolve_definition(registry: DefinitionRegistry = REGISTRY):  # type: ignore[no-untyped-def]
-    """The local activity that pins the latest version of a process id to a new instance."""
+def make_resolve_definition(  # type: ignore[no-untyped-def]
+    registry: DefinitionRegistry = REGISTRY,
+    *,
+    continue_as_new_after_events: int = DefinitionPin.model_fields[
+        "continue_as_new_after_events"
+    ].default,
+    search_attributes: bool = False,
+):
+    """The local activity that pins the latest version of a process id to a new instance,
+    with the worker settings that shape the instance's history (recorded with it)."""
 
     @activity.defn(name=RESOLVE_DEFINITION_ACTIVITY)
-    async def resolve_definition(process_id: str) -> str:
+    async def resolve_definition(process_id: str) -> dict[str, object]:
         definition = registry.latest(process_id)
         if definition is None:
             deployed = ", ".join(registry.process_ids()) or "none"
@@ -137,6 +146,10 @@ def make_resolve_definition(registry: DefinitionRegistry = REGISTRY):  # type: i
                 type="UnknownProcess",
                 non_retryable=True,
             )
-        return definition.content_hash
+        return DefinitionPin(
+            content_hash=definition.content_hash,
+            continue_as_new_after_events=continue_as_new_after_events,
+            search_attributes=search_attributes,
+        ).model_dump(mode="json")
 
     return resolve_definition

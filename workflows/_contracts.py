@@ -20,6 +20,8 @@ DEFAULT_TASK_QUEUE = "bpmn"
 STATE_QUERY = "state"
 SET_VARIABLES_UPDATE = "set_variables"
 RESOLVE_INCIDENT_UPDATE = "resolve_incident"
+COMPLETE_USER_TASK_UPDATE = "complete_user_task"
+CANCEL_UPDATE = "cancel"
 KAFKA_RESPONSE_SIGNAL = "bpmn.kafka_response"
 """Only the correlation bridge (and the test toolkit) send this one."""
 
@@ -34,6 +36,18 @@ KAFKA_KEY_HEADER = "kafka-key"
 
 BPMN_ERROR_TYPE = "BpmnError"
 """ApplicationError type of a BPMN error thrown by a job worker (non-retryable)."""
+
+USER_TASK_HEADER_PREFIX = "io.camunda.zeebe:"
+"""User tasks are jobs of type ``translator.USER_TASK_JOB_TYPE`` (as in Zeebe); their
+assignment travels in headers named like Zeebe's: ``io.camunda.zeebe:assignee``, ..."""
+FETCH_VARIABLES_HEADER = "fetchVariables"
+"""Task header: comma-separated names; the job then carries only these (and its inputs)."""
+
+# Where operators find instances: memo keys, and Keyword search attributes when registered.
+PROCESS_ID_ATTRIBUTE = "BpmnProcessId"
+DEFINITION_HASH_ATTRIBUTE = "BpmnDefinitionHash"
+BUSINESS_KEY_ATTRIBUTE = "BpmnBusinessKey"
+SEARCH_ATTRIBUTES = (PROCESS_ID_ATTRIBUTE, DEFINITION_HASH_ATTRIBUTE, BUSINESS_KEY_ATTRIBUTE)
 
 BUSINESS_KEY_VARIABLE = "businessKey"
 OWNER_TYPE_VARIABLE = "ownerType"
@@ -104,11 +118,45 @@ class ResolveIncidentRequest(_Wire):
     """Set before the failed step is retried (fix the data, then resolve)."""
 
 
+class CompleteUserTaskRequest(_Wire):
+    """Input of ``COMPLETE_USER_TASK_UPDATE``: name the task by instance key or element id."""
+
+    element_instance_key: str | None = None
+    element_id: str | None = None
+    variables: dict[str, Any] = Field(default_factory=dict)
+
+
+class CancelRequest(_Wire):
+    reason: str = ""
+
+
+class DefinitionPin(_Wire):
+    """Result of ``RESOLVE_DEFINITION_ACTIVITY``: the version an instance runs, plus the worker
+    settings that steer its commands (recorded in history, so replay sees the same ones)."""
+
+    content_hash: str
+    continue_as_new_after_events: int = 10_000
+    search_attributes: bool = False
+    legacy: bool = False
+    """Resolved by a worker older than this model (a bare hash): no memo or search attributes."""
+
+
+class CallContext(_Wire):
+    """Passed by a call activity to its child instance (second workflow argument)."""
+
+    parent_workflow_id: str
+    catch_error_codes: list[str] = Field(default_factory=list)
+    """BPMN errors the parent catches: the child fails with them instead of an incident."""
+    catch_all_errors: bool = False
+
+
 class ElementInstance(_Wire):
     key: str
     element_id: str
     element_type: str
     started_at: datetime
+    scope_key: str | None = None
+    """The key of the element instance whose scope this one runs in (None: the process)."""
     details: dict[str, Any] = Field(default_factory=dict)
 
 
@@ -127,6 +175,8 @@ IncidentType = Literal[
     "EXPRESSION_EVALUATION_FAILED",
     "CONDITION_NOT_MATCHED",
     "KAFKA_PUBLISH_FAILED",
+    "CALLED_ELEMENT_FAILED",
+    "EXTRACT_VALUE_ERROR",
 ]
 
 
@@ -139,16 +189,45 @@ class Incident(_Wire):
     created_at: datetime
 
 
+COMPLETED_TRAIL_LIMIT = 1_000
+
+
+class Continuation(_Wire):
+    """Second workflow argument after continue-as-new: everything the next run needs."""
+
+    definition: DefinitionPin
+    trace_id: str
+    next_key: int
+    node_id: str
+    via_flow: str | None = None
+    completed: list[CompletedElement] = Field(default_factory=list)
+    completed_count: int = 0
+    join_arrivals: dict[str, dict[str, int]] = Field(default_factory=dict)
+    responses: list[KafkaResponse] = Field(default_factory=list)
+    consumed_correlations: list[str] = Field(default_factory=list)
+    call: CallContext | None = None
+    runs: int = 1
+
+
+class InstanceOptions(_Wire):
+    """The optional second workflow argument (users start instances with variables only)."""
+
+    call: CallContext | None = None
+    continuation: Continuation | None = None
+
+
 class InstanceState(_Wire):
     """Answer of the ``state`` query."""
 
     bpmn_process_id: str
     definition_hash: str | None
     business_key: str | None
-    status: Literal["starting", "active", "completed"]
+    status: Literal["starting", "active", "completed", "canceled"]
     active: list[ElementInstance]
     completed: list[CompletedElement]
-    """The audit trail: every element that completed, in order."""
+    """The audit trail: the elements that completed, in order (the latest
+    ``COMPLETED_TRAIL_LIMIT``; ``completed_count`` counts them all)."""
+    completed_count: int = 0
     variables: dict[str, Any]
     incidents: list[Incident]
     awaiting_correlations: list[str]

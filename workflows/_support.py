@@ -7,7 +7,16 @@ instance half-way.
 
 from __future__ import annotations
 
-from translator import BoundaryEvent, FlowNode, ProcessDefinition, iter_nodes
+from translator import (
+    EventSubProcess,
+    FlowNode,
+    IntermediateCatchEvent,
+    IntermediateThrowEvent,
+    ProcessDefinition,
+    ResultEndEvent,
+    TriggeredStartEvent,
+    iter_nodes,
+)
 
 RUNNABLE_KINDS = frozenset(
     {
@@ -15,11 +24,26 @@ RUNNABLE_KINDS = frozenset(
         "endEvent",
         "passThrough",
         "job",
+        "userTask",
+        "scriptTask",
         "kafkaTask",
+        "callActivity",
         "exclusiveGateway",
         "parallelGateway",
+        "inclusiveGateway",
+        "subProcess",
+        "eventSubProcess",
+        "multiInstance",
+        "standardLoop",
+        "boundaryEvent",
+        "triggeredStartEvent",
+        "resultEndEvent",
+        "intermediateThrowEvent",
+        "intermediateCatchEvent",
     }
 )
+RUNNABLE_RESULTS = frozenset({"terminate", "error"})
+"""End event results the interpreter runs."""
 
 
 def unrunnable_nodes(definition: ProcessDefinition) -> list[FlowNode]:
@@ -29,14 +53,27 @@ def unrunnable_nodes(definition: ProcessDefinition) -> list[FlowNode]:
 
 def unrunnable_reason(node: FlowNode, definition: ProcessDefinition) -> str | None:
     """Why this interpreter version cannot run ``node``, or None if it can."""
-    if isinstance(node, BoundaryEvent):
-        attached = definition.nodes.get(node.attached_to)
-        if node.trigger.kind != "error":
-            return f"{node.trigger.kind} boundary events"
-        if attached is None or attached.kind != "job":
-            return "error boundary events on anything but a job-based task"
-    elif node.kind not in RUNNABLE_KINDS:
+    if node.kind not in RUNNABLE_KINDS:
         return f"{node.kind} elements"
     if getattr(node, "listeners", ()):
         return "execution listeners"
+    return _event_reason(node)
+
+
+def _event_reason(node: FlowNode) -> str | None:
+    if node.kind == "boundaryEvent":
+        trigger = node.trigger
+        return None if trigger.kind == "error" else f"{trigger.kind} boundary events"
+    if isinstance(node, EventSubProcess):
+        start = node.nodes.get(node.start_event)
+        kind = start.trigger.kind if isinstance(start, TriggeredStartEvent) else "none"
+        return None if kind == "error" else f"{kind} event sub-processes"
+    if isinstance(node, TriggeredStartEvent) and node.trigger.kind != "error":
+        return f"{node.trigger.kind} start events"
+    if isinstance(node, ResultEndEvent) and node.result.kind not in RUNNABLE_RESULTS:
+        return f"{node.result.kind} end events"
+    if isinstance(node, IntermediateThrowEvent) and node.result and node.result.kind != "link":
+        return f"{node.result.kind} intermediate throw events"
+    if isinstance(node, IntermediateCatchEvent) and node.trigger.kind != "link":
+        return f"{node.trigger.kind} intermediate catch events"
     return None

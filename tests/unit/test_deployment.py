@@ -51,28 +51,31 @@ def test_processes_with_elements_the_interpreter_cannot_run_are_not_deployed() -
     assert "somethingNew" not in RUNNABLE_KINDS
 
 
-USER_TASK_PROCESS = """<?xml version="1.0" encoding="UTF-8"?>
+NOT_YET_RUNNABLE = """<?xml version="1.0" encoding="UTF-8"?>
 <bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" id="d">
-  <bpmn:process id="with-user-task" isExecutable="true">
+  <bpmn:process id="with-signal" isExecutable="true">
     <bpmn:startEvent id="start" />
     <bpmn:subProcess id="inner">
       <bpmn:startEvent id="inner_start" />
-      <bpmn:userTask id="approve" />
-      <bpmn:sequenceFlow id="i1" sourceRef="inner_start" targetRef="approve" />
+      <bpmn:intermediateCatchEvent id="wait">
+        <bpmn:signalEventDefinition signalRef="go" />
+      </bpmn:intermediateCatchEvent>
+      <bpmn:sequenceFlow id="i1" sourceRef="inner_start" targetRef="wait" />
     </bpmn:subProcess>
     <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="inner" />
   </bpmn:process>
+  <bpmn:signal id="go" name="go" />
 </bpmn:definitions>
 """
 
 
 def test_compiled_but_not_yet_runnable_elements_are_refused_by_name(tmp_path: Path) -> None:
-    (tmp_path / "user.bpmn").write_text(USER_TASK_PROCESS)
+    (tmp_path / "signal.bpmn").write_text(NOT_YET_RUNNABLE)
     report = load_definitions(tmp_path, registry=DefinitionRegistry())
     assert report.deployed == []
     messages = {problem.element_id: problem.message for problem in report.problems}
-    assert "cannot run subProcess elements yet" in messages["inner"]
-    assert "cannot run userTask elements yet" in messages["approve"]
+    assert set(messages) == {"wait"}
+    assert "cannot run signal intermediate catch events yet" in messages["wait"]
 
 
 def test_only_error_boundary_events_on_jobs_are_runnable(tmp_path: Path) -> None:

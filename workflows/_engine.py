@@ -1,0 +1,1047 @@
+"""The process engine that runs inside the interpreter workflow.
+
+Tokens are asyncio tasks (Temporal runs them on its deterministic event loop). Each token walks
+sequence flows inside one scope (see ``_scope``); a fork spawns tokens, a join lets one
+continue. Elements with a body (sub-process, multi-instance, loop, event sub-process) open a
+child scope and wait until its tokens are done.
+
+A token ends its scope early by raising: ``ErrorThrown`` (a BPMN error with its catch event
+already chosen, see ``_catching``), ``ScopeTerminated`` (a terminate end event) or
+``ErrorPropagatedToCaller``. The scope cancels its other tokens (their jobs are cancelled, their
+element instances end as terminated) and lets the owner of the catch event continue.
+
+Where BPMN leaves a choice, we follow Zeebe:
+- an exclusive gateway takes the first flow (in model order) whose condition is true, else its
+  default flow, else it raises an incident; an inclusive gateway takes every true one;
+- an inclusive join waits only for tokens that can still reach one of its incoming flows;
+- a job that exhausts its retries, a BPMN error nothing catches, a failing expression or a
+  failed called process raises an incident; the step waits until an operator resolves it,
+  then runs again;
+- job results propagate to the scope that defines each variable, else to the process; with
+  output mappings only the mapped variables propagate;
+- a multi-instance body's output collection is local to the body and propagates when it ends.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections import deque
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any, TypeVar
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError, ApplicationError, ChildWorkflowError
+from temporalio.workflow import ParentClosePolicy
+
+with workflow.unsafe.imports_passed_through():
+    from translator import (
+        BoundaryEvent,
+        CallActivity,
+        EndEvent,
+        ErrorEventDefinition,
+        EventSubProcess,
+        ExclusiveGateway,
+        FlowNode,
+        InclusiveGateway,
+        IntermediateThrowEvent,
+        JobTask,
+        KafkaTask,
+        LinkEventDefinition,
+        LoopActivity,
+        MultiInstanceActivity,
+        ParallelGateway,
+        PassThroughTask,
+        ProcessDefinition,
+        ResultEndEvent,
+        ScriptTask,
+        StartEvent,
+        SubProcess,
+        TerminateEventDefinition,
+        TriggeredStartEvent,
+        UserTask,
+    )
+    from translator import (
+        Mapping as IoMapping,
+    )
+    from translator.expressions import (
+        EvaluationContext,
+        Expression,
+        ExpressionEvaluationError,
+        evaluate,
+    )
+    from workflows._catching import Catcher, catchable_errors, find_error_catcher
+    from workflows._contracts import (
+        BPMN_ERROR_TYPE,
+        BUSINESS_KEY_VARIABLE,
+        COMPLETED_TRAIL_LIMIT,
+        FETCH_VARIABLES_HEADER,
+        KAFKA_JOB_TYPE,
+        KAFKA_KEY_HEADER,
+        KAFKA_PUBLISH_ACTIVITY,
+        KAFKA_TOPIC_HEADER,
+        OWNER_TYPE_VARIABLE,
+        USER_TASK_HEADER_PREFIX,
+        BpmnErrorDetails,
+        CallContext,
+        CompletedElement,
+        Continuation,
+        DefinitionPin,
+        ElementInstance,
+        Incident,
+        IncidentType,
+        InstanceOptions,
+        JobInput,
+        KafkaPublishRequest,
+        KafkaResponse,
+        make_correlation_id,
+    )
+    from workflows._multi_instance import run_multi_instance
+    from workflows._reachability import can_reach
+    from workflows._scope import Scope
+
+T = TypeVar("T")
+
+JOB_TIMEOUT = timedelta(minutes=5)
+"""Zeebe's default job timeout, as Temporal's heartbeat timeout: a worker that stops
+heartbeating for this long (it crashed) loses the job to another worker. Our SDK heartbeats
+while a handler runs; a worker in another SDK that does not heartbeat must finish within it."""
+JOB_MAX_DURATION = timedelta(days=7)
+"""Upper bound of one attempt, however long a live handler keeps heartbeating."""
+USER_TASK_MAX_DURATION = timedelta(days=365)
+"""A task list may hold a user task's job for as long as people take; no heartbeat needed."""
+JOB_RETRY_INITIAL_INTERVAL = timedelta(seconds=1)
+KAFKA_PUBLISH_POLICY = RetryPolicy(
+    initial_interval=timedelta(seconds=1),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(seconds=30),
+    maximum_attempts=10,
+)
+ASSIGNMENT_HEADERS = {
+    "assignee": "assignee",
+    "candidate_groups": "candidateGroups",
+    "candidate_users": "candidateUsers",
+    "due_date": "dueDate",
+    "follow_up_date": "followUpDate",
+    "priority": "priority",
+}
+
+
+# --- how a token leaves its normal path -------------------------------------------------------
+
+
+class ErrorThrown(Exception):
+    """A BPMN error was thrown and ``catcher`` will handle it."""
+
+    def __init__(self, catcher: Catcher, code: str, message: str, variables: dict[str, Any]):
+        super().__init__(code)
+        self.catcher = catcher
+        self.code = code
+        self.message = message
+        self.variables = variables
+
+
+class ErrorPropagatedToCaller(Exception):
+    """Nothing in this instance catches the error but the calling process does."""
+
+    def __init__(self, details: BpmnErrorDetails) -> None:
+        super().__init__(details.code)
+        self.details = details
+
+
+class ScopeTerminated(Exception):
+    """A terminate end event ended ``scope``."""
+
+    def __init__(self, scope: Scope) -> None:
+        super().__init__(scope.key)
+        self.scope = scope
+
+
+class IncidentRaised(Exception):
+    """A step failed in a way an operator must look at."""
+
+    def __init__(self, incident_type: IncidentType, message: str) -> None:
+        super().__init__(message)
+        self.incident_type = incident_type
+        self.message = message
+
+
+@dataclass
+class _Waiting:
+    """Kafka correlations and user-task completions that arrive through handlers."""
+
+    responses: dict[str, KafkaResponse] = field(default_factory=dict)
+    consumed: deque[str] = field(default_factory=lambda: deque(maxlen=COMPLETED_TRAIL_LIMIT))
+    awaiting: set[str] = field(default_factory=set)
+    user_tasks: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+class Engine:
+    """One process instance's state and behaviour; the workflow class only wires handlers."""
+
+    def __init__(
+        self,
+        definition: ProcessDefinition,
+        pin: DefinitionPin,
+        variables: dict[str, Any],
+        options: InstanceOptions,
+    ) -> None:
+        self.definition = definition
+        self.pin = pin
+        self.root = Scope(key="process", kind="process", container=definition, variables=variables)
+        self.active: dict[str, ElementInstance] = {}
+        self.completed: deque[CompletedElement] = deque(maxlen=COMPLETED_TRAIL_LIMIT)
+        self.completed_count = 0
+        self.incidents: dict[str, Incident] = {}
+        self.waiting = _Waiting()
+        self.continue_at: tuple[str, str | None] | None = None
+        self.runs = 1
+        self._next_key = 0
+        self._start: tuple[str, str | None] | None = (
+            (definition.start_event, None) if definition.start_event else None
+        )
+        self.call = options.call
+        continuation = options.continuation
+        self.trace_id = continuation.trace_id if continuation else workflow.uuid4().hex
+        if continuation is not None:
+            self._restore(continuation)
+
+    def _restore(self, continuation: Continuation) -> None:
+        self._next_key = continuation.next_key
+        self._start = (continuation.node_id, continuation.via_flow)
+        self.completed.extend(continuation.completed)
+        self.completed_count = continuation.completed_count
+        self.root.join_arrivals = {k: dict(v) for k, v in continuation.join_arrivals.items()}
+        self.waiting.responses = {r.correlation_id: r for r in continuation.responses}
+        self.waiting.consumed.extend(continuation.consumed_correlations)
+        self.call = continuation.call
+        self.runs = continuation.runs + 1
+
+    # --- the instance -------------------------------------------------------------------------
+
+    async def run(self) -> dict[str, Any]:
+        """Run until the process scope is done; the result is the process variables."""
+        if self._start is None:
+            raise ApplicationError(
+                f"process {self.definition.id!r} has no none start event to start from",
+                type="NoNoneStartEvent",
+                non_retryable=True,
+            )
+        self._spawn(self.root, *self._start)
+        try:
+            await self._complete_scope(self.root)
+        except ErrorPropagatedToCaller as propagated:
+            raise ApplicationError(
+                propagated.details.message or f"BPMN error {propagated.details.code!r}",
+                propagated.details.model_dump(mode="json"),
+                type=BPMN_ERROR_TYPE,
+                non_retryable=True,
+            ) from None
+        return self.root.variables
+
+    def continuation(self) -> Continuation:
+        assert self.continue_at is not None
+        return Continuation(
+            definition=self.pin,
+            trace_id=self.trace_id,
+            next_key=self._next_key,
+            node_id=self.continue_at[0],
+            via_flow=self.continue_at[1],
+            completed=list(self.completed),
+            completed_count=self.completed_count,
+            join_arrivals=self.root.join_arrivals,
+            responses=list(self.waiting.responses.values()),
+            consumed_correlations=list(self.waiting.consumed),
+            call=self.call,
+            runs=self.runs,
+        )
+
+    def business_key(self) -> str | None:
+        value = self.root.variables.get(BUSINESS_KEY_VARIABLE)
+        return None if value is None else str(value)
+
+    # --- tokens and scopes --------------------------------------------------------------------
+
+    def _spawn(self, scope: Scope, node_id: str, via_flow: str | None = None) -> None:
+        task = asyncio.create_task(self._walk(scope, node_id, via_flow))
+        scope.tokens[task] = node_id
+
+        def finished(done: asyncio.Task[None]) -> None:
+            scope.tokens.pop(done, None)
+            if done.cancelled() or scope.failure is not None:
+                return
+            scope.failure = done.exception()
+
+        task.add_done_callback(finished)
+
+    async def _walk(self, scope: Scope, node_id: str, via_flow: str | None) -> None:
+        """Move one token until it ends; forks spawn new tokens for the other branches."""
+        token = asyncio.current_task()
+        assert token is not None
+        nodes, flows = scope.container.nodes, scope.container.flows
+        current: str | None = node_id
+        while current is not None:
+            scope.tokens[token] = current
+            if scope is self.root and self._continue_as_new_due():
+                # A safe point: the only token, between elements, nothing pending.
+                self.continue_at = (current, via_flow)
+                return
+            node = nodes[current]
+            taken = await self._execute(scope, node, via_flow)
+            link = _link_target(scope, node)
+            if link is not None:
+                current, via_flow = link, None
+                continue
+            if not taken:
+                return
+            for flow_id in taken[1:]:
+                self._spawn(scope, flows[flow_id].target, flow_id)
+            via_flow = taken[0]
+            current = flows[via_flow].target
+
+    async def _complete_scope(self, scope: Scope) -> None:
+        """Wait until ``scope`` has no tokens left; handle what a token raised to end it."""
+        try:
+            await workflow.wait_condition(lambda: not scope.tokens or scope.failure is not None)
+        except asyncio.CancelledError:
+            await _cancel_tokens(scope)
+            raise
+        failure, scope.failure = scope.failure, None
+        if failure is None:
+            return
+        await _cancel_tokens(scope)
+        if isinstance(failure, ScopeTerminated) and failure.scope is scope:
+            return
+        if (
+            isinstance(failure, ErrorThrown)
+            and failure.catcher.scope is scope
+            and isinstance(failure.catcher.event, EventSubProcess)
+        ):
+            await self._run_event_sub_process(scope, failure.catcher.event, failure)
+            return
+        raise failure
+
+    def _continue_as_new_due(self) -> bool:
+        info = workflow.info()
+        return (
+            len(self.root.tokens) == 1
+            and not self.active
+            and not self.incidents
+            and not self.waiting.awaiting
+            and workflow.all_handlers_finished()
+            and (
+                info.get_current_history_length() >= self.pin.continue_as_new_after_events
+                or info.is_continue_as_new_suggested()
+            )
+        )
+
+    # --- element instances --------------------------------------------------------------------
+
+    def new_key(self) -> str:
+        self._next_key += 1
+        return str(self._next_key)
+
+    def enter(self, scope: Scope, node: FlowNode) -> ElementInstance:
+        instance = ElementInstance(
+            key=self.new_key(),
+            element_id=node.id,
+            element_type=_element_type(node),
+            started_at=workflow.now(),
+            scope_key=None if scope.parent is None else scope.key,
+        )
+        self.active[instance.key] = instance
+        return instance
+
+    def leave(self, instance: ElementInstance, state: str = "completed") -> None:
+        self.active.pop(instance.key, None)
+        self.completed_count += 1
+        self.completed.append(
+            CompletedElement(
+                key=instance.key,
+                element_id=instance.element_id,
+                element_type=instance.element_type,
+                completed_at=workflow.now(),
+                state=state,
+            )
+        )
+
+    async def _execute(self, scope: Scope, node: FlowNode, via_flow: str | None) -> list[str]:
+        """Run one element in ``scope``; return the outgoing flows its token(s) take."""
+        if isinstance(node, ParallelGateway) and not self._parallel_join(scope, node, via_flow):
+            return []
+        if isinstance(node, InclusiveGateway) and not await self._inclusive_join(
+            scope, node, via_flow
+        ):
+            return []
+        instance = self.enter(scope, node)
+        try:
+            taken = await self._behaviour(scope, node, instance)
+        except ErrorThrown as thrown:
+            self.leave(instance, "terminated")
+            if not thrown.catcher.is_boundary_of(scope, node.id):
+                raise
+            return self._occur_error_boundary(scope, thrown)
+        except (Exception, asyncio.CancelledError):
+            # Not GeneratorExit: a workflow evicted from the cache closes its coroutines.
+            self.leave(instance, "terminated")
+            raise
+        self.leave(instance)
+        return taken
+
+    async def _behaviour(
+        self, scope: Scope, node: FlowNode, instance: ElementInstance
+    ) -> list[str]:
+        """What the element does; returns the flows to take when it completes."""
+        if isinstance(node, JobTask | UserTask):
+            await self.with_incidents(instance, lambda: self._run_job(scope, node, instance))
+        elif isinstance(node, KafkaTask):
+            await self.with_incidents(instance, lambda: self._run_kafka_task(scope, node, instance))
+        elif isinstance(node, ScriptTask):
+            await self.with_incidents(instance, lambda: self._run_script(scope, node, instance))
+        elif isinstance(node, ExclusiveGateway):
+            return [await self.with_incidents(instance, lambda: self._choose_flow(scope, node))]
+        elif isinstance(node, InclusiveGateway):
+            return await self.with_incidents(instance, lambda: self._choose_flows(scope, node))
+        elif isinstance(node, SubProcess):
+            await self._run_sub_process(scope, node, instance)
+        elif isinstance(node, MultiInstanceActivity):
+            await run_multi_instance(self, scope, node, instance)
+        elif isinstance(node, LoopActivity):
+            await self._run_loop(scope, node, instance)
+        elif isinstance(node, CallActivity):
+            await self.with_incidents(instance, lambda: self._run_call(scope, node, instance))
+        elif isinstance(node, ResultEndEvent):
+            await self.with_incidents(instance, lambda: self._end_with_result(scope, node))
+        elif isinstance(node, IntermediateThrowEvent) and node.result is None:
+            await self.with_incidents(instance, lambda: self._merge_outputs(scope, node.outputs))
+        elif not isinstance(
+            node,
+            StartEvent
+            | TriggeredStartEvent
+            | EndEvent
+            | PassThroughTask
+            | ParallelGateway
+            | IntermediateThrowEvent,
+        ):
+            raise ApplicationError(f"element kind {node.kind!r} cannot run", non_retryable=True)
+        return list(node.outgoing)
+
+    async def with_incidents(
+        self, instance: ElementInstance, step: Callable[[], Awaitable[T]]
+    ) -> T:
+        """Run ``step``; on an incident wait for an operator to resolve it, then run it again."""
+        while True:
+            try:
+                return await step()
+            except IncidentRaised as raised:
+                incident = Incident(
+                    key=self.new_key(),
+                    type=raised.incident_type,
+                    element_id=instance.element_id,
+                    element_instance_key=instance.key,
+                    message=raised.message,
+                    created_at=workflow.now(),
+                )
+                self.incidents[incident.key] = incident
+                workflow.logger.warning(
+                    "Incident %s at %s: %s", incident.type, incident.element_id, incident.message
+                )
+                await self._until_resolved(incident.key)
+
+    async def _until_resolved(self, incident_key: str) -> None:
+        await workflow.wait_condition(lambda: incident_key not in self.incidents)
+
+    # --- expressions, variables, mappings -----------------------------------------------------
+
+    def evaluate(self, expression: Expression, variables: Mapping[str, Any]) -> Any:
+        try:
+            return evaluate(expression, dict(variables), self._evaluation_context())
+        except ExpressionEvaluationError as error:
+            raise IncidentRaised(
+                "EXPRESSION_EVALUATION_FAILED", f"failed to evaluate {expression.source!r}: {error}"
+            ) from None
+
+    def _evaluation_context(self) -> EvaluationContext:
+        info = workflow.info()
+        return EvaluationContext(
+            execution={
+                "processBusinessKey": self.business_key(),
+                "processInstanceId": info.workflow_id,
+                "processDefinitionId": info.workflow_type,
+            },
+            now=workflow.now(),
+        )
+
+    def _apply_mappings(
+        self, mappings: Sequence[IoMapping], variables: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        return {mapping.target: self.evaluate(mapping.source, variables) for mapping in mappings}
+
+    def _local_scope(
+        self, scope: Scope, instance: ElementInstance, inputs: Sequence[IoMapping]
+    ) -> Scope:
+        """The element's own scope, holding its input mappings as local variables."""
+        local = self._apply_mappings(inputs, scope.visible())
+        return scope.child(instance.key, "local", owner_id=instance.element_id, variables=local)
+
+    def _complete_with(
+        self, local: Scope, outputs: Sequence[IoMapping], result: Mapping[str, Any]
+    ) -> None:
+        """Zeebe's rule: with output mappings only the mapped variables propagate (from the
+        flow scope); without, every result variable propagates from the element's scope (so
+        one named like an input mapping stays local, as in Zeebe)."""
+        if outputs:
+            mapped = self._apply_mappings(outputs, {**local.visible(), **result})
+            assert local.parent is not None
+            local.parent.propagate(mapped)
+        else:
+            local.propagate(result)
+
+    async def _merge_outputs(self, scope: Scope, outputs: Sequence[IoMapping]) -> None:
+        scope.propagate(self._apply_mappings(outputs, scope.visible()))
+
+    # --- gateways -----------------------------------------------------------------------------
+
+    async def _choose_flow(self, scope: Scope, gateway: ExclusiveGateway) -> str:
+        taken = self._true_flows(scope, gateway.outgoing, gateway.default_flow, first_only=True)
+        if taken:
+            return taken[0]
+        if gateway.default_flow:
+            return gateway.default_flow
+        raise _no_flow_matches(gateway.id)
+
+    async def _choose_flows(self, scope: Scope, gateway: InclusiveGateway) -> list[str]:
+        if len(gateway.outgoing) == 1 and gateway.default_flow is None:
+            return list(gateway.outgoing)
+        taken = self._true_flows(scope, gateway.outgoing, gateway.default_flow, first_only=False)
+        if taken:
+            return taken
+        if gateway.default_flow:
+            return [gateway.default_flow]
+        raise _no_flow_matches(gateway.id)
+
+    def _true_flows(
+        self, scope: Scope, outgoing: Sequence[str], default: str | None, *, first_only: bool
+    ) -> list[str]:
+        flows = scope.container.flows
+        variables = scope.visible()
+        taken = []
+        for flow_id in outgoing:
+            if flow_id == default:
+                continue
+            condition = flows[flow_id].condition
+            if condition is None or self.evaluate(condition, variables) is True:
+                taken.append(flow_id)
+                if first_only:
+                    break
+        return taken
+
+    def _parallel_join(self, scope: Scope, gateway: ParallelGateway, via_flow: str | None) -> bool:
+        """A parallel join waits for a token on every incoming flow; the last one continues."""
+        if len(gateway.incoming) <= 1:
+            return True
+        arrivals = _arrive(scope, gateway.id, via_flow)
+        if any(arrivals.get(flow, 0) == 0 for flow in gateway.incoming):
+            return False
+        _consume(arrivals, gateway.incoming)
+        return True
+
+    async def _inclusive_join(
+        self, scope: Scope, gateway: InclusiveGateway, via_flow: str | None
+    ) -> bool:
+        """The first arriving token waits until no other token of the scope can still reach
+        an incoming flow that has no token yet; later arrivals merge into it."""
+        if len(gateway.incoming) <= 1:
+            return True
+        arrivals = _arrive(scope, gateway.id, via_flow)
+        waiting_key = f"waiting:{gateway.id}"
+        if arrivals.get(waiting_key):
+            return False
+        arrivals[waiting_key] = 1
+
+        def ready() -> bool:
+            missing = [flow for flow in gateway.incoming if arrivals.get(flow, 0) == 0]
+            others = [position for position in scope.positions() if position != gateway.id]
+            return not any(
+                can_reach(scope.container, position, scope.container.flows[flow].source)
+                for flow in missing
+                for position in others
+            )
+
+        await workflow.wait_condition(ready)
+        del arrivals[waiting_key]
+        _consume(arrivals, [flow for flow in gateway.incoming if arrivals.get(flow, 0) > 0])
+        return True
+
+    # --- errors, terminate and end events ----------------------------------------------------
+
+    def throw_error(
+        self,
+        scope: Scope,
+        activity_id: str | None,
+        details: BpmnErrorDetails,
+        thrower: str,
+    ) -> None:
+        """Hand the error to its catch event, or to the calling process, or raise an incident."""
+        catcher = find_error_catcher(scope, activity_id, details.code)
+        if catcher is not None:
+            raise ErrorThrown(catcher, details.code, details.message, details.variables)
+        if self.call is not None and (
+            self.call.catch_all_errors or details.code in self.call.catch_error_codes
+        ):
+            raise ErrorPropagatedToCaller(details)
+        raise IncidentRaised(
+            "UNHANDLED_ERROR_EVENT",
+            f"BPMN error {details.code!r} thrown by {thrower} was not caught: {details.message}",
+        )
+
+    def _occur_error_boundary(self, scope: Scope, thrown: ErrorThrown) -> list[str]:
+        """The error boundary event occurs: its variables are set, its flows taken."""
+        boundary = thrown.catcher.event
+        assert isinstance(boundary, BoundaryEvent)
+        instance = self.enter(scope, boundary)
+        variables = _error_variables(thrown.catcher.error_definition(), thrown)
+        local = scope.child(instance.key, "local", owner_id=boundary.id)
+        self._complete_with(local, boundary.outputs, variables)
+        self.leave(instance)
+        return list(boundary.outgoing)
+
+    async def _run_event_sub_process(
+        self, scope: Scope, handler: EventSubProcess, thrown: ErrorThrown
+    ) -> None:
+        """An interrupting error event sub-process: its scope's other tokens are already gone."""
+        instance = self.enter(scope, handler)
+        child = scope.child(instance.key, "eventSubProcess", container=handler, owner_id=handler.id)
+        child.propagate(_error_variables(thrown.catcher.error_definition(), thrown))
+        try:
+            self._spawn(child, handler.start_event)
+            await self._complete_scope(child)
+        except (Exception, asyncio.CancelledError):
+            self.leave(instance, "terminated")
+            raise
+        self.leave(instance)
+
+    async def _end_with_result(self, scope: Scope, node: ResultEndEvent) -> None:
+        result = node.result
+        if isinstance(result, TerminateEventDefinition):
+            raise ScopeTerminated(scope)
+        if isinstance(result, ErrorEventDefinition):
+            code = result.error_code or ""
+            self.throw_error(
+                scope, None, BpmnErrorDetails(code=code), f"error end event {node.id!r}"
+            )
+        raise ApplicationError(f"end event result {result.kind!r} cannot run", non_retryable=True)
+
+    # --- scopes: sub-process, multi-instance, loop --------------------------------------------
+
+    async def _run_sub_process(
+        self, scope: Scope, node: SubProcess, instance: ElementInstance
+    ) -> None:
+        if node.start_event is None:
+            return
+        child = scope.child(instance.key, "subProcess", container=node, owner_id=node.id)
+        instance.details["variables"] = child.variables
+        self._spawn(child, node.start_event)
+        await self._complete_scope(child)
+
+    async def run_inner(self, scope: Scope, activity: FlowNode) -> None:
+        """Run the activity of a multi-instance or loop body once in ``scope``."""
+        await self._execute(scope, activity, None)
+
+    async def _run_loop(self, scope: Scope, node: LoopActivity, instance: ElementInstance) -> None:
+        """BPMN's standard loop: repeat while the condition holds, at most ``maximum`` times;
+        with ``test_before`` the condition is checked before each run (a while loop)."""
+        loop = node.loop
+        counter = 0
+        while loop.maximum is None or counter < loop.maximum:
+            body = scope.child(
+                self.new_key(),
+                "multiInstanceBody",
+                owner_id=node.id,
+                variables={"loopCounter": counter + 1},
+            )
+            if loop.test_before and not await self._loop_condition(instance, loop.condition, body):
+                break
+            counter += 1
+            await self.run_inner(body, node.activity)
+            if loop.condition is None and loop.maximum is None:
+                break
+            if not loop.test_before and not await self._loop_condition(
+                instance, loop.condition, body
+            ):
+                break
+
+    async def _loop_condition(
+        self, instance: ElementInstance, condition: Expression | None, body: Scope
+    ) -> bool:
+        if condition is None:
+            return True
+        value = await self.with_incidents(
+            instance, lambda: self.evaluate(condition, body.visible())
+        )
+        return value is True
+
+    # --- script tasks -------------------------------------------------------------------------
+
+    async def _run_script(self, scope: Scope, task: ScriptTask, instance: ElementInstance) -> None:
+        local = self._local_scope(scope, instance, task.inputs)
+        value = self.evaluate(task.script, local.visible())
+        result = {task.result_variable: value} if task.result_variable else {}
+        self._complete_with(local, task.outputs, result)
+
+    # --- jobs ---------------------------------------------------------------------------------
+
+    async def _run_job(
+        self, scope: Scope, task: JobTask | UserTask, instance: ElementInstance
+    ) -> None:
+        local = self._local_scope(scope, instance, task.inputs)
+        if task.job.type == KAFKA_JOB_TYPE and isinstance(task, JobTask):
+            await self._publish_job(
+                task, instance, local.variables if task.inputs else local.visible()
+            )
+            return
+        info = workflow.info()
+        headers = dict(task.job.headers)
+        if isinstance(task, UserTask):
+            headers.update(self._assignment_headers(task, local))
+        job_input = JobInput(
+            type=task.job.type,
+            key=f"{info.workflow_id}/{info.run_id}/{instance.key}",
+            process_instance_id=info.workflow_id,
+            bpmn_process_id=info.workflow_type,
+            element_id=task.id,
+            element_instance_key=instance.key,
+            headers=headers,
+            variables=_job_variables(task.job.headers, local),
+            retries=task.job.retries,
+        )
+        instance.details["job_type"] = task.job.type
+        try:
+            if isinstance(task, UserTask):
+                result = await self._user_task(task, instance, job_input)
+            else:
+                result = await self._execute_job(task, job_input, JOB_MAX_DURATION, JOB_TIMEOUT)
+        except ActivityError as error:
+            details = _bpmn_error_details(error.cause)
+            if details is None:
+                raise IncidentRaised(
+                    "JOB_NO_RETRIES",
+                    f"job {task.job.type!r} failed, no retries left: {_failure_message(error)}",
+                ) from None
+            self.throw_error(scope, task.id, details, f"job {task.job.type!r}")
+            return
+        if result is not None and not isinstance(result, dict):
+            raise IncidentRaised(
+                "JOB_NO_RETRIES",
+                f"job {task.job.type!r} returned {type(result).__name__}; expected a JSON object",
+            )
+        self._complete_with(local, task.outputs, result or {})
+
+    async def _execute_job(
+        self,
+        task: JobTask | UserTask,
+        job_input: JobInput,
+        max_duration: timedelta,
+        heartbeat: timedelta | None,
+    ) -> Any:
+        job = task.job
+        return await workflow.execute_activity(
+            job.type,
+            job_input.model_dump(mode="json"),
+            task_queue=job.task_queue or job.type,
+            start_to_close_timeout=max_duration,
+            heartbeat_timeout=heartbeat,
+            retry_policy=RetryPolicy(
+                initial_interval=JOB_RETRY_INITIAL_INTERVAL,
+                maximum_attempts=max(job.retries, 1),
+                non_retryable_error_types=[BPMN_ERROR_TYPE],
+            ),
+        )
+
+    async def _user_task(
+        self, task: UserTask, instance: ElementInstance, job_input: JobInput
+    ) -> dict[str, Any] | None:
+        """A user task's job, raced against the ``complete_user_task`` update: whichever
+        completes it first wins, the other is cancelled."""
+        job = asyncio.create_task(self._execute_job(task, job_input, USER_TASK_MAX_DURATION, None))
+        completion = asyncio.create_task(
+            workflow.wait_condition(lambda: instance.key in self.waiting.user_tasks)
+        )
+        try:
+            await asyncio.wait([job, completion], return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            job.cancel() if not job.done() else None
+            completion.cancel() if not completion.done() else None
+        if instance.key in self.waiting.user_tasks:
+            await asyncio.gather(job, return_exceptions=True)
+            return self.waiting.user_tasks.pop(instance.key)
+        result: dict[str, Any] | None = job.result()
+        return result
+
+    def _assignment_headers(self, task: UserTask, local: Scope) -> dict[str, str]:
+        headers: dict[str, str] = {}
+        variables = local.visible()
+        for attribute, name in ASSIGNMENT_HEADERS.items():
+            expression = getattr(task, attribute)
+            if expression is None:
+                continue
+            value = self.evaluate(expression, variables)
+            if value is not None:
+                headers[USER_TASK_HEADER_PREFIX + name] = _header_text(value)
+        if task.form_key:
+            headers[USER_TASK_HEADER_PREFIX + "formKey"] = task.form_key
+        return headers
+
+    async def _publish_job(
+        self, task: JobTask, instance: ElementInstance, payload: Mapping[str, Any]
+    ) -> None:
+        """Zeebe's Kafka send task: job type ``kafka`` publishes its (mapped) variables to the
+        ``kafka-topic`` header's topic and completes once the broker acknowledged them."""
+        topic = task.job.headers.get(KAFKA_TOPIC_HEADER, "").strip()
+        if not topic:
+            raise IncidentRaised(
+                "KAFKA_PUBLISH_FAILED",
+                f"a job of type 'kafka' needs the task header {KAFKA_TOPIC_HEADER!r}",
+            )
+        info = workflow.info()
+        request = KafkaPublishRequest(
+            topic=topic,
+            key=task.job.headers.get(KAFKA_KEY_HEADER),
+            payload=dict(payload),
+            headers={
+                "processInstanceId": info.workflow_id,
+                "bpmnProcessId": info.workflow_type,
+                "elementId": task.id,
+                # The same on every retry, so consumers can drop a re-published duplicate.
+                "jobKey": f"{info.workflow_id}/{info.run_id}/{instance.key}",
+                "traceId": self.trace_id,
+            },
+        )
+        await self._publish(request)
+
+    # --- Kafka Task ---------------------------------------------------------------------------
+
+    async def _run_kafka_task(
+        self, scope: Scope, task: KafkaTask, instance: ElementInstance
+    ) -> None:
+        info = workflow.info()
+        correlation_id = instance.details.get("correlation_id")
+        if correlation_id is None:
+            # Made once per element instance, so a retried publish carries the same id.
+            correlation_id = make_correlation_id(str(workflow.uuid4()), info.workflow_id)
+            instance.details["correlation_id"] = correlation_id
+        if not instance.details.get("published"):
+            await self._publish_request(scope, task, correlation_id)
+            instance.details["published"] = True
+        waiting = self.waiting
+        waiting.awaiting.add(correlation_id)
+        try:
+            await workflow.wait_condition(lambda: correlation_id in waiting.responses)
+        finally:
+            waiting.awaiting.discard(correlation_id)
+        waiting.consumed.append(correlation_id)
+        response = waiting.responses.pop(correlation_id)
+        local = scope.child(instance.key, "local", owner_id=task.id)
+        self._complete_with(local, task.outputs, response.body)
+
+    async def _publish_request(self, scope: Scope, task: KafkaTask, correlation_id: str) -> None:
+        info = workflow.info()
+        variables = scope.visible()
+        key = self.evaluate(task.key, variables) if task.key else None
+        payload = self.evaluate(task.payload, variables) if task.payload else {}
+        request = KafkaPublishRequest(
+            topic=task.request_topic,
+            key=None if key is None else str(key),
+            payload=payload,
+            headers={
+                # Added by the engine, never taken from the model (tSM contract).
+                "correlationId": correlation_id,
+                "processInstanceId": info.workflow_id,
+                "ownerType": str(variables.get(OWNER_TYPE_VARIABLE) or info.workflow_type),
+                "ownerId": self.business_key() or info.workflow_id,
+                "traceId": self.trace_id,
+            },
+        )
+        await self._publish(request)
+
+    async def _publish(self, request: KafkaPublishRequest) -> None:
+        try:
+            await workflow.execute_activity(
+                KAFKA_PUBLISH_ACTIVITY,
+                request.model_dump(mode="json"),
+                start_to_close_timeout=timedelta(seconds=30),
+                retry_policy=KAFKA_PUBLISH_POLICY,
+            )
+        except ActivityError as error:
+            raise IncidentRaised(
+                "KAFKA_PUBLISH_FAILED",
+                f"could not publish to {request.topic!r}: {_failure_message(error)}",
+            ) from None
+
+    def kafka_response(self, response: KafkaResponse) -> None:
+        if response.correlation_id in self.waiting.consumed:
+            workflow.logger.info("Ignoring duplicate response for %s", response.correlation_id)
+            return
+        # Kept even if the task is not waiting yet: a fast consumer may answer first.
+        self.waiting.responses.setdefault(response.correlation_id, response)
+
+    # --- call activities ----------------------------------------------------------------------
+
+    async def _run_call(self, scope: Scope, node: CallActivity, instance: ElementInstance) -> None:
+        """The called process runs as a child workflow on the same task queue; its BPMN errors
+        that this process catches come back as errors, other failures become incidents."""
+        info = workflow.info()
+        visible = scope.visible()
+        process_id = str(self.evaluate(node.called_element, visible))
+        local = self._local_scope(scope, instance, node.inputs)
+        variables = (
+            local.visible() if node.propagate_all_parent_variables else dict(local.variables)
+        )
+        if node.business_key is not None:
+            variables[BUSINESS_KEY_VARIABLE] = self.evaluate(node.business_key, local.visible())
+        codes, catch_all = catchable_errors(scope, node.id)
+        call = CallContext(
+            parent_workflow_id=info.workflow_id,
+            catch_error_codes=sorted(codes),
+            catch_all_errors=catch_all,
+        )
+        attempt = int(instance.details.get("attempt", 0)) + 1
+        instance.details["attempt"] = attempt
+        child_id = f"{info.workflow_id}/{node.id}/{instance.key}"
+        if attempt > 1:
+            child_id += f"/{attempt}"
+        instance.details["child_workflow_id"] = child_id
+        try:
+            result = await workflow.execute_child_workflow(
+                process_id,
+                args=[variables, InstanceOptions(call=call).model_dump(mode="json")],
+                id=child_id,
+                task_queue=info.task_queue,
+                parent_close_policy=ParentClosePolicy.REQUEST_CANCEL,
+            )
+        except ChildWorkflowError as error:
+            details = _bpmn_error_details(error.cause)
+            if details is None:
+                raise IncidentRaised(
+                    "CALLED_ELEMENT_FAILED",
+                    f"called process {process_id!r} ({child_id}) failed: {_failure_message(error)}",
+                ) from None
+            self.throw_error(scope, node.id, details, f"called process {process_id!r}")
+            return
+        if not isinstance(result, dict):
+            result = {}
+        if node.outputs:
+            self._complete_with(local, node.outputs, result)
+        elif node.propagate_all_child_variables:
+            scope.propagate(result)
+
+
+# --- helpers ------------------------------------------------------------------------------------
+
+
+async def _cancel_tokens(scope: Scope) -> None:
+    tokens = list(scope.tokens)
+    for token in tokens:
+        token.cancel()
+    await asyncio.gather(*tokens, return_exceptions=True)
+
+
+def _arrive(scope: Scope, gateway_id: str, via_flow: str | None) -> dict[str, int]:
+    arrivals = scope.join_arrivals.setdefault(gateway_id, {})
+    if via_flow is not None:
+        arrivals[via_flow] = arrivals.get(via_flow, 0) + 1
+    return arrivals
+
+
+def _consume(arrivals: dict[str, int], flows: Sequence[str]) -> None:
+    for flow in flows:
+        arrivals[flow] -= 1
+        if arrivals[flow] == 0:
+            del arrivals[flow]
+
+
+def _link_target(scope: Scope, node: FlowNode) -> str | None:
+    """A link throw event continues at the link catch event of the same name in its scope."""
+    if not isinstance(node, IntermediateThrowEvent) or not isinstance(
+        node.result, LinkEventDefinition
+    ):
+        return None
+    for candidate in scope.container.nodes.values():
+        trigger = getattr(candidate, "trigger", None)
+        if (
+            candidate.kind == "intermediateCatchEvent"
+            and isinstance(trigger, LinkEventDefinition)
+            and trigger.name == node.result.name
+        ):
+            return candidate.id
+    raise ApplicationError(f"no link catch event named {node.result.name!r}", non_retryable=True)
+
+
+def _no_flow_matches(gateway_id: str) -> IncidentRaised:
+    return IncidentRaised(
+        "CONDITION_NOT_MATCHED",
+        f"no condition of gateway {gateway_id!r} is true and it has no default flow; "
+        "set variables so that one matches, then resolve the incident",
+    )
+
+
+def _error_variables(definition: ErrorEventDefinition, thrown: ErrorThrown) -> dict[str, Any]:
+    variables = dict(thrown.variables)
+    if definition.code_variable:
+        variables[definition.code_variable] = thrown.code
+    if definition.message_variable:
+        variables[definition.message_variable] = thrown.message
+    return variables
+
+
+def _job_variables(headers: Mapping[str, str], local: Scope) -> dict[str, Any]:
+    """All visible variables, or with a ``fetchVariables`` header only those named (plus the
+    task's input mappings): keeps large unrelated variables out of the job's history events."""
+    visible = local.visible()
+    fetch = headers.get(FETCH_VARIABLES_HEADER)
+    if fetch is None:
+        return visible
+    names = {name.strip() for name in fetch.split(",") if name.strip()}
+    return {k: v for k, v in visible.items() if k in names or k in local.variables}
+
+
+def _bpmn_error_details(cause: BaseException | None) -> BpmnErrorDetails | None:
+    """The BPMN error inside an activity or child workflow failure, if it is one."""
+    while cause is not None:
+        if isinstance(cause, ApplicationError) and cause.type == BPMN_ERROR_TYPE:
+            raw = cause.details[0] if cause.details else {}
+            if not isinstance(raw, dict):
+                raw = {"code": ""}
+            raw.setdefault("message", cause.message)
+            return BpmnErrorDetails.model_validate(raw)
+        if not isinstance(cause, ActivityError | ChildWorkflowError):
+            return None
+        cause = cause.cause
+    return None
+
+
+def _header_text(value: Any) -> str:
+    if isinstance(value, list):
+        return json.dumps(value)
+    return str(value)
+
+
+def _element_type(node: FlowNode) -> str:
+    bpmn_type = getattr(node, "bpmn_type", None)
+    if isinstance(bpmn_type, str):
+        return bpmn_type
+    if isinstance(node, KafkaTask):
+        return "receiveTask"
+    if isinstance(node, MultiInstanceActivity | LoopActivity):
+        return _element_type(node.activity)
+    return node.kind
+
+
+def _failure_message(error: BaseException) -> str:
+    cause: BaseException | None = error
+    while isinstance(cause, ActivityError | ChildWorkflowError) and cause.cause is not None:
+        cause = cause.cause
+    return getattr(cause, "message", None) or str(cause or error)

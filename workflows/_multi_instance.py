@@ -1,0 +1,176 @@
+"""Multi-instance activities: the activity runs once per element of a collection (or
+``cardinality`` times), in parallel or one after another.
+
+As in Zeebe, each inner instance gets local variables ``loopCounter`` (1-based) and the input
+element; the body holds ``numberOfInstances``, ``numberOfActiveInstances``,
+``numberOfCompletedInstances`` and ``numberOfTerminatedInstances`` for the completion
+condition, which is checked after each inner instance completes; when it holds, the remaining
+instances are cancelled. The output collection is local to the body, filled at each inner
+instance's index, and propagates when the body completes. An output element that names one
+variable makes that variable local to each inner instance, so results do not overwrite each
+other.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from temporalio import workflow
+
+with workflow.unsafe.imports_passed_through():
+    from translator import MultiInstance, MultiInstanceActivity
+    from workflows._contracts import ElementInstance
+    from workflows._scope import Scope
+
+if TYPE_CHECKING:
+    from workflows._engine import Engine
+
+_VARIABLE_REFERENCE = re.compile(r"=?\s*([A-Za-z_][A-Za-z0-9_]*)\s*")
+
+
+@dataclass
+class _Body:
+    scope: Scope
+    total: int
+    outputs: list[Any]
+    completed: int = 0
+    active: int = 0
+    done_early: bool = False
+    failure: BaseException | None = None
+    finished: set[int] = field(default_factory=set)
+
+    def publish_counters(self) -> None:
+        self.scope.variables.update(
+            numberOfInstances=self.total,
+            numberOfActiveInstances=self.active,
+            numberOfCompletedInstances=self.completed,
+            numberOfTerminatedInstances=0,
+        )
+
+
+async def run_multi_instance(
+    engine: Engine, scope: Scope, node: MultiInstanceActivity, instance: ElementInstance
+) -> None:
+    from workflows._engine import IncidentRaised
+
+    spec = node.multi_instance
+
+    async def input_items() -> list[Any]:
+        variables = scope.visible()
+        if spec.input_collection is not None:
+            value = engine.evaluate(spec.input_collection, variables)
+            if not isinstance(value, list):
+                raise IncidentRaised(
+                    "EXTRACT_VALUE_ERROR",
+                    f"the input collection {spec.input_collection.source!r} of {node.id!r} is "
+                    f"{type(value).__name__}, expected a list",
+                )
+            return value
+        assert spec.cardinality is not None
+        count = engine.evaluate(spec.cardinality, variables)
+        if isinstance(count, bool) or not isinstance(count, int | float) or count < 0:
+            raise IncidentRaised(
+                "EXTRACT_VALUE_ERROR",
+                f"the loop cardinality {spec.cardinality.source!r} of {node.id!r} is "
+                f"{count!r}, expected a whole number of at least 0",
+            )
+        return [None] * int(count)
+
+    items = await engine.with_incidents(instance, input_items)
+    body_scope = scope.child(instance.key, "multiInstanceBody", owner_id=node.id)
+    body = _Body(scope=body_scope, total=len(items), outputs=[None] * len(items))
+    if spec.output_collection:
+        body_scope.variables[spec.output_collection] = body.outputs
+    body.publish_counters()
+    if spec.sequential:
+        for index, item in enumerate(items):
+            await _run_item(engine, body, node, instance, index, item)
+            if body.done_early:
+                break
+    else:
+        await _run_parallel(engine, body, node, instance, items)
+    if spec.output_collection:
+        scope.propagate({spec.output_collection: body.outputs})
+
+
+async def _run_parallel(
+    engine: Engine,
+    body: _Body,
+    node: MultiInstanceActivity,
+    instance: ElementInstance,
+    items: list[Any],
+) -> None:
+    async def guarded(index: int, item: Any) -> None:
+        try:
+            await _run_item(engine, body, node, instance, index, item)
+        except asyncio.CancelledError:
+            raise
+        except BaseException as error:
+            if body.failure is None:
+                body.failure = error
+
+    tasks = [asyncio.create_task(guarded(i, item)) for i, item in enumerate(items)]
+    try:
+        await workflow.wait_condition(
+            lambda: len(body.finished) == body.total or body.done_early or body.failure is not None
+        )
+    finally:
+        for task in tasks:
+            if not task.done():
+                task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+    if body.failure is not None:
+        raise body.failure
+
+
+async def _run_item(
+    engine: Engine,
+    body: _Body,
+    node: MultiInstanceActivity,
+    instance: ElementInstance,
+    index: int,
+    item: Any,
+) -> None:
+    spec = node.multi_instance
+    variables: dict[str, Any] = {"loopCounter": index + 1}
+    if spec.input_element:
+        variables[spec.input_element] = item
+    output_variable = _output_variable(spec)
+    if output_variable is not None:
+        variables.setdefault(output_variable, None)
+    item_scope = body.scope.child(
+        engine.new_key(), "multiInstanceBody", owner_id=node.id, variables=variables
+    )
+    body.active += 1
+    body.publish_counters()
+    try:
+        await engine.run_inner(item_scope, node.activity)
+    finally:
+        body.active -= 1
+    output_element = spec.output_element
+    if output_element is not None:
+
+        async def output() -> Any:
+            return engine.evaluate(output_element, item_scope.visible())
+
+        body.outputs[index] = await engine.with_incidents(instance, output)
+    body.completed += 1
+    body.finished.add(index)
+    body.publish_counters()
+    condition = spec.completion_condition
+    if condition is not None:
+
+        async def satisfied() -> bool:
+            return engine.evaluate(condition, item_scope.visible()) is True
+
+        body.done_early = await engine.with_incidents(instance, satisfied) or body.done_early
+
+
+def _output_variable(spec: MultiInstance) -> str | None:
+    if spec.output_element is None:
+        return None
+    match = _VARIABLE_REFERENCE.fullmatch(spec.output_element.source)
+    return match.group(1) if match else None

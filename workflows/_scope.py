@@ -1,0 +1,107 @@
+"""Runtime scopes: where tokens run and variables live.
+
+A scope is the process instance, an embedded or event sub-process instance, or one instance of
+a multi-instance body. Scopes form a tree; variables follow Zeebe's rules:
+
+- a read sees the variables of its scope and of every enclosing scope (inner ones win);
+- a write *propagates*: it updates the variable in the nearest scope that defines it, or, when
+  none does, creates it in the process (root) scope;
+- input mappings and multi-instance input elements create *local* variables, which vanish with
+  their scope.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
+
+from translator import FlowNode, SequenceFlow
+
+ScopeKind = Literal["process", "subProcess", "eventSubProcess", "multiInstanceBody", "local"]
+
+
+class Container(Protocol):
+    """What holds flow nodes: a ProcessDefinition, a SubProcess or an EventSubProcess."""
+
+    @property
+    def nodes(self) -> Mapping[str, FlowNode]: ...
+
+    @property
+    def flows(self) -> Mapping[str, SequenceFlow]: ...
+
+
+@dataclass(eq=False)
+class Scope:
+    key: str
+    kind: ScopeKind
+    container: Container
+    """Nodes and flows of this scope. A multi-instance body and a task's local scope share
+    their parent's, since they add variables, not elements."""
+    parent: Scope | None = None
+    owner_id: str | None = None
+    """The element whose instance this scope is (sub-process, multi-instance activity)."""
+    variables: dict[str, Any] = field(default_factory=dict)
+    tokens: dict[asyncio.Task[None], str] = field(default_factory=dict)
+    """Each running token and the id of the element it is at."""
+    failure: BaseException | None = None
+    """The first exception a token raised: it ends the scope (error, terminate, crash)."""
+    join_arrivals: dict[str, dict[str, int]] = field(default_factory=dict)
+    """Per gateway, tokens arrived per incoming flow and not yet joined."""
+
+    # --- variables ----------------------------------------------------------------------------
+
+    def chain(self) -> Iterator[Scope]:
+        """This scope, then each enclosing one up to the process."""
+        scope: Scope | None = self
+        while scope is not None:
+            yield scope
+            scope = scope.parent
+
+    def root(self) -> Scope:
+        scope = self
+        while scope.parent is not None:
+            scope = scope.parent
+        return scope
+
+    def visible(self) -> dict[str, Any]:
+        """Every variable a read in this scope sees (inner scopes shadow outer ones)."""
+        merged: dict[str, Any] = {}
+        for scope in reversed(list(self.chain())):
+            merged.update(scope.variables)
+        return merged
+
+    def propagate(self, values: Mapping[str, Any]) -> None:
+        """Zeebe's variable propagation: set each where it is defined, else in the process."""
+        for name, value in values.items():
+            self._defining(name).variables[name] = value
+
+    def _defining(self, name: str) -> Scope:
+        for scope in self.chain():
+            if name in scope.variables:
+                return scope
+        return self.root()
+
+    def child(
+        self,
+        key: str,
+        kind: ScopeKind,
+        *,
+        container: Container | None = None,
+        owner_id: str | None = None,
+        variables: Mapping[str, Any] | None = None,
+    ) -> Scope:
+        return Scope(
+            key=key,
+            kind=kind,
+            container=self.container if container is None else container,
+            parent=self,
+            owner_id=owner_id,
+            variables=dict(variables or {}),
+        )
+
+    # --- tokens -------------------------------------------------------------------------------
+
+    def positions(self) -> list[str]:
+        return list(self.tokens.values())
