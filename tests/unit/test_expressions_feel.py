@@ -326,6 +326,51 @@ def test_builtin_functions(source: str, expected: Any) -> None:
 @pytest.mark.parametrize(
     ("source", "expected"),
     [
+        (
+            '=bpmnError("NOT_FOUND", "no such order")',
+            {
+                "errorType": "bpmnError",
+                "code": "NOT_FOUND",
+                "message": "no such order",
+                "variables": {},
+            },
+        ),
+        (
+            '=bpmnError("X", "m", {id: n})',
+            {"errorType": "bpmnError", "code": "X", "message": "m", "variables": {"id": 2}},
+        ),
+        ('=bpmnError(404, "code must be text")', None),
+        (
+            '=jobError("busy", {}, 2, duration("PT5S"))',
+            {
+                "errorType": "jobError",
+                "message": "busy",
+                "variables": {},
+                "retries": 2,
+                "retryBackoff": "PT5S",
+            },
+        ),
+        (
+            '=jobError("busy")',
+            {
+                "errorType": "jobError",
+                "message": "busy",
+                "variables": {},
+                "retries": None,
+                "retryBackoff": None,
+            },
+        ),
+        ('=jobError("busy", {}, 1, "PT5S")', None),
+    ],
+)
+def test_connector_error_functions(source: str, expected: Any) -> None:
+    """Camunda's errorExpression functions build the context the connector runtime reads."""
+    assert feel(source) == expected
+
+
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
         ("=is defined(amount)", True),
         ("=is defined(nothing)", True),
         ("=is defined(missing)", False),

@@ -278,6 +278,37 @@ def _get_entries(context: Any) -> list[dict[str, Any]]:
     return [{"key": key, "value": value} for key, value in context.items()]
 
 
+# --- connector errors (Camunda's errorExpression functions) -----------------------------------
+# They only build a context; the connector runtime reads ``errorType`` and acts on it.
+
+
+def _bpmn_error(code: Any, message: Any, variables: Any = None) -> dict[str, Any]:
+    if variables is not None and not is_map(variables):
+        raise InvalidArgument
+    return {
+        "errorType": "bpmnError",
+        "code": _string(code),
+        "message": _string(message),
+        "variables": dict(variables or {}),
+    }
+
+
+def _job_error(
+    message: Any, variables: Any = None, retries: Any = None, retry_backoff: Any = None
+) -> dict[str, Any]:
+    if variables is not None and not is_map(variables):
+        raise InvalidArgument
+    if retry_backoff is not None and not isinstance(retry_backoff, timedelta):
+        raise InvalidArgument
+    return {
+        "errorType": "jobError",
+        "message": _string(message),
+        "variables": dict(variables or {}),
+        "retries": None if retries is None else _integer(retries),
+        "retryBackoff": retry_backoff,
+    }
+
+
 # --- dates and times -------------------------------------------------------------------------
 
 
@@ -399,6 +430,9 @@ FUNCTIONS: dict[str, Builtin] = {
     "get entries": Builtin(_get_entries, 1, 1),
     # booleans
     "not": Builtin(_not, 1, 1),
+    # connector error expressions (Camunda)
+    "bpmnError": Builtin(_bpmn_error, 2, 3),
+    "jobError": Builtin(_job_error, 1, 4),
     # dates and times
     "date": Builtin(_date, 1, 3),
     "time": Builtin(_time, 1, 3),
