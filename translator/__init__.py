@@ -9,6 +9,16 @@ Public API::
 """
 
 from translator._compile import compile_bytes, compile_file
+from translator._connectors import (
+    ERROR_EXPRESSION_HEADER,
+    REST_AUTHENTICATION_TYPES,
+    REST_JOB_TYPE,
+    REST_METHODS,
+    RESULT_EXPRESSION_HEADER,
+    RESULT_VARIABLE_HEADER,
+    RETRY_BACKOFF_HEADER,
+    timeout_seconds,
+)
 from translator._errors import BpmnTemporalError, Problem, TranslationError
 from translator._model import (
     DEFAULT_JOB_RETRIES,
@@ -62,8 +72,15 @@ from translator._model import (
 
 __all__ = [
     "DEFAULT_JOB_RETRIES",
+    "ERROR_EXPRESSION_HEADER",
     "KAFKA_DEFAULT_REQUEST_TOPIC",
     "KAFKA_DEFAULT_RESPONSE_TOPIC",
+    "REST_AUTHENTICATION_TYPES",
+    "REST_JOB_TYPE",
+    "REST_METHODS",
+    "RESULT_EXPRESSION_HEADER",
+    "RESULT_VARIABLE_HEADER",
+    "RETRY_BACKOFF_HEADER",
     "SCHEMA_VERSION",
     "USER_TASK_JOB_TYPE",
     "BoundaryEvent",
@@ -113,4 +130,5 @@ __all__ = [
     "compile_bytes",
     "compile_file",
     "iter_nodes",
+    "timeout_seconds",
 ]

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from lxml import etree
 
 from translator import _dialects as dialects
+from translator._connectors import check_connector_task
 from translator._context import CompileContext
 from translator._events import message_definition
 from translator._model import (
@@ -65,7 +66,7 @@ def job_task(
         return None
     zeebe_in, zeebe_out = dialects.zeebe_mappings(ctx, element)
     camunda_in, camunda_out = dialects.camunda_mappings(ctx, element)
-    return JobTask.model_validate(
+    task = JobTask.model_validate(
         {
             **common,
             "bpmn_type": kind,
@@ -74,6 +75,8 @@ def job_task(
             "outputs": zeebe_out + camunda_out,
         }
     )
+    check_connector_task(ctx, element, task)
+    return task
 
 
 def receive_task(
