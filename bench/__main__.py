@@ -1,0 +1,5 @@
+import sys
+
+from bench._main import main
+
+sys.exit(main())

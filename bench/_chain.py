@@ -1,0 +1,134 @@
+"""Workload 1: a chain of N no-op service tasks at concurrency C, A against B."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from bench._config import Config
+from bench._live import Batch, Live, closed_loop, extra_events
+from bench._report import Section, fmt, ms, times
+from bench._stats import interleaved, median, percentile, ratio
+from bench._systems import SYSTEMS, System
+
+TITLE = "1. Sequential chain of no-op service tasks"
+
+
+async def warm_up(live: Live) -> None:
+    """First instances pay for imports and caches; none of that is measured."""
+    for system in SYSTEMS:
+        await closed_loop(live, system, system.chain(5), {"tasks": 5}, instances=10, concurrency=10)
+
+
+async def run(live: Live, config: Config) -> Section:
+    section = Section(TITLE)
+    section.text(
+        "Closed loop: C instances in flight until the batch is done. A runs the chain as a "
+        "BPMN model; B is a hand-written workflow calling the same job activity with the same "
+        "payload and options. Worker CPU is the worker process's user+system time (the "
+        "interpreter or workflow worker and its job worker share one process per system). "
+        "History is the events (and their protobuf bytes) of one instance."
+    )
+    results: dict[tuple[int, int, str], list[Batch]] = defaultdict(list)
+    for tasks in config.chain_lengths:
+        for concurrency in config.concurrencies:
+            instances = config.chain_instances(tasks, concurrency)
+            for _, key in interleaved([s.key for s in SYSTEMS], config.repeats):
+                system = _system(key)
+                batch = await closed_loop(
+                    live,
+                    system,
+                    system.chain(tasks),
+                    {"tasks": tasks},
+                    instances=instances,
+                    concurrency=concurrency,
+                )
+                results[tasks, concurrency, key].append(batch)
+    throughput_rows, cost_rows = [], []
+    for tasks in config.chain_lengths:
+        for concurrency in config.concurrencies:
+            a, b = results[tasks, concurrency, "A"], results[tasks, concurrency, "B"]
+            rate = {k: median([x.per_second for x in v]) for k, v in (("A", a), ("B", b))}
+            p50 = {
+                k: median([percentile(x.latencies, 50) for x in v]) for k, v in (("A", a), ("B", b))
+            }
+            p99 = {
+                k: median([percentile(x.latencies, 99) for x in v]) for k, v in (("A", a), ("B", b))
+            }
+            cpu = {k: median([x.cpu_per_instance for x in v]) for k, v in (("A", a), ("B", b))}
+            events = {k: median([x.history.events for x in v]) for k, v in (("A", a), ("B", b))}
+            size = {k: median([x.history.bytes for x in v]) for k, v in (("A", a), ("B", b))}
+            throughput_rows.append(
+                [
+                    tasks,
+                    concurrency,
+                    a[0].instances,
+                    fmt(rate["A"]),
+                    fmt(rate["B"]),
+                    times(ratio(rate["A"], rate["B"])),
+                    ms(p50["A"]),
+                    ms(p50["B"]),
+                    ms(p99["A"]),
+                    ms(p99["B"]),
+                ]
+            )
+            cost_rows.append(
+                [
+                    tasks,
+                    concurrency,
+                    ms(cpu["A"]),
+                    ms(cpu["B"]),
+                    times(ratio(cpu["A"], cpu["B"])),
+                    fmt(events["A"]),
+                    fmt(events["B"]),
+                    times(ratio(events["A"], events["B"])),
+                    fmt(size["A"]),
+                    fmt(size["B"]),
+                    times(ratio(size["A"], size["B"])),
+                ]
+            )
+            tag = f"n{tasks}_c{concurrency}"
+            section.numbers[f"throughput_ratio_{tag}"] = ratio(rate["A"], rate["B"])
+            section.numbers[f"cpu_ratio_{tag}"] = ratio(cpu["A"], cpu["B"])
+            section.numbers[f"events_ratio_{tag}"] = ratio(events["A"], events["B"])
+            section.numbers[f"bytes_ratio_{tag}"] = ratio(size["A"], size["B"])
+    section.text("Throughput and latency (medians over the repeats; targets: A/B ≥ 0.9):")
+    section.table(
+        ["N", "C", "instances", "A inst/s", "B inst/s", "A/B", "A p50", "B p50", "A p99", "B p99"],
+        throughput_rows,
+    )
+    section.text("Cost per instance (targets: CPU A/B ≤ 1.3, events A/B = 1.00):")
+    lowest = config.concurrencies[0]
+    differences = [
+        f"N={tasks}: "
+        + extra_events(
+            results[tasks, lowest, "A"][-1].history, results[tasks, lowest, "B"][-1].history
+        )
+        for tasks in config.chain_lengths
+    ]
+    section.table(
+        [
+            "N",
+            "C",
+            "A CPU",
+            "B CPU",
+            "A/B",
+            "A events",
+            "B events",
+            "A/B",
+            "A bytes",
+            "B bytes",
+            "A/B",
+        ],
+        cost_rows,
+    )
+    section.text(
+        "Events A has that B does not (one instance, lowest concurrency): "
+        + "; ".join(differences)
+        + ". MARKER_RECORDED is the local activity that pins the definition version; "
+        "WORKFLOW_PROPERTIES_MODIFIED is a memo update."
+    )
+    return section
+
+
+def _system(key: str) -> System:
+    return next(system for system in SYSTEMS if system.key == key)

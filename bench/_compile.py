@@ -1,0 +1,128 @@
+"""Compile time (issue 3): our translator against SpiffWorkflow's BPMN parser, same files, same run.
+
+Both sides start from the file's bytes and end with everything built that an engine needs
+to run it: ours with ``translator.compile_bytes`` (XML, dialects, validation, expressions
+compiled to ASTs, content hash); SpiffWorkflow with its stock ``BpmnParser`` (lxml parse,
+``find_all_specs``: every process's task specs). A file one side refuses still counts, with
+the time it took to say so.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import translator
+from bench._config import Config
+from bench._models import large_model
+from bench._report import Section, ms, times
+from bench._spiff import parse_file_specs
+from bench._stats import median, ratio
+
+TITLE = "Compile time: translator vs SpiffWorkflow's parser"
+TARGET_SPEEDUP = 3.0
+TARGET_LARGE_S = 1.0
+
+
+@dataclass(frozen=True)
+class Timing:
+    seconds: float
+    accepted: bool
+
+
+def _ours(data: bytes, name: str) -> bool:
+    try:
+        translator.compile_bytes(data, name)
+    except translator.TranslationError:
+        return False
+    return True
+
+
+def _spiff(data: bytes, name: str) -> bool:
+    try:
+        parse_file_specs(data, name)
+    # SpiffWorkflow raises its ValidationException and, on files it does not expect, plain
+    # Python errors: any of them is its verdict "refused".
+    except Exception:
+        return False
+    return True
+
+
+def _time(compile_one: Callable[[bytes, str], bool], data: bytes, name: str) -> tuple[float, bool]:
+    began = time.perf_counter()
+    accepted = compile_one(data, name)
+    return time.perf_counter() - began, accepted
+
+
+def _measure(data: bytes, name: str, repeats: int) -> dict[str, Timing]:
+    samples: dict[str, list[float]] = {"ours": [], "spiff": []}
+    verdicts: dict[str, bool] = {}
+    for repeat in range(repeats):
+        order = ("ours", "spiff") if repeat % 2 == 0 else ("spiff", "ours")
+        for side in order:
+            seconds, verdicts[side] = _time(_ours if side == "ours" else _spiff, data, name)
+            samples[side].append(seconds)
+    return {side: Timing(median(samples[side]), verdicts[side]) for side in samples}
+
+
+def run(config: Config, corpus: Path) -> Section:
+    section = Section(TITLE)
+    section.text(
+        "Per file, the median of interleaved repeats; the corpus row adds those medians up. "
+        f"Targets: at least {TARGET_SPEEDUP:g}× faster than SpiffWorkflow's parser; the "
+        f"{config.large_model_nodes:,}-node model in under {TARGET_LARGE_S:g} s."
+    )
+    files = sorted(corpus.glob("*.bpmn")) if corpus.is_dir() else []
+    rows = []
+    if not files:
+        section.skipped.append(f"no corpus at {corpus}")
+    else:
+        _measure(files[0].read_bytes(), files[0].name, 1)  # warm-up: imports, caches
+        timings = [_measure(path.read_bytes(), path.name, config.compile_repeats) for path in files]
+        ours = sum(t["ours"].seconds for t in timings)
+        spiff = sum(t["spiff"].seconds for t in timings)
+        both = [t for t in timings if t["ours"].accepted and t["spiff"].accepted]
+        ours_both = sum(t["ours"].seconds for t in both)
+        spiff_both = sum(t["spiff"].seconds for t in both)
+        accepted_ours = sum(t["ours"].accepted for t in timings)
+        accepted_spiff = sum(t["spiff"].accepted for t in timings)
+        rows.append(
+            [
+                f"corpus, all {len(files)} files",
+                f"{accepted_ours} / {accepted_spiff}",
+                ms(ours),
+                ms(spiff),
+                times(ratio(spiff, ours)),
+            ]
+        )
+        rows.append(
+            [
+                "corpus, files both accept",
+                f"{len(both)} / {len(both)}",
+                ms(ours_both),
+                ms(spiff_both),
+                times(ratio(spiff_both, ours_both)),
+            ]
+        )
+        section.numbers["corpus_speedup"] = ratio(spiff, ours)
+        section.numbers["corpus_both_speedup"] = ratio(spiff_both, ours_both)
+    model = large_model(config.large_model_nodes)
+    large = _measure(model.xml.encode(), "large.bpmn", config.compile_repeats)
+    rows.append(
+        [
+            f"generated, {config.large_model_nodes:,} flow nodes",
+            f"{int(large['ours'].accepted)} / {int(large['spiff'].accepted)}",
+            ms(large["ours"].seconds),
+            ms(large["spiff"].seconds),
+            times(ratio(large["spiff"].seconds, large["ours"].seconds)),
+        ]
+    )
+    section.numbers["large_seconds"] = large["ours"].seconds
+    section.numbers["large_speedup"] = ratio(large["spiff"].seconds, large["ours"].seconds)
+    section.table(
+        ["input", "accepted (ours / Spiff)", "translator", "SpiffWorkflow", "Spiff / ours"],
+        rows,
+    )
+    return section

@@ -1,0 +1,65 @@
+"""How much each workload runs: the quick mode (the test suite, under two minutes in all)
+and the full mode (BENCHMARKS.md)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Config:
+    quick: bool
+    repeats: int
+    """Interleaved repetitions of every live measurement; medians are reported."""
+    chain_lengths: tuple[int, ...]
+    concurrencies: tuple[int, ...]
+    replay_tasks: tuple[int, ...]
+    replay_min_seconds: float
+    """Replay each history repeatedly for at least this long per measurement."""
+    fanout_widths: tuple[int, ...]
+    ramp_rates: tuple[float, ...]
+    """Open-loop start rates (instances/s) tried in order until completions lag."""
+    ramp_step_seconds: float
+    spiff_tasks: int
+    compile_repeats: int
+    large_model_nodes: int
+
+    def chain_instances(self, tasks: int, concurrency: int) -> int:
+        """Instances per closed-loop batch: two waves at high concurrency, a few sequential
+        ones at concurrency 1 (each job is a round trip to the server there)."""
+        if self.quick:
+            return max(3, concurrency)
+        if concurrency == 1:
+            return max(5, 40 // tasks)
+        return 2 * concurrency
+
+
+QUICK = Config(
+    quick=True,
+    repeats=1,
+    chain_lengths=(1, 5),
+    concurrencies=(1, 10),
+    replay_tasks=(10, 100),
+    replay_min_seconds=0.2,
+    fanout_widths=(10,),
+    ramp_rates=(4.0, 8.0),
+    ramp_step_seconds=2.0,
+    spiff_tasks=100,
+    compile_repeats=1,
+    large_model_nodes=10_000,
+)
+
+FULL = Config(
+    quick=False,
+    repeats=3,
+    chain_lengths=(1, 5, 20),
+    concurrencies=(1, 10, 100),
+    replay_tasks=(10, 100, 1000),
+    replay_min_seconds=1.0,
+    fanout_widths=(10, 100, 1000),
+    ramp_rates=(4.0, 6.0, 8.0, 10.0, 12.0, 15.0, 18.0, 22.0, 27.0, 33.0, 40.0, 50.0),
+    ramp_step_seconds=10.0,
+    spiff_tasks=100,
+    compile_repeats=5,
+    large_model_nodes=10_000,
+)
