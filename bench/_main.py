@@ -146,7 +146,7 @@ def _summary(sections: list[Section]) -> list[str]:
         if not values:
             rows.append([target, "not measured", "–"])
             return
-        spread = f"{times(min(values))} – {times(max(values))}" if len(values) > 1 else ""
+        spread = f"(range {times(min(values))} – {times(max(values))})" if len(values) > 1 else ""
         verdict = "–" if ok is None else ("met" if ok else "**missed**")
         rows.append([target, f"{worst} {spread}".strip(), verdict])
 
@@ -157,8 +157,8 @@ def _summary(sections: list[Section]) -> list[str]:
         ("worker CPU/instance A/B ≤ 1.3", "cpu_ratio", True, 1.3),
     ):
         values = pick(chain, prefix)
-        worst = max(values) if best_is_low else min(values) if values else math.nan
         if values:
+            worst = max(values) if best_is_low else min(values)
             ok = worst <= bound if best_is_low else worst >= bound
             add(label, values, f"worst {times(worst)}", ok)
         else:
