@@ -17,6 +17,7 @@ from translator._connectors import (
     RESULT_EXPRESSION_HEADER,
     RESULT_VARIABLE_HEADER,
     RETRY_BACKOFF_HEADER,
+    parse_retry_backoff,
     timeout_seconds,
 )
 from translator._errors import BpmnTemporalError, Problem, TranslationError
@@ -130,5 +131,6 @@ __all__ = [
     "compile_bytes",
     "compile_file",
     "iter_nodes",
+    "parse_retry_backoff",
     "timeout_seconds",
 ]

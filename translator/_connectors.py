@@ -13,6 +13,7 @@ The checks are a registry keyed by job type, like the connectors themselves
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 from lxml import etree
@@ -69,7 +70,7 @@ def _check_headers(ctx: CompileContext, element: etree._Element, task: JobTask) 
         except ExpressionSyntaxError as error:
             ctx.problem(element, f"task header {name!r} is not a valid FEEL expression: {error}")
     backoff = headers.get(RETRY_BACKOFF_HEADER, "").strip()
-    if backoff and parse_duration(backoff) is None:
+    if backoff and parse_retry_backoff(backoff) is None:
         ctx.problem(
             element,
             f"task header {RETRY_BACKOFF_HEADER!r} is {backoff!r}, not an ISO 8601 duration "
@@ -130,6 +131,12 @@ def _check_rest(ctx: CompileContext, element: etree._Element, task: JobTask) -> 
                 element,
                 f"REST connector input {name!r} is {value!r}: give a number of seconds (0 or more)",
             )
+
+
+def parse_retry_backoff(text: str) -> timedelta | None:
+    """A ``retryBackoff`` (ISO 8601 days-time duration such as ``PT10S``); None if not one."""
+    value = parse_duration(text.strip())
+    return value if isinstance(value, timedelta) and value >= timedelta(0) else None
 
 
 def timeout_seconds(value: Any) -> float | None:
