@@ -6,10 +6,12 @@ says how each path answers (``routes``) and reads back what was received (``requ
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import threading
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from html import escape
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -66,6 +68,27 @@ def rest_process(
   </bpmn:process>
 </bpmn:definitions>
 """
+
+
+def readable_history(history: dict[str, Any]) -> str:
+    """A workflow history's JSON with every payload decoded (they are base64 in the JSON), so
+    that a search finds what any event carries."""
+    texts = [json.dumps(history)]
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            data = node.get("data")
+            if isinstance(data, str):
+                with suppress(binascii.Error, ValueError):
+                    texts.append(base64.b64decode(data, validate=True).decode("utf-8", "replace"))
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(history)
+    return "\n".join(texts)
 
 
 @dataclass(frozen=True)
