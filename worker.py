@@ -1,8 +1,9 @@
 """Run BPMN processes: ``python worker.py --definitions DIR``.
 
 Loads every ``.bpmn`` under DIR, runs the interpreter workflow and the built-in activities on
-the task queue ``bpmn``, and (unless ``--no-bridge``) the Kafka correlation bridge. Stops
-cleanly on SIGINT/SIGTERM.
+the task queue ``bpmn``, the built-in connectors (unless ``--no-connectors``) on their job
+types' task queues, and (unless ``--no-bridge``) the Kafka correlation bridge. Stops cleanly on
+SIGINT/SIGTERM.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from activities import (
     load_definitions,
     make_resolve_definition,
 )
+from activities.connectors import ConnectorRuntime
 from workflows import DEFAULT_TASK_QUEUE, BpmnInterpreter, StandaloneJobWorkflow
 
 logger = logging.getLogger("worker")
@@ -113,6 +115,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     mode.add_argument(
         "--bridge-only", action="store_true", help="run only the Kafka bridge, no workflows"
     )
+    parser.add_argument(
+        "--no-connectors",
+        action="store_true",
+        help="do not serve the built-in connector job types (io.camunda:http-json:1); "
+        "another worker does, or none should",
+    )
     parser.add_argument("--log-level", default=os.environ.get("LOG_LEVEL", "INFO"))
     return parser.parse_args(argv)
 
@@ -127,6 +135,10 @@ async def serve(
     if not args.bridge_only:
         worker = interpreter_worker(client, args.task_queue, publisher)
         tasks.append(asyncio.create_task(worker.run()))
+    if not args.bridge_only and not args.no_connectors:
+        connectors = ConnectorRuntime(client)
+        tasks.append(asyncio.create_task(connectors.run()))
+        logger.info("Connectors: %s", ", ".join(connectors.job_types))
     if not args.no_bridge:
         topics = tuple(sorted(report.response_topics() | set(args.response_topic)))
         bridge = CorrelationBridge(client, BridgeConfig(kafka, topics))
