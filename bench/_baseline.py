@@ -112,7 +112,8 @@ class FanOutWorkflow:
     async def run(self, variables: dict[str, Any]) -> dict[str, Any]:
         jobs = _Jobs()
         await asyncio.gather(
-            *(jobs.run("each", {**variables, "item": item}) for item in variables["items"])
+            # Each job gets its item only, as the BPMN model's fetchVariables header asks.
+            *(jobs.run("each", {"item": item}) for item in variables["items"])
         )
         return variables
 

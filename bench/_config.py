@@ -25,13 +25,14 @@ class Config:
     large_model_nodes: int
 
     def chain_instances(self, tasks: int, concurrency: int) -> int:
-        """Instances per closed-loop batch: two waves at high concurrency, a few sequential
-        ones at concurrency 1 (each job is a round trip to the server there)."""
+        """Instances per closed-loop batch: a few sequential ones at concurrency 1 (each job is
+        a round trip to the server there), two waves at 10, one wave at 100 (the machine is
+        saturated by then; more would only lengthen the run)."""
         if self.quick:
             return max(3, concurrency)
         if concurrency == 1:
             return max(5, 40 // tasks)
-        return 2 * concurrency
+        return 2 * concurrency if concurrency <= 10 else concurrency
 
 
 QUICK = Config(

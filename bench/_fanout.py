@@ -65,11 +65,10 @@ async def run(live: Live, config: Config) -> Section:
                     ),
                     RUN_TIMEOUT_S,
                 )
-            except Exception as error:  # a failing or hanging A run is a result, not a crash
-                if key != "A":
-                    raise
-                section.skipped.append(f"A failed at width {width}: {error!r}")
-                systems = [B]
+            # A failing or hanging run is a result to report, not a reason to lose the others.
+            except Exception as error:
+                cause = error.__cause__ or error
+                section.skipped.append(f"{key} failed at width {width}: {cause!r}")
                 continue
             results[width, key].append(batch)
     rows = []

@@ -21,6 +21,11 @@ FANOUT_PROCESS = "bench-fanout"
 LOOP_BODY_TASKS = 10
 """Service tasks executed per pass through the loop model's body."""
 
+FETCH_VARIABLES_HEADER = "fetchVariables"
+"""The interpreter's job header naming the only variables a job receives (as Zeebe's
+fetchVariables): without it each of W fan-out jobs would carry the whole W-item collection,
+W² items in one workflow task, past gRPC's 4 MB message limit at W = 1,000."""
+
 INCREMENT_HEADER = "increment"
 """A job whose headers carry this key adds one to the ``count`` variable (the loop counter)."""
 
@@ -47,13 +52,20 @@ def _definitions(process_id: str, body: str) -> str:
     )
 
 
-def _service_task(task_id: str, job_type: str, *, increment: bool = False, extra: str = "") -> str:
-    headers = (
-        f'<zeebe:taskHeaders><zeebe:header key="{INCREMENT_HEADER}" value="true" />'
-        "</zeebe:taskHeaders>"
-        if increment
-        else ""
+def _service_task(
+    task_id: str,
+    job_type: str,
+    *,
+    increment: bool = False,
+    fetch: str | None = None,
+    extra: str = "",
+) -> str:
+    pairs = ([(INCREMENT_HEADER, "true")] if increment else []) + (
+        [(FETCH_VARIABLES_HEADER, fetch)] if fetch else []
     )
+    headers = "".join(f'<zeebe:header key="{key}" value="{value}" />' for key, value in pairs)
+    if headers:
+        headers = f"<zeebe:taskHeaders>{headers}</zeebe:taskHeaders>"
     return (
         f'    <bpmn:serviceTask id="{task_id}">\n'
         f"      <bpmn:extensionElements>"
@@ -134,7 +146,8 @@ def loop_model(job_type: str) -> Model:
 
 
 def fanout_model(job_type: str) -> Model:
-    """One service task as a parallel multi-instance over the ``items`` collection."""
+    """One service task as a parallel multi-instance over the ``items`` collection; each job
+    receives its ``item`` only."""
     loop = (
         "      <bpmn:multiInstanceLoopCharacteristics><bpmn:extensionElements>"
         '<zeebe:loopCharacteristics inputCollection="=items" inputElement="item" />'
@@ -143,7 +156,7 @@ def fanout_model(job_type: str) -> Model:
     flows = _Flows()
     flows.chain(["start", "each", "end"])
     body = '    <bpmn:startEvent id="start" />\n'
-    body += _service_task("each", job_type, extra=loop)
+    body += _service_task("each", job_type, fetch="item", extra=loop)
     body += '    <bpmn:endEvent id="end" />\n' + "".join(flows.xml)
     return Model(FANOUT_PROCESS, _definitions(FANOUT_PROCESS, body))
 
