@@ -2,18 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from pydantic import BaseModel, ConfigDict
 
-from translator.expressions._ast import Constant, Dialect, Node, Template, depth
+from translator.expressions import _feel, _juel, _spel
+from translator.expressions._ast import Dialect, Node, depth
 from translator.expressions._errors import ExpressionSyntaxError
-from translator.expressions._feel import FeelParser
-from translator.expressions._juel import JuelParser
 from translator.expressions._limits import MAX_DEPTH, MAX_SOURCE_LENGTH
-from translator.expressions._parser import Parser
-from translator.expressions._spel import SpelParser
-from translator.expressions._template import split_template
+from translator.expressions._parsing import DialectParser
 
 
 class Expression(BaseModel):
@@ -35,21 +30,13 @@ class Expression(BaseModel):
         return self.source
 
 
-@dataclass(frozen=True)
-class _Syntax:
-    """How a dialect's text is framed: FEEL is one expression after an optional ``=``; JUEL and
-    SpEL are text in which ``markers`` open expressions (``"Dear ${name}"``)."""
-
-    parser: type[Parser]
-    markers: tuple[str, ...] = ()
-    escapes: str = ""
-
-
-_SYNTAX: dict[str, _Syntax] = {
-    "feel": _Syntax(FeelParser),
-    "juel": _Syntax(JuelParser, markers=("${", "#{"), escapes="\\"),
-    "spel": _Syntax(SpelParser, markers=("#{",)),
+_PARSERS: dict[str, DialectParser] = {
+    "feel": _feel.PARSER,
+    "juel": _juel.PARSER,
+    "spel": _spel.PARSER,
 }
+"""FEEL is one expression after an optional ``=``; JUEL and SpEL are text in which ``${...}``
+or ``#{...}`` are expressions (``"Dear ${name}"``), so their grammars start with the text."""
 
 
 def compile_expression(source: str, dialect: Dialect) -> Expression:
@@ -67,13 +54,20 @@ def compile_expression(source: str, dialect: Dialect) -> Expression:
         ExpressionSyntaxError: The text is not valid in ``dialect`` or exceeds the size limits;
             the message names the column.
     """
-    syntax = _SYNTAX.get(dialect)
-    if syntax is None:
+    parser = _PARSERS.get(dialect)
+    if parser is None:
         raise ExpressionSyntaxError(f"unknown expression dialect {dialect!r}", str(source))
     _check_text(source)
+    start = len(source) - len(source.lstrip())
+    end = len(source.rstrip())
+    if dialect == "feel":
+        if source.startswith("=", start):
+            start += 1
+        if not source[start:end].strip():
+            raise ExpressionSyntaxError("expression is empty", source, end + 1)
     try:
-        ast = _parse(source, syntax)
-    except RecursionError:
+        ast = parser.parse(source, start, end)
+    except RecursionError:  # the parsers do not recurse; kept as a last line of defence
         raise ExpressionSyntaxError("expression is nested too deeply", source) from None
     if depth(ast) > MAX_DEPTH:
         message = f"expression is nested more than {MAX_DEPTH} levels deep"
@@ -91,24 +85,3 @@ def _check_text(source: str) -> None:
         source.encode("utf-8")
     except UnicodeEncodeError as error:  # lone surrogates cannot be stored as JSON text
         raise ExpressionSyntaxError("invalid character", source, error.start + 1) from None
-
-
-def _parse(source: str, syntax: _Syntax) -> Node:
-    start = len(source) - len(source.lstrip())
-    end = len(source.rstrip())
-    if not syntax.markers:
-        if source.startswith("=", start):
-            start += 1
-        return syntax.parser(source, start, end).parse_all()
-    segments = split_template(source, start, end, syntax.markers, bool(syntax.escapes))
-    parts: list[Node] = [
-        Constant(value=segment.text)
-        if segment.text is not None
-        else syntax.parser(source, segment.start, segment.end).parse_all()
-        for segment in segments
-    ]
-    if len(parts) == 1 and segments[0].text is None:
-        return parts[0]  # "${amount}" keeps the value's type
-    if all(segment.text is not None for segment in segments):
-        return Constant(value="".join(segment.text or "" for segment in segments))
-    return Template(parts=tuple(parts))

@@ -1,8 +1,14 @@
-"""FEEL (Zeebe / Camunda 8) parser: ``=amount > 100``, ``if a then b else c``, ``items[x > 1]``."""
+"""FEEL (Zeebe / Camunda 8): ``=amount > 100``, ``if a then b else c``, ``items[x > 1]``.
+
+The grammar is ``grammars/feel.lark``; ``FeelBuilder`` turns each rule into ``_ast`` nodes.
+"""
 
 from __future__ import annotations
 
+import re
 from typing import ClassVar
+
+from lark import Token, v_args
 
 from translator.expressions import _temporal
 from translator.expressions._ast import (
@@ -26,41 +32,34 @@ from translator.expressions._ast import (
     UnaryTest,
     Variable,
 )
-from translator.expressions._functions import FUNCTION_WORDS, arity, describe_arity
-from translator.expressions._lexer import LexerRules, Token
-from translator.expressions._parser import InfixTable, Parser
-
-_CONSTANTS = {"true": True, "false": False, "null": None}
-_RESERVED = frozenset(
-    {"then", "else", "return", "satisfies", "and", "or", "in", "between", "not", "instance"}
+from translator.expressions._functions import FUNCTIONS, SPECIAL_FORMS, arity, describe_arity
+from translator.expressions._parsing import (
+    Builder,
+    DialectParser,
+    SyntaxRefusal,
+    Unexpected,
+    Wording,
+    number,
 )
-_TEST_OPS: dict[str, TestOp] = {
-    "=": "=",
-    "!=": "!=",
-    "<": "<",
-    "<=": "<=",
-    ">": ">",
-    ">=": ">=",
-}
+
+_CONSTANTS = {"TRUE": True, "FALSE": False, "NULL": None}
+_RESERVED = frozenset({"not", "instance"})
+"""Words that cannot be variables beyond those the grammar keeps out (``not`` is a name so
+that ``not(x)`` can be a call)."""
+_TEST_OPS: dict[str, TestOp] = {"=": "=", "!=": "!=", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
 _TEMPORAL_LITERALS = (
     ("date", _temporal.parse_date),
     ("time", _temporal.parse_time),
     ("date and time", _temporal.parse_date_time),
     ("duration", _temporal.parse_duration),
 )
+_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "b": "\b", "f": "\f", '"': '"', "'": "'"}
+_ESCAPES |= {"\\": "\\", "/": "/"}
 
 
-class FeelParser(Parser):
-    RULES: ClassVar[LexerRules] = LexerRules(
-        punctuation=(
-            *("..", "**", "<=", ">=", "!=", "=", "<", ">", "+", "-", "*", "/"),
-            *("(", ")", "[", "]", "{", "}", ",", ".", ":", "@"),
-        ),
-        quotes='"',
-        escapes="ntrbf\"'\\/u",
-        backtick_names=True,
-    )
-    BINARY_OPS: ClassVar[dict[str, BinaryOp]] = {
+@v_args(inline=True)
+class FeelBuilder(Builder):
+    OPERATORS: ClassVar[dict[str, BinaryOp]] = {
         **_TEST_OPS,
         "or": "or",
         "and": "and",
@@ -71,229 +70,217 @@ class FeelParser(Parser):
         "**": "**",
     }
 
-    range_requested = False
-    """Set just before parsing the operand of ``in`` or an iteration source, where ranges such
-    as ``[1..10]`` may appear; the next prefix token takes the permission."""
-    range_permitted = False
+    # --- literals and names ----------------------------------------------------------------
 
-    def _infix_table(self) -> InfixTable:
-        comparisons = {op: (30, self.binary) for op in _TEST_OPS}
-        return {
-            "or": (10, self.binary),
-            "and": (20, self.binary),
-            **comparisons,
-            "between": (30, self._between),
-            "in": (30, self._in),
-            "+": (40, self.binary),
-            "-": (40, self.binary),
-            "*": (50, self.binary),
-            "/": (50, self.binary),
-            "**": (60, self.binary),
-            ".": (80, self._path),
-            "[": (80, self._filter),
-            "(": (80, self._call_value),
-        }
+    def literal(self, token: Token) -> Node:
+        if token.type == "NUMBER":
+            return number(token)
+        if token.type == "STRING":
+            return Constant(value=_string(token))
+        return Constant(value=_CONSTANTS[token.type])
 
-    def _prefix(self, token: Token) -> Node:
-        self.range_permitted, self.range_requested = self.range_requested, False
-        if token.kind in ("number", "string"):
-            return Constant(value=token.value)
-        if token.kind == "name":
-            return self._name(token)
-        handler = {
-            "(": self._parenthesis,
-            "[": self._bracket,
-            "]": self._open_range,
-            "{": self._context,
-            "-": self._minus,
-            "@": self._temporal_literal,
-        }.get(token.text if token.kind == "op" else "")
-        if handler is None:
-            raise self.error(f"unexpected {token.describe()}", token)
-        return handler(token)
+    def word(self, token: Token) -> Token:
+        return token
 
-    # --- names, keywords, calls --------------------------------------------------------------
+    def variable(self, name: Token) -> Node:
+        if name.type == "NAME" and name in _RESERVED:
+            raise SyntaxRefusal(f"unexpected {str(name)!r}", name.start_pos or 0)
+        return Variable(name=_name(name))
 
-    def _name(self, token: Token) -> Node:
-        if token.text in _CONSTANTS:
-            return Constant(value=_CONSTANTS[token.text])
-        keyword = {
-            "if": self._if,
-            "for": self._for,
-            "some": self._quantified,
-            "every": self._quantified,
-        }.get(token.text)
-        if keyword is not None:
-            return keyword(token)
-        function = self._function_name(token)
-        if function is not None:
-            return self._call(function, token)
-        if self.at("("):
-            self.advance()
-            self.arguments()  # a missing ')' is reported first, as the text is read left to right
-            raise self.error(f"unknown function {token.text!r}", token)
-        if token.text in _RESERVED:
-            raise self.error(f"unexpected {token.describe()}", token)
-        return Variable(name=str(token.value))
+    def list_literal(self, *items: Node) -> Node:
+        return ListLiteral(items=items)
 
-    def _function_name(self, first: Token) -> str | None:
-        """The longest built-in name starting at ``first`` and followed by ``(``, consumed."""
-        for count in range(FUNCTION_WORDS, 0, -1):
-            rest = [self.peek(offset) for offset in range(count - 1)]
-            name = " ".join([first.text, *(token.text for token in rest)])
-            opening = self.peek(count - 1)
-            if all(t.kind == "name" for t in rest) and opening.text == "(" and arity(name):
-                self.index += count
-                return name
-        return None
+    def context_entry(self, key: Token, value: Node) -> tuple[Token, ContextEntry]:
+        text = _string(key) if key.type == "STRING" else _name(key)
+        return key, ContextEntry(key=text, value=value)
 
-    def _call(self, name: str, token: Token) -> Node:
-        args = self.arguments()
-        least, most = arity(name) or (0, None)
+    def context_literal(self, *entries: tuple[Token, ContextEntry]) -> Node:
+        seen: set[str] = set()
+        for token, entry in entries:
+            if entry.key in seen:
+                raise SyntaxRefusal(f"duplicate context key {entry.key!r}", token.start_pos or 0)
+            seen.add(entry.key)
+        return ContextLiteral(entries=tuple(entry for _, entry in entries))
+
+    def temporal_literal(self, text: Token) -> Node:
+        """``@"2024-01-31"``: the function is chosen by the text, which must be valid now."""
+        value = _string(text)
+        for function, parse in _TEMPORAL_LITERALS:
+            if parse(value) is not None:
+                return FunctionCall(name=function, args=(Constant(value=value),))
+        message = f"{text} is not a date, time, date and time or duration"
+        raise SyntaxRefusal(message, text.start_pos or 0)
+
+    def function_call(self, name: Token, args: tuple[Node, ...] | None) -> Node:
+        function = " ".join(str(name).split())
+        args = args or ()
+        known = arity(function)
+        if known is None:
+            raise SyntaxRefusal(f"unknown function {function!r}", name.start_pos or 0)
+        least, most = known
         if len(args) < least or (most is not None and len(args) > most):
             expected = describe_arity(least, most)
-            raise self.error(f"function '{name}' takes {expected}, got {len(args)}", token)
-        return FunctionCall(name=name, args=args)
+            message = f"function '{function}' takes {expected}, got {len(args)}"
+            raise SyntaxRefusal(message, name.start_pos or 0)
+        return FunctionCall(name=function, args=args)
 
-    def _call_value(self, token: Token, left: Node) -> Node:
-        raise self.error("only built-in functions can be called", token)
+    # --- paths and filters -----------------------------------------------------------------
 
-    # --- if / for / some / every -------------------------------------------------------------
+    def path(self, target: Node, name: Token) -> Node:
+        return Member(target=target, name=_name(name))
 
-    def _if(self, token: Token) -> Node:
-        condition = self.expression()
-        self.expect("then")
-        then = self.expression()
-        self.expect("else")
-        return Conditional(condition=condition, then=then, otherwise=self.expression())
+    def filter(self, target: Node, condition: Node) -> Node:
+        return Filter(target=target, condition=condition)
 
-    def _for(self, token: Token) -> Node:
-        iterations = self._iterations()
-        self.expect("return")
-        return ForLoop(iterations=iterations, body=self.expression())
+    # --- if / for / some / every -----------------------------------------------------------
 
-    def _quantified(self, token: Token) -> Node:
-        iterations = self._iterations()
-        self.expect("satisfies")
-        quantifier = "some" if token.text == "some" else "every"
-        return Quantified(quantifier=quantifier, iterations=iterations, condition=self.expression())
+    def if_expression(self, condition: Node, then: Node, otherwise: Node) -> Node:
+        return Conditional(condition=condition, then=then, otherwise=otherwise)
 
-    def _iterations(self) -> tuple[Iteration, ...]:
-        """``x in xs, i in 1..3``."""
-        iterations = []
-        while True:
-            name = self.expect_name("a variable name")
-            self.expect("in")
-            self.range_requested = True
-            source = self.expression()
-            if self.accept(".."):
-                source = Range(low=source, high=self.expression())
-            iterations.append(Iteration(name=str(name.value), source=source))
-            if not self.accept(","):
-                return tuple(iterations)
+    def for_expression(self, *parts: Iteration | Node) -> Node:
+        *iterations, body = parts
+        return ForLoop(iterations=_iterations(iterations), body=_node(body))
 
-    # --- literals ----------------------------------------------------------------------------
+    def quantified(self, quantifier: Token, *parts: Iteration | Node) -> Node:
+        *iterations, condition = parts
+        return Quantified(
+            quantifier="some" if quantifier.type == "SOME" else "every",
+            iterations=_iterations(iterations),
+            condition=_node(condition),
+        )
 
-    def _parenthesis(self, token: Token) -> Node:
-        permitted = self.range_permitted
-        inner = self.expression()
-        if self.accept(".."):
-            return self._range_rest(inner, False, permitted, token)
-        self.expect(")")
-        return inner
+    def iteration(self, name: Token, source: Node) -> Iteration:
+        return Iteration(name=_name(name), source=source)
 
-    def _bracket(self, token: Token) -> Node:
-        permitted = self.range_permitted
-        if self.accept("]"):
-            return ListLiteral()
-        first = self.expression()
-        if self.accept(".."):
-            return self._range_rest(first, True, permitted, token)
-        items = [first]
-        while self.accept(","):
-            items.append(self.expression())
-        self.expect("]")
-        return ListLiteral(items=tuple(items))
+    def integer_iteration(self, name: Token, low: Node, high: Node) -> Iteration:
+        """``i in 1..3`` iterates the integers from ``low`` to ``high``."""
+        return Iteration(name=_name(name), source=Range(low=low, high=high))
 
-    def _open_range(self, token: Token) -> Node:
-        permitted = self.range_permitted
-        low = self.expression()
-        self.expect("..")
-        return self._range_rest(low, False, permitted, token)
+    # --- between / in ------------------------------------------------------------------------
 
-    def _range_rest(self, low: Node, low_inclusive: bool, permitted: bool, start: Token) -> Node:
-        """``high]`` or ``high)`` / ``high[`` after ``low..``."""
-        if not permitted:
-            raise self.error("a range such as [1..10] may only follow 'in'", start)
-        high = self.expression()
-        if not self.accept("]"):
-            if not (self.accept(")") or self.accept("[")):
-                raise self.error(
-                    f"expected ']' or ')' to close the range, found {self.token.describe()}"
-                )
-            return Range(low=low, high=high, low_inclusive=low_inclusive, high_inclusive=False)
-        return Range(low=low, high=high, low_inclusive=low_inclusive)
+    def between(self, value: Node, low: Node, _and: Token, high: Node) -> Node:
+        return Between(value=value, low=low, high=high)
 
-    def _context(self, token: Token) -> Node:
-        entries: list[ContextEntry] = []
-        while not self.accept("}"):
-            if entries:
-                self.expect(",")
-            key = self.advance()
-            if key.kind not in ("name", "string"):
-                raise self.error(f"expected a context key, found {key.describe()}", key)
-            if any(entry.key == key.value for entry in entries):
-                raise self.error(f"duplicate context key {key.value!r}", key)
-            self.expect(":")
-            entries.append(ContextEntry(key=str(key.value), value=self.expression()))
-        return ContextLiteral(entries=tuple(entries))
-
-    def _minus(self, token: Token) -> Node:
-        return self.negation(self.expression(55))
-
-    def _temporal_literal(self, token: Token) -> Node:
-        """``@"2024-01-31"``: the function is chosen by the text, which must be valid now."""
-        text = self.advance()
-        if text.kind != "string":
-            raise self.error("expected a string after '@'", text)
-        for function, parse in _TEMPORAL_LITERALS:
-            if parse(str(text.value)) is not None:
-                return FunctionCall(name=function, args=(Constant(value=text.value),))
-        raise self.error(f"{text.text} is not a date, time, date and time or duration", text)
-
-    # --- infix -------------------------------------------------------------------------------
-
-    def _path(self, token: Token, left: Node) -> Node:
-        name = self.expect_name("a name after '.'")
-        return Member(target=left, name=str(name.value))
-
-    def _filter(self, token: Token, left: Node) -> Node:
-        condition = self.expression()
-        self.expect("]")
-        return Filter(target=left, condition=condition)
-
-    def _between(self, token: Token, left: Node) -> Node:
-        low = self.expression(30)
-        self.expect("and")
-        return Between(value=left, low=low, high=self.expression(30))
-
-    def _in(self, token: Token, left: Node) -> Node:
+    def in_test(self, value: Node, tests: Node | tuple[Node, ...]) -> Node:
         """``x in < 5``, ``x in [1..5]``, ``x in (1, 2, > 10)``, ``x in list``."""
-        if not self.accept("("):
-            return InTest(value=left, tests=(self._test(),))
-        first = self._test()
-        if self.accept(".."):
-            return InTest(value=left, tests=(self._range_rest(first, False, True, token),))
-        tests = [first]
-        while self.accept(","):
-            tests.append(self._test())
-        self.expect(")")
-        return InTest(value=left, tests=tuple(tests))
+        return InTest(value=value, tests=tests if isinstance(tests, tuple) else (tests,))
 
-    def _test(self) -> Node:
-        op = _TEST_OPS.get(self.token.text) if self.token.kind == "op" else None
-        if op is None:
-            self.range_requested = True
-            return self.expression(30)
-        self.advance()
-        return UnaryTest(op=op, operand=self.expression(30))
+    def test_list(self, *tests: Node) -> tuple[Node, ...]:
+        return tests
+
+    def unary_test(self, op: Token, operand: Node) -> Node:
+        return UnaryTest(op=_TEST_OPS[str(op)], operand=operand)
+
+    def range(self, opening: Token, low: Node, high: Node, closing: Token) -> Node:
+        return Range(
+            low=low,
+            high=high,
+            low_inclusive=opening.type == "LSQB",
+            high_inclusive=closing.type == "RSQB",
+        )
+
+
+def _name(token: Token) -> str:
+    text = str(token)
+    return text[1:-1] if token.type == "BACKTICK_NAME" else text
+
+
+def _node(value: Iteration | Node) -> Node:
+    assert not isinstance(value, Iteration)
+    return value
+
+
+def _iterations(values: list[Iteration | Node]) -> tuple[Iteration, ...]:
+    return tuple(value for value in values if isinstance(value, Iteration))
+
+
+def _string(token: Token) -> str:
+    """The text of a string literal: escapes decoded, other backslashes kept (regex text such
+    as ``"\\d+"`` survives)."""
+    text, base = str(token), token.start_pos or 0
+    chars: list[str] = []
+    at, end = 1, len(text) - 1
+    while at < end:
+        char = text[at]
+        if char == "\\":
+            code = text[at + 1]
+            if code == "u":
+                char, at = _unicode_escape(text, at, end, base)
+            elif code in _ESCAPES:
+                char, at = _ESCAPES[code], at + 1
+        chars.append(char)
+        at += 1
+    return "".join(chars)
+
+
+def _unicode_escape(text: str, at: int, end: int, base: int) -> tuple[str, int]:
+    """``\\u00e9`` at ``at``, or a JSON-style surrogate pair; where the escape ends."""
+    high = _hex4(text, at, end, base)
+    if 0xD800 <= high < 0xDC00 and text.startswith("\\u", at + 6, end):
+        low = _hex4(text, at + 6, end, base)
+        if 0xDC00 <= low < 0xE000:
+            return chr(0x10000 + ((high - 0xD800) << 10) + (low - 0xDC00)), at + 11
+    if 0xD800 <= high < 0xE000:
+        raise SyntaxRefusal("\\u escape is half of a surrogate pair", base + at)
+    return chr(high), at + 5
+
+
+def _hex4(text: str, at: int, end: int, base: int) -> int:
+    digits = text[at + 2 : min(at + 6, end)]
+    if len(digits) != 4 or any(d not in "0123456789abcdefABCDEF" for d in digits):
+        raise SyntaxRefusal("malformed \\u escape", base + at)
+    return int(digits, 16)
+
+
+def _special(error: Unexpected) -> SyntaxRefusal | None:
+    kind, opened = error.token.type, error.opened
+    if kind == "DOTDOT" and opened and opened[-1].type in ("LSQB", "LPAR"):
+        message = "a range such as [1..10] may only follow 'in'"
+        return SyntaxRefusal(message, opened[-1].start_pos or 0)
+    if kind == "LPAR":
+        return SyntaxRefusal("only built-in functions can be called", error.position)
+    if "AND" in error.expected and "OR" not in error.expected:  # between low and high
+        return SyntaxRefusal(f"expected 'and', found {error.found}", error.position)
+    if {"RSQB", "RPAR"} <= error.expected:
+        message = f"expected ']' or ')' to close the range, found {error.found}"
+        return SyntaxRefusal(message, error.position)
+    return None
+
+
+def _spaced_functions() -> str:
+    """The regex alternatives for built-in names with spaces, longest first."""
+    names = sorted((n for n in (*FUNCTIONS, *SPECIAL_FORMS) if " " in n), key=len, reverse=True)
+    return "|".join(r"\s+".join(re.escape(word) for word in name.split()) for name in names)
+
+
+PARSER = DialectParser(
+    "feel.lark",
+    FeelBuilder(),
+    Wording(
+        closers=(
+            ("RPAR", "')'"),
+            ("RSQB", "']'"),
+            ("RBRACE", "'}'"),
+            ("_THEN", "'then'"),
+            ("_ELSE", "'else'"),
+            ("_RETURN", "'return'"),
+            ("_SATISFIES", "'satisfies'"),
+            ("COLON", "':'"),
+        ),
+        sole={"_IN": "'in'"},
+        openers=frozenset({"LPAR", "LSQB", "LBRACE"}),
+        closing=frozenset({"RPAR", "RSQB", "RBRACE"}),
+        after={
+            "DOT": "a name after '.'",
+            "_FOR": "a variable name",
+            "SOME": "a variable name",
+            "EVERY": "a variable name",
+            "COMMA": "a variable name",
+            "AT": "a string after '@'",
+        },
+        key="a context key",
+        backtick_names=True,
+        special=_special,
+    ),
+    fill_in={"__SPACED_FUNCTIONS__": _spaced_functions()},
+)

@@ -1,8 +1,13 @@
-"""JUEL (Camunda 7 Java EL) parser for the text inside ``${...}``: ``amount > 100 && approved``."""
+"""JUEL (Camunda 7 Java EL): ``${amount > 100 && approved}`` and text around it.
+
+The grammar is ``grammars/juel.lark``; ``JuelBuilder`` turns each rule into ``_ast`` nodes.
+"""
 
 from __future__ import annotations
 
 from typing import ClassVar
+
+from lark import Token, v_args
 
 from translator.expressions._ast import (
     BinaryOp,
@@ -15,25 +20,24 @@ from translator.expressions._ast import (
     Unary,
     Variable,
 )
-from translator.expressions._lexer import LexerRules, Token
-from translator.expressions._parser import InfixTable, Parser
+from translator.expressions._parsing import (
+    Builder,
+    DialectParser,
+    SyntaxRefusal,
+    Wording,
+    number,
+)
 
-_CONSTANTS = {"true": True, "false": False, "null": None}
+_CONSTANTS = {"TRUE": True, "FALSE": False, "NULL": None}
 _RESERVED = frozenset(
     {"and", "or", "not", "eq", "ne", "lt", "gt", "le", "ge", "div", "mod", "instanceof"}
 )
+_ESCAPES = {"\\": "\\", "'": "'", '"': '"'}
 
 
-class JuelParser(Parser):
-    RULES: ClassVar[LexerRules] = LexerRules(
-        punctuation=(
-            *("==", "!=", "<=", ">=", "&&", "||", "<", ">", "!", "+", "-", "*", "/", "%"),
-            *("?", ":", "(", ")", "[", "]", ".", ","),
-        ),
-        quotes="'\"",
-        escapes="\\'\"",
-    )
-    BINARY_OPS: ClassVar[dict[str, BinaryOp]] = {
+@v_args(inline=True)
+class JuelBuilder(Builder):
+    OPERATORS: ClassVar[dict[str, BinaryOp]] = {
         "||": "or",
         "or": "or",
         "&&": "and",
@@ -58,71 +62,64 @@ class JuelParser(Parser):
         "%": "%",
         "mod": "%",
     }
-    _POWERS: ClassVar[dict[BinaryOp, int]] = {
-        "or": 10,
-        "and": 20,
-        "=": 30,
-        "!=": 30,
-        "<": 35,
-        "<=": 35,
-        ">": 35,
-        ">=": 35,
-        "+": 40,
-        "-": 40,
-        "*": 50,
-        "/": 50,
-        "%": 50,
-    }
 
-    def _infix_table(self) -> InfixTable:
-        operators = {text: (self._POWERS[op], self.binary) for text, op in self.BINARY_OPS.items()}
-        return {
-            **operators,
-            "?": (5, self._ternary),
-            ".": (80, self._member),
-            "[": (80, self._index),
-        }
+    def literal(self, token: Token) -> Node:
+        if token.type == "NUMBER":
+            return number(token)
+        if token.type == "STRING":
+            return Constant(value=_string(str(token)))
+        return Constant(value=_CONSTANTS[token.type])
 
-    def _prefix(self, token: Token) -> Node:
-        if token.kind in ("number", "string"):
-            return Constant(value=token.value)
-        if token.kind == "name":
-            return self._name(token)
-        if token.text == "(":
-            inner = self.expression()
-            self.expect(")")
-            return inner
-        if token.text == "-":
-            return self.negation(self.expression(60))
-        if token.text == "!":
-            return Unary(op="not", operand=self.expression(60))
-        raise self.error(f"unexpected {token.describe()}", token)
+    def variable(self, name: Token) -> Node:
+        if str(name) in _RESERVED:
+            raise SyntaxRefusal(f"unexpected {str(name)!r}", name.start_pos or 0)
+        return Variable(name=str(name))
 
-    def _name(self, token: Token) -> Node:
-        if token.text in _CONSTANTS:
-            return Constant(value=_CONSTANTS[token.text])
-        if token.text == "empty":
-            return Unary(op="empty", operand=self.expression(60))
-        if token.text == "not":
-            return Unary(op="not", operand=self.expression(60))
-        if token.text in _RESERVED:
-            raise self.error(f"unexpected {token.describe()}", token)
-        if self.at("(") or self.at(":"):
-            raise self.error("functions are not supported; call methods on values", token)
-        return Variable(name=token.text)
+    def function_call(self, name: Token, args: tuple[Node, ...] | None) -> Node:
+        message = "functions are not supported; call methods on values"
+        raise SyntaxRefusal(message, name.start_pos or 0)
 
-    def _ternary(self, token: Token, left: Node) -> Node:
-        then = self.expression()
-        self.expect(":")
-        return Conditional(condition=left, then=then, otherwise=self.expression(4))
+    def conditional(self, condition: Node, then: Node, otherwise: Node) -> Node:
+        return Conditional(condition=condition, then=then, otherwise=otherwise)
 
-    def _member(self, token: Token, left: Node) -> Node:
-        name = self.expect_name("a property name after '.'").text
-        if self.accept("("):
-            return MethodCall(target=left, name=name, args=self.arguments())
-        return Member(target=left, name=name)
+    def logical_not(self, _not: Token, operand: Node) -> Node:
+        return Unary(op="not", operand=operand)
 
-    def _index(self, token: Token, left: Node) -> Node:
-        index = self.expression()
-        self.expect("]")
-        return Index(target=left, index=index)
+    def empty(self, operand: Node) -> Node:
+        return Unary(op="empty", operand=operand)
+
+    def member(self, target: Node, name: Token) -> Node:
+        return Member(target=target, name=str(name))
+
+    def method_call(self, target: Node, name: Token, args: tuple[Node, ...] | None) -> Node:
+        return MethodCall(target=target, name=str(name), args=args or ())
+
+    def index(self, target: Node, index: Node) -> Node:
+        return Index(target=target, index=index)
+
+
+def _string(text: str) -> str:
+    """A quoted literal's text: backslash escapes a backslash or a quote, else stays."""
+    chars: list[str] = []
+    at, end = 1, len(text) - 1
+    while at < end:
+        char = text[at]
+        if char == "\\" and text[at + 1] in _ESCAPES:
+            at += 1
+            char = text[at]
+        chars.append(char)
+        at += 1
+    return "".join(chars)
+
+
+PARSER = DialectParser(
+    "juel.lark",
+    JuelBuilder(),
+    Wording(
+        closers=(("RPAR", "')'"), ("RSQB", "']'"), ("RBRACE", "'}'"), ("COLON", "':'")),
+        openers=frozenset({"LPAR", "LSQB", "_MARKER"}),
+        closing=frozenset({"RPAR", "RSQB", "RBRACE"}),
+        prefixes=frozenset({"MINUS", "NOT", "_EMPTY"}),
+        after={"DOT": "a property name after '.'"},
+    ),
+)

@@ -7,8 +7,9 @@ MAX_SOURCE_LENGTH = 10_000
 
 MAX_DEPTH = 100
 """Nesting depth of the syntax tree as stored JSON (a node, a list of arguments and a context
-entry each count one). It bounds recursion in the parser and the evaluator, and keeps the IR
-well within what JSON parsers accept (pydantic's stops at 200)."""
+entry each count one). It bounds recursion in the evaluator and keeps the IR well within what
+JSON parsers accept (pydantic's stops at 200). The parser does not recurse; it refuses text with
+more brackets (or a longer run of prefix operators such as ``- - -1``) open at once."""
 
 MAX_STEPS = 100_000
 """Node visits, loop iterations and the items functions and operators walk, in one evaluation

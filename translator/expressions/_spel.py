@@ -1,17 +1,19 @@
-"""SpEL (Spring, as tSM uses it) parser for the text inside ``#{...}``.
+"""SpEL (Spring, as tSM uses it): ``#{#amount > 100}`` and text around it.
 
 ``#name`` is a process variable, ``#variables`` all of them, a bare name a property of the root
 object (``execution.processBusinessKey``). Type references, constructors, bean references and
 SpEL functions are refused: they would reach into the JVM in Spring and mean nothing here.
+The grammar is ``grammars/spel.lark``; ``SpelBuilder`` turns each rule into ``_ast`` nodes.
 """
 
 from __future__ import annotations
 
 from typing import ClassVar
 
+from lark import Token, v_args
+
 from translator.expressions._ast import (
     AllVariables,
-    Binary,
     BinaryOp,
     Conditional,
     Constant,
@@ -29,30 +31,28 @@ from translator.expressions._ast import (
     Unary,
     Variable,
 )
-from translator.expressions._lexer import LexerRules, Token
-from translator.expressions._parser import InfixTable, Parser
-
-_CONSTANTS = {"true": True, "false": False, "null": None}
-_WORDS = frozenset(
-    {"and", "or", "not", "eq", "ne", "lt", "gt", "le", "ge", "div", "mod", *_CONSTANTS}
-    | {"instanceof", "matches", "between", "new"}
+from translator.expressions._parsing import (
+    Builder,
+    DialectParser,
+    SyntaxRefusal,
+    Unexpected,
+    Wording,
+    number,
 )
-"""SpEL's reserved words, which it matches ignoring case."""
-_UNSUPPORTED = ("instanceof", "matches", "between")
+
+_CONSTANTS = {"TRUE": True, "FALSE": False, "NULL": None}
+_WORDS = frozenset(
+    {"and", "or", "not", "eq", "ne", "lt", "gt", "le", "ge", "div", "mod", "true", "false"}
+    | {"null", "instanceof", "matches", "between", "new"}
+)
+"""SpEL's reserved words, which it matches ignoring case: never a bare property name."""
+_UNSUPPORTED_OPERATORS = frozenset({"instanceof", "matches", "between"})
+_TYPES_AND_CONSTRUCTORS = "type references and constructors are not supported"
 
 
-class SpelParser(Parser):
-    RULES: ClassVar[LexerRules] = LexerRules(
-        punctuation=(
-            *(".?[", ".![", "?.", "?:", "==", "!=", "<=", ">=", "&&", "||"),
-            *("<", ">", "!", "+", "-", "*", "/", "%", "^", "?", ":"),
-            *("(", ")", "[", "]", "{", "}", ".", ",", "#", "@"),
-        ),
-        quotes="'\"",
-        escapes="",
-        number_suffixes="lLdDfF",
-    )
-    BINARY_OPS: ClassVar[dict[str, BinaryOp]] = {
+@v_args(inline=True)
+class SpelBuilder(Builder):
+    OPERATORS: ClassVar[dict[str, BinaryOp]] = {
         "||": "or",
         "or": "or",
         "&&": "and",
@@ -77,154 +77,107 @@ class SpelParser(Parser):
         "%": "%",
         "mod": "%",
         "^": "**",
-    }
-    _POWERS: ClassVar[dict[BinaryOp, int]] = {
-        "or": 10,
-        "and": 20,
-        "=": 30,
-        "!=": 30,
-        "<": 30,
-        "<=": 30,
-        ">": 30,
-        ">=": 30,
-        "+": 40,
-        "-": 40,
-        "*": 50,
-        "/": 50,
-        "%": 50,
-        "**": 60,
+        "?:": "?:",
     }
 
-    def key(self, token: Token) -> str:
-        if token.kind == "name" and token.text.lower() in _WORDS:
-            return token.text.lower()
-        return super().key(token)
+    def operator(self, op: Token) -> str:
+        return str(op).lower()
 
-    def _infix_table(self) -> InfixTable:
-        operators = {text: (self._POWERS[op], self.binary) for text, op in self.BINARY_OPS.items()}
-        unsupported = {word: (30, self._unsupported) for word in _UNSUPPORTED}
-        return {
-            **operators,
-            **unsupported,
-            "?": (5, self._ternary),
-            "?:": (5, self._elvis),
-            ".": (80, self._member),
-            "?.": (80, self._member),
-            "[": (80, self._index),
-            ".?[": (80, self._selection),
-            ".![": (80, self._projection),
-        }
+    def literal(self, token: Token) -> Node:
+        if token.type == "NUMBER":
+            return number(token, suffixes="lLdDfF")
+        if token.type == "STRING":
+            return Constant(value=_string(str(token)))
+        return Constant(value=_CONSTANTS[token.type])
 
-    def _prefix(self, token: Token) -> Node:
-        if token.kind in ("number", "string"):
-            return Constant(value=token.value)
-        if token.kind == "name":
-            return self._name(token)
-        handler = {
-            "#": self._hash,
-            "(": self._parenthesis,
-            "{": self._inline,
-            "-": self._minus,
-            "!": self._not,
-        }.get(token.text if token.kind == "op" else "")
-        if handler is None:
-            if token.text == "@":
-                raise self.error("bean references (@name) are not supported", token)
-            raise self.error(f"unexpected {token.describe()}", token)
-        return handler(token)
-
-    def _name(self, token: Token) -> Node:
-        word = self.key(token)
-        if word in _CONSTANTS:
-            return Constant(value=_CONSTANTS[word])
-        if word == "not":
-            return self._not(token)
-        if word == "new" or (token.text == "T" and self.at("(")):
-            raise self.error("type references and constructors are not supported", token)
-        if word in _WORDS:
-            raise self.error(f"unexpected {token.describe()}", token)
-        if self.at("("):
-            raise self.error(f"unknown function {token.text!r}", token)
-        return ThisProperty(name=token.text)
-
-    def _minus(self, token: Token) -> Node:
-        return self.negation(self.expression(70))
-
-    def _not(self, token: Token) -> Node:
-        return Unary(op="not", operand=self.expression(70))
-
-    def _hash(self, token: Token) -> Node:
-        name = self.expect_name("a variable name after '#'").text
-        if self.at("("):
-            raise self.error(f"functions (#{name}(...)) are not supported", token)
+    def hash_variable(self, _hash: Token, name: Token) -> Node:
         if name == "variables":
             return AllVariables()
         if name in ("this", "root"):
             return This()
-        return Variable(name=name)
+        return Variable(name=str(name))
 
-    def _parenthesis(self, token: Token) -> Node:
-        inner = self.expression()
-        self.expect(")")
-        return inner
+    def hash_function(self, hash_: Token, name: Token, args: tuple[Node, ...] | None) -> Node:
+        message = f"functions (#{name}(...)) are not supported"
+        raise SyntaxRefusal(message, hash_.start_pos or 0)
 
-    def _inline(self, token: Token) -> Node:
-        """``{1, 2}`` is a list, ``{a: 1, 'b': 2}`` a map, ``{:}`` the empty map."""
-        if self.accept("}"):
-            return ListLiteral()
-        if self.at(":") and self.peek().text == "}":
-            self.index += 2
-            return ContextLiteral()
-        if self.token.kind in ("name", "string") and self.peek().text == ":":
-            return self._inline_map()
-        items = [self.expression()]
-        while self.accept(","):
-            items.append(self.expression())
-        self.expect("}")
-        return ListLiteral(items=tuple(items))
+    def property(self, name: Token) -> Node:
+        if str(name).lower() in _WORDS:
+            raise SyntaxRefusal(f"unexpected {str(name)!r}", name.start_pos or 0)
+        return ThisProperty(name=str(name))
 
-    def _inline_map(self) -> Node:
-        entries = []
-        while True:
-            key = self.advance()
-            if key.kind not in ("name", "string"):
-                raise self.error(f"expected a map key, found {key.describe()}", key)
-            self.expect(":")
-            entries.append(ContextEntry(key=str(key.value), value=self.expression()))
-            if not self.accept(","):
-                self.expect("}")
-                return ContextLiteral(entries=tuple(entries))
+    def function_call(self, name: Token, args: tuple[Node, ...] | None) -> Node:
+        message = _TYPES_AND_CONSTRUCTORS if name == "T" else f"unknown function {str(name)!r}"
+        raise SyntaxRefusal(message, name.start_pos or 0)
 
-    def _ternary(self, token: Token, left: Node) -> Node:
-        then = self.expression()
-        self.expect(":")
-        return Conditional(condition=left, then=then, otherwise=self.expression(4))
+    def constructor(self, new: Token, _type: Node) -> Node:
+        raise SyntaxRefusal(_TYPES_AND_CONSTRUCTORS, new.start_pos or 0)
 
-    def _elvis(self, token: Token, left: Node) -> Node:
-        return Binary(op="?:", left=left, right=self.expression(4))
+    def list_literal(self, *items: Node) -> Node:
+        """``{1, 2}`` is a list, ``{}`` the empty list."""
+        return ListLiteral(items=items)
 
-    def _member(self, token: Token, left: Node) -> Node:
-        name = self.expect_name("a property name after '.'").text
-        null_safe = token.text == "?."
-        if self.accept("("):
-            args = self.arguments()
-            return MethodCall(target=left, name=name, args=args, null_safe=null_safe)
-        return Member(target=left, name=name, null_safe=null_safe)
+    def map_entry(self, key: Token, value: Node) -> ContextEntry:
+        text = _string(str(key)) if key.type == "STRING" else str(key)
+        return ContextEntry(key=text, value=value)
 
-    def _index(self, token: Token, left: Node) -> Node:
-        index = self.expression()
-        self.expect("]")
-        return Index(target=left, index=index)
+    def map_literal(self, *entries: ContextEntry) -> Node:
+        """``{a: 1, 'b': 2}``, ``{:}`` the empty map."""
+        return ContextLiteral(entries=entries)
 
-    def _selection(self, token: Token, left: Node) -> Node:
-        condition = self.expression()
-        self.expect("]")
-        return Selection(target=left, condition=condition)
+    def conditional(self, condition: Node, then: Node, otherwise: Node) -> Node:
+        return Conditional(condition=condition, then=then, otherwise=otherwise)
 
-    def _projection(self, token: Token, left: Node) -> Node:
-        body = self.expression()
-        self.expect("]")
-        return Projection(target=left, body=body)
+    def logical_not(self, _not: Token, operand: Node) -> Node:
+        return Unary(op="not", operand=operand)
 
-    def _unsupported(self, token: Token, left: Node) -> Node:
-        raise self.error(f"the {token.text!r} operator is not supported", token)
+    def member(self, target: Node, dot: Token, name: Token) -> Node:
+        return Member(target=target, name=str(name), null_safe=dot.type == "SAFE_DOT")
+
+    def method_call(
+        self, target: Node, dot: Token, name: Token, args: tuple[Node, ...] | None
+    ) -> Node:
+        null_safe = dot.type == "SAFE_DOT"
+        return MethodCall(target=target, name=str(name), args=args or (), null_safe=null_safe)
+
+    def index(self, target: Node, index: Node) -> Node:
+        return Index(target=target, index=index)
+
+    def selection(self, target: Node, condition: Node) -> Node:
+        return Selection(target=target, condition=condition)
+
+    def projection(self, target: Node, body: Node) -> Node:
+        return Projection(target=target, body=body)
+
+
+def _string(text: str) -> str:
+    """A quoted literal's text; a doubled quote stands for one (``'it''s'``)."""
+    quote = text[0]
+    return text[1:-1].replace(quote * 2, quote)
+
+
+def _special(error: Unexpected) -> SyntaxRefusal | None:
+    word = str(error.token).lower()
+    if error.token.type == "NAME" and word in _UNSUPPORTED_OPERATORS:
+        return SyntaxRefusal(f"the {word!r} operator is not supported", error.position)
+    return None
+
+
+PARSER = DialectParser(
+    "spel.lark",
+    SpelBuilder(),
+    Wording(
+        closers=(("RPAR", "')'"), ("RSQB", "']'"), ("RBRACE", "'}'"), ("COLON", "':'")),
+        openers=frozenset({"LPAR", "LSQB", "LBRACE", "SELECTION", "PROJECTION", "_MARKER"}),
+        closing=frozenset({"RPAR", "RSQB", "RBRACE"}),
+        prefixes=frozenset({"MINUS", "NOT"}),
+        after={
+            "DOT": "a property name after '.'",
+            "SAFE_DOT": "a property name after '.'",
+            "HASH": "a variable name after '#'",
+        },
+        key="a map key",
+        unexpected_character={"@": "bean references (@name) are not supported"},
+        special=_special,
+    ),
+)
