@@ -34,7 +34,12 @@ from typing import Any, TypeVar
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError, ApplicationError, ChildWorkflowError
+from temporalio.exceptions import (
+    ActivityError,
+    ApplicationError,
+    ChildWorkflowError,
+    is_cancelled_exception,
+)
 from temporalio.workflow import ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
@@ -725,6 +730,7 @@ class Engine:
             else:
                 result = await self._execute_job(task, job_input, JOB_MAX_DURATION, JOB_TIMEOUT)
         except ActivityError as error:
+            _raise_if_cancelled(error)
             details = _bpmn_error_details(error.cause)
             if details is None:
                 raise IncidentRaised(
@@ -876,6 +882,7 @@ class Engine:
                 retry_policy=KAFKA_PUBLISH_POLICY,
             )
         except ActivityError as error:
+            _raise_if_cancelled(error)
             raise IncidentRaised(
                 "KAFKA_PUBLISH_FAILED",
                 f"could not publish to {request.topic!r}: {_failure_message(error)}",
@@ -923,6 +930,7 @@ class Engine:
                 parent_close_policy=ParentClosePolicy.REQUEST_CANCEL,
             )
         except ChildWorkflowError as error:
+            _raise_if_cancelled(error)
             details = _bpmn_error_details(error.cause)
             if details is None:
                 raise IncidentRaised(
@@ -1006,6 +1014,12 @@ def _job_variables(headers: Mapping[str, str], local: Scope) -> dict[str, Any]:
         return visible
     names = {name.strip() for name in fetch.split(",") if name.strip()}
     return {k: v for k, v in visible.items() if k in names or k in local.variables}
+
+
+def _raise_if_cancelled(error: ActivityError | ChildWorkflowError) -> None:
+    """An activity or child cancelled because its token was cancelled: keep cancelling."""
+    if is_cancelled_exception(error):
+        raise asyncio.CancelledError() from error
 
 
 def _bpmn_error_details(cause: BaseException | None) -> BpmnErrorDetails | None:

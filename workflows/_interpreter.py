@@ -49,6 +49,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows._engine import Engine
     from workflows._registry import REGISTRY
 
+
 @workflow.defn(dynamic=True)
 class BpmnInterpreter:
     """Runs any deployed BPMN process; see ``_engine`` for the semantics."""
@@ -58,6 +59,7 @@ class BpmnInterpreter:
         self._status = "starting"
         self._cancel_reason: str | None = None
         self._main: asyncio.Task[dict[str, Any]] | None = None
+        self._cancel_request: asyncio.Task[None] | None = None
 
     @workflow.run
     async def run(self, args: Sequence[RawValue]) -> dict[str, Any]:
@@ -193,12 +195,16 @@ class BpmnInterpreter:
         return matches[0]
 
     @workflow.update(name=CANCEL_UPDATE)
-    async def cancel(self, request: dict[str, Any]) -> None:
+    def cancel(self, request: dict[str, Any]) -> None:
         """Cancel the instance: running jobs and called processes are cancelled, the
-        workflow ends as canceled (like ``temporal workflow cancel``, with a reason)."""
+        workflow ends as canceled (like ``temporal workflow cancel``, with a reason).
+
+        The instance asks Temporal to cancel itself, so the outcome is the same as an
+        operator's cancel; the update returns once that request is recorded."""
         self._cancel_reason = CancelRequest.model_validate(request).reason
         workflow.logger.info("Canceling the instance: %s", self._cancel_reason)
-        await workflow.get_external_workflow_handle(workflow.info().workflow_id).cancel()
+        handle = workflow.get_external_workflow_handle(workflow.info().workflow_id)
+        self._cancel_request = asyncio.create_task(handle.cancel())
 
     @cancel.validator
     def _validate_cancel(self, request: dict[str, Any]) -> None:

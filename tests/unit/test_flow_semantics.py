@@ -1,0 +1,525 @@
+"""BPMN flow semantics on the time-skipping server: scopes, errors, multi-instance, inclusive
+gateways, script and user tasks, call activities, terminate, cancellation."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import pytest
+from temporalio.client import (
+    Client,
+    WorkflowFailureError,
+    WorkflowHandle,
+    WorkflowUpdateFailedError,
+)
+from temporalio.exceptions import CancelledError
+from temporalio.service import RPCError
+from temporalio.testing import WorkflowEnvironment
+
+from activities import BpmnError, Job
+from tests.helpers import deploy, running_interpreter, wait_for
+from tests.helpers.bpmn import (
+    chain,
+    error,
+    error_boundary,
+    events,
+    flow,
+    io_mapping,
+    model,
+    service,
+)
+from workflows import (
+    CANCEL_UPDATE,
+    COMPLETE_USER_TASK_UPDATE,
+    RESOLVE_INCIDENT_UPDATE,
+    STATE_QUERY,
+)
+
+
+async def start(
+    client: Client, task_queue: str, process_id: str, **variables: Any
+) -> WorkflowHandle:
+    return await client.start_workflow(
+        process_id, variables, id=f"{process_id}-{uuid.uuid4()}", task_queue=task_queue
+    )
+
+
+def path(state: Mapping[str, Any]) -> list[str]:
+    return [element["element_id"] for element in state["completed"]]
+
+
+def terminated(state: Mapping[str, Any]) -> set[str]:
+    return {e["element_id"] for e in state["completed"] if e["state"] == "terminated"}
+
+
+async def run_to_end(
+    env: WorkflowEnvironment,
+    task_queue: str,
+    process_id: str,
+    jobs: Mapping[str, Callable[..., Any]],
+    **variables: Any,
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    client = env.client
+    async with running_interpreter(client, task_queue, jobs):
+        handle = await start(client, task_queue, process_id, **variables)
+        result = await handle.result()
+        state = await handle.query(STATE_QUERY)
+    return result, state
+
+
+async def blocked_forever(job: Job) -> dict[str, Any]:
+    await asyncio.Event().wait()
+    return {}
+
+
+# --- scopes and errors ---------------------------------------------------------------------------
+
+SUB_PROCESS_WITH_ERROR_BOUNDARY = model(
+    "sub-error",
+    events("start", kind="startEvent"),
+    '<bpmn:subProcess id="sub">',
+    events("sub_start", kind="startEvent"),
+    service("work", io=io_mapping(inputs={"local_amount": "=amount + 1"})),
+    events("sub_end"),
+    chain("sub_start", "work", "sub_end"),
+    "</bpmn:subProcess>",
+    error_boundary("on_error", "sub"),
+    events("done", "handled"),
+    chain("start", "sub", "done"),
+    flow("on_error", "handled"),
+)
+
+
+async def test_an_error_inside_a_sub_process_is_caught_by_its_boundary_event(
+    time_skipping_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    deploy(SUB_PROCESS_WITH_ERROR_BOUNDARY)
+    seen: list[dict[str, Any]] = []
+
+    def work(job: Job) -> dict[str, Any]:
+        seen.append(job.variables)
+        raise BpmnError("BOOM", "no luck", variables={"why": "out of stock"})
+
+    result, state = await run_to_end(
+        time_skipping_env, task_queue, "sub-error", {"work": work}, amount=1
+    )
+    assert seen[0]["local_amount"] == 2
+    assert path(state)[-2:] == ["on_error", "handled"]
+    assert {"work", "sub"} <= terminated(state)
+    assert result["why"] == "out of stock"
+    assert "local_amount" not in result, "input mappings are local to the task"
+
+
+ERROR_EVENT_SUB_PROCESS = model(
+    "error-esp",
+    events("start", kind="startEvent"),
+    '<bpmn:parallelGateway id="fork" />',
+    service("slow"),
+    service("fail"),
+    events("end_slow", "end_fail"),
+    chain("start", "fork", "slow", "end_slow"),
+    chain("fork", "fail", "end_fail"),
+    '<bpmn:subProcess id="on_error" triggeredByEvent="true">',
+    '<bpmn:startEvent id="error_start"><bpmn:errorEventDefinition errorRef="e1" />'
+    "</bpmn:startEvent>",
+    service("compensate"),
+    events("esp_end"),
+    chain("error_start", "compensate", "esp_end"),
+    "</bpmn:subProcess>",
+    extra=error("e1", "FAILED"),
+)
+
+
+async def test_an_error_event_sub_process_interrupts_the_scope_and_cancels_its_jobs(
+    time_skipping_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    deploy(ERROR_EVENT_SUB_PROCESS)
+
+    def fail(job: Job) -> dict[str, Any]:
+        raise BpmnError("FAILED", "payment declined")
+
+    jobs = {"slow": blocked_forever, "fail": fail, "compensate": lambda job: {"compensated": True}}
+    result, state = await run_to_end(time_skipping_env, task_queue, "error-esp", jobs)
+    assert result["compensated"] is True
+    assert "slow" in terminated(state)
+    assert path(state)[-3:] == ["compensate", "esp_end", "on_error"]
+    assert "end_slow" not in path(state)
+
+
+# --- multi-instance ------------------------------------------------------------------------------
+
+
+def multi_instance(sequential: bool = False, completion: str | None = None) -> str:
+    condition = (
+        f"<bpmn:completionCondition>{completion}</bpmn:completionCondition>" if completion else ""
+    )
+    loop = (
+        f'<bpmn:multiInstanceLoopCharacteristics isSequential="{str(sequential).lower()}">'
+        "<bpmn:extensionElements>"
+        '<zeebe:loopCharacteristics inputCollection="=items" inputElement="item" '
+        'outputCollection="results" outputElement="=squared" />'
+        f"</bpmn:extensionElements>{condition}</bpmn:multiInstanceLoopCharacteristics>"
+    )
+    return model(
+        "mi-" + ("seq" if sequential else "par") + ("-early" if completion else ""),
+        events("start", kind="startEvent"),
+        service("square", extra=loop),
+        events("end"),
+        chain("start", "square", "end"),
+    )
+
+
+async def test_parallel_multi_instance_with_a_failing_item_resumes_after_the_incident(
+    time_skipping_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    deploy(multi_instance())
+    attempts: list[int] = []
+
+    def square(job: Job) -> dict[str, Any]:
+        item = job.variables["item"]
+        attempts.append(item)
+        if item == 2 and attempts.count(2) == 1:
+            raise RuntimeError("flaky backend")
+        return {"squared": item * item}
+
+    client = time_skipping_env.client
+    async with running_interpreter(client, task_queue, {"square": square}):
+        handle = await start(client, task_queue, "mi-par", items=[1, 2, 3])
+        state = await wait_for(lambda s: s["incidents"], handle)
+        incident = state["incidents"][0]
+        assert incident["element_id"] == "square"
+        assert "flaky backend" in incident["message"]
+        await handle.execute_update(RESOLVE_INCIDENT_UPDATE, {"incident_key": incident["key"]})
+        result = await handle.result()
+    assert result["results"] == [1, 4, 9]
+    assert "squared" not in result, "each item's output element stays local to the item"
+    assert "item" not in result
+
+
+async def test_sequential_multi_instance_runs_items_in_order(
+    time_skipping_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    deploy(multi_instance(sequential=True))
+    order: list[int] = []
+
+    def square(job: Job) -> dict[str, Any]:
+        order.append(job.variables["loopCounter"])
+        return {"squared": job.variables["item"] ** 2}
+
+    result, _ = await run_to_end(
+        time_skipping_env, task_queue, "mi-seq", {"square": square}, items=[3, 4, 5]
+    )
+    assert order == [1, 2, 3]
+    assert result["results"] == [9, 16, 25]
+
+
+async def test_a_completion_condition_cancels_the_remaining_instances(
+    time_skipping_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    deploy(multi_instance(completion="=numberOfCompletedInstances &gt;= 2"))
+
+    async def square(job: Job) -> dict[str, Any]:
+        if job.variables["item"] > 2:
+            await asyncio.Event().wait()
+        return {"squared": job.variables["item"] ** 2}
+
+    result, state = await run_to_end(
+        time_skipping_env, task_queue, "mi-par-early", {"square": square}, items=[1, 2, 3, 4]
+    )
+    assert result["results"] == [1, 4, None, None]
+    states = [e["state"] for e in state["completed"] if e["element_id"] == "square"]
+    assert states.count("terminated") == 2
+
+
+async def test_a_multi_instance_collection_that_is_not_a_list_is_an_incident(
+    time_skipping_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    deploy(multi_instance(sequential=True))
+    client = time_skipping_env.client
+    async with running_interpreter(client, task_queue, {"square": lambda job: {"squared": 0}}):
+        handle = await start(client, task_queue, "mi-seq", items="oops")
+        state = await wait_for(lambda s: s["incidents"], handle)
+        incident = state["incidents"][0]
+        assert incident["type"] == "EXTRACT_VALUE_ERROR"
+        assert "expected a list" in incident["message"]
+        await handle.execute_update(
+            RESOLVE_INCIDENT_UPDATE, {"incident_key": incident["key"], "variables": {"items": [2]}}
+        )
+        assert (await handle.result())["results"] == [0]
+
+
+# --- inclusive gateway ---------------------------------------------------------------------------
+
+INCLUSIVE = model(
+    "inclusive",
+    events("start", kind="startEvent"),
+    '<bpmn:inclusiveGateway id="fork" />',
+    '<bpmn:subProcess id="sub_a">',
+    events("a_start", kind="startEvent"),
+    service("a"),
+    events("a_end"),
+    chain("a_start", "a", "a_end"),
+    "</bpmn:subProcess>",
+    service("b"),
+    service("c"),
+    '<bpmn:inclusiveGateway id="join" />',
+    service("after"),
+    events("end"),
+    flow("start", "fork"),
+    flow("fork", "sub_a", "=wantA"),
+    flow("fork", "b", "=wantB"),
+    flow("fork", "c", "=wantC"),
+    chain("sub_a", "join"),
+    chain("b", "join"),
+    chain("c", "join"),
+    chain("join", "after", "end"),
+)
+
+
+@pytest.mark.parametrize(
+    ("wanted", "expected"),
+    [({"wantA": True, "wantB": False, "wantC": True}, ["a", "c"]), ({"wantB": True}, ["b"])],
+)
+async def test_an_inclusive_join_after_a_sub_process_waits_only_for_taken_branches(
+    time_skipping_env: WorkflowEnvironment,
+    task_queue: str,
+    wanted: dict[str, bool],
+    expected: list[str],
+) -> None:
+    deploy(INCLUSIVE)
+    ran: list[str] = []
+
+    def handler(name: str) -> Callable[[Job], dict[str, Any]]:
+        def run(job: Job) -> dict[str, Any]:
+            ran.append(name)
+            return {}
+
+        return run
+
+    variables = {"wantA": False, "wantB": False, "wantC": False, **wanted}
+    jobs = {name: handler(name) for name in ("a", "b", "c", "after")}
+    _, state = await run_to_end(time_skipping_env, task_queue, "inclusive", jobs, **variables)
+    assert sorted(ran[:-1]) == expected
+    assert ran[-1] == "after"
+    assert path(state).count("join") == 1
+    assert path(state).count("end") == 1
+
+
+# --- script and user tasks -----------------------------------------------------------------------
+
+SCRIPT_AND_USER_TASK = model(
+    "approval",
+    events("start", kind="startEvent"),
+    '<bpmn:scriptTask id="total"><bpmn:extensionElements>'
+    '<zeebe:script expression="=sum(for line in lines return line.price)" '
+    'resultVariable="total" /></bpmn:extensionElements></bpmn:scriptTask>',
+    '<bpmn:userTask id="approve"><bpmn:extensionElements>'
+    '<zeebe:assignmentDefinition assignee="=owner" candidateGroups="sales, finance" />'
+    "</bpmn:extensionElements></bpmn:userTask>",
+    events("end"),
+    chain("start", "total", "approve", "end"),
+)
+
+
+async def test_a_user_task_is_completed_by_the_update(
+    time_skipping_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    deploy(SCRIPT_AND_USER_TASK)
+    client = time_skipping_env.client
+    lines = [{"price": 10}, {"price": 32}]
+    async with running_interpreter(client, task_queue):
+        handle = await start(client, task_queue, "approval", lines=lines, owner="ann")
+        state = await wait_for(lambda s: s["active"], handle)
+        assert state["variables"]["total"] == 42
+        [active] = state["active"]
+        assert active["element_id"] == "approve"
+        with pytest.raises(WorkflowUpdateFailedError) as refused:
+            await handle.execute_update(COMPLETE_USER_TASK_UPDATE, {"element_id": "total"})
+        assert "no active user task 'total'" in str(refused.value.cause)
+        key = await handle.execute_update(
+            COMPLETE_USER_TASK_UPDATE, {"element_id": "approve", "variables": {"ok": True}}
+        )
+        assert key == active["key"]
+        result = await handle.result()
+    assert result["ok"] is True
+
+
+async def test_a_user_task_is_a_job_with_its_assignment_in_headers(
+    time_skipping_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    deploy(SCRIPT_AND_USER_TASK)
+    received: list[Job] = []
+
+    def task_list(job: Job) -> dict[str, Any]:
+        received.append(job)
+        return {"ok": "from the task list"}
+
+    jobs = {"io.camunda.zeebe:userTask": task_list}
+    result, _ = await run_to_end(
+        time_skipping_env, task_queue, "approval", jobs, lines=[], owner="bob"
+    )
+    assert result["ok"] == "from the task list"
+    headers = received[0].headers
+    assert headers["io.camunda.zeebe:assignee"] == "bob"
+    assert "sales" in headers["io.camunda.zeebe:candidateGroups"]
+
+
+# --- call activities -----------------------------------------------------------------------------
+
+CHILD = model(
+    "child",
+    events("start", kind="startEvent"),
+    service("child_work"),
+    events("end"),
+    chain("start", "child_work", "end"),
+)
+PARENT = model(
+    "parent",
+    events("start", kind="startEvent"),
+    '<bpmn:callActivity id="call"><bpmn:extensionElements>'
+    '<zeebe:calledElement processId="child" propagateAllChildVariables="true" />'
+    "</bpmn:extensionElements></bpmn:callActivity>",
+    error_boundary("child_failed", "call", "e1"),
+    events("end", "failed_end"),
+    chain("start", "call", "end"),
+    flow("child_failed", "failed_end"),
+    extra=error("e1", "CHILD_ERROR"),
+)
+
+
+async def test_a_call_activity_passes_variables_in_and_out(
+    time_skipping_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    deploy(CHILD)
+    deploy(PARENT)
+
+    def child_work(job: Job) -> dict[str, Any]:
+        return {"doubled": job.variables["x"] * 2}
+
+    result, state = await run_to_end(
+        time_skipping_env, task_queue, "parent", {"child_work": child_work}, x=21
+    )
+    assert result["doubled"] == 42
+    assert path(state)[-1] == "end"
+
+
+async def test_a_bpmn_error_of_the_child_is_caught_by_the_call_activity_boundary(
+    time_skipping_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    deploy(CHILD)
+    deploy(PARENT)
+
+    def child_work(job: Job) -> dict[str, Any]:
+        raise BpmnError("CHILD_ERROR", "the child gave up")
+
+    _, state = await run_to_end(
+        time_skipping_env, task_queue, "parent", {"child_work": child_work}, x=1
+    )
+    assert path(state)[-2:] == ["child_failed", "failed_end"]
+
+
+async def test_a_child_incident_is_resolved_in_the_child_and_the_parent_continues(
+    time_skipping_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    deploy(CHILD)
+    deploy(PARENT)
+    calls: list[int] = []
+
+    def child_work(job: Job) -> dict[str, Any]:
+        calls.append(1)
+        if len(calls) == 1:
+            raise RuntimeError("database down")
+        return {"done": True}
+
+    client = time_skipping_env.client
+    async with running_interpreter(client, task_queue, {"child_work": child_work}):
+        parent = await start(client, task_queue, "parent", x=1)
+        parent_state = await wait_for(lambda s: s["active"], parent)
+        child_id = parent_state["active"][0]["details"]["child_workflow_id"]
+        child = client.get_workflow_handle(child_id)
+        child_state = await wait_for(lambda s: s["incidents"], child)
+        assert "database down" in child_state["incidents"][0]["message"]
+        await child.execute_update(
+            RESOLVE_INCIDENT_UPDATE, {"incident_key": child_state["incidents"][0]["key"]}
+        )
+        assert (await parent.result())["done"] is True
+
+
+async def test_a_call_to_an_unknown_process_is_an_incident_on_the_call_activity(
+    time_skipping_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    unknown = PARENT.replace('processId="child"', 'processId="=childName"').replace(
+        'id="parent"', 'id="parent-dynamic"'
+    )
+    deploy(unknown)
+    deploy(CHILD)
+    client = time_skipping_env.client
+    async with running_interpreter(client, task_queue, {"child_work": lambda job: {}}):
+        handle = await start(client, task_queue, "parent-dynamic", childName="no-such-process")
+        state = await wait_for(lambda s: s["incidents"], handle)
+        incident = state["incidents"][0]
+        assert incident["type"] == "CALLED_ELEMENT_FAILED"
+        assert "no-such-process" in incident["message"]
+        await handle.execute_update(
+            RESOLVE_INCIDENT_UPDATE,
+            {"incident_key": incident["key"], "variables": {"childName": "child"}},
+        )
+        await handle.result()
+        state = await handle.query(STATE_QUERY)
+    assert path(state)[-1] == "end"
+
+
+# --- terminate and cancel ------------------------------------------------------------------------
+
+TERMINATE = model(
+    "terminate",
+    events("start", kind="startEvent"),
+    '<bpmn:parallelGateway id="fork" />',
+    service("slow"),
+    events("slow_end"),
+    '<bpmn:endEvent id="stop"><bpmn:terminateEventDefinition /></bpmn:endEvent>',
+    chain("start", "fork", "slow", "slow_end"),
+    chain("fork", "stop"),
+)
+
+
+async def test_a_terminate_end_event_ends_the_process_and_its_other_tokens(
+    time_skipping_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    deploy(TERMINATE)
+    _, state = await run_to_end(
+        time_skipping_env, task_queue, "terminate", {"slow": blocked_forever}
+    )
+    assert "slow" in terminated(state)
+    assert "slow_end" not in path(state)
+
+
+CANCELABLE = model(
+    "cancelable",
+    events("start", kind="startEvent"),
+    service("slow"),
+    events("end"),
+    chain("start", "slow", "end"),
+)
+
+
+async def test_the_cancel_update_cancels_running_jobs_and_ends_the_instance(
+    time_skipping_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    deploy(CANCELABLE)
+    client = time_skipping_env.client
+    async with running_interpreter(client, task_queue, {"slow": blocked_forever}):
+        handle = await start(client, task_queue, "cancelable")
+        await wait_for(lambda s: s["active"], handle)
+        await handle.execute_update(CANCEL_UPDATE, {"reason": "customer withdrew"})
+        with pytest.raises(WorkflowFailureError) as failure:
+            await handle.result()
+        state = await handle.query(STATE_QUERY)
+    assert isinstance(failure.value.cause, CancelledError)
+    assert state["status"] == "canceled"
+    assert "slow" in terminated(state)
+    with pytest.raises(RPCError, match=r"not found|completed"):  # a closed workflow takes none
+        await handle.execute_update(CANCEL_UPDATE, {"reason": "again"})
