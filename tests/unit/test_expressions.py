@@ -19,9 +19,15 @@ from translator.expressions import (
     ExpressionError,
     ExpressionEvaluationError,
     ExpressionSyntaxError,
+    _feel,
+    _juel,
+    _spel,
     compile_expression,
     evaluate,
 )
+from translator.expressions._ast import Constant, FunctionCall
+from translator.expressions._functions import FUNCTIONS, SPECIAL_FORMS, arity
+from translator.expressions._parsing import DialectParser
 
 SAMPLES: list[tuple[str, Dialect]] = [
     ("=amount > 100", "feel"),
@@ -185,6 +191,28 @@ def test_deepest_accepted_nesting_still_round_trips_and_evaluates(
     evaluate(deepest, {})
 
 
+@pytest.mark.parametrize(
+    ("source", "dialect"),
+    [
+        ("=" + "(" * 4_000 + "1" + ")" * 4_000, "feel"),
+        ("=" + "-" * 9_000 + "1", "feel"),
+        ("=" + "not(" * 1_900 + "true" + ")" * 1_900, "feel"),
+        ("=" + "[" * 4_000 + "]" * 4_000, "feel"),
+        ("=" + "1+" * 4_000 + "1", "feel"),
+        ("=a" + ".b" * 4_000, "feel"),
+        ("=" + "if a then " * 500 + "1" + " else 2" * 500, "feel"),
+        ("=" + "{a: " * 1_900 + "1" + "}" * 1_900, "feel"),
+        ("${" + "!" * 9_000 + "x}", "juel"),
+        ("${" + "(" * 4_000 + "x" + ")" * 4_000 + "}", "juel"),
+        ("#{" + "{" * 4_000 + "}" * 4_001, "spel"),
+        ("#{#a" + ".![#this" * 1_000 + "]" * 1_000 + "}", "spel"),
+    ],
+)
+def test_hostile_nesting_is_refused_without_recursion(source: str, dialect: Dialect) -> None:
+    with pytest.raises(ExpressionSyntaxError, match="nested more than 100 levels"):
+        compile_expression(source, dialect)
+
+
 def test_long_sources_are_shortened_in_messages() -> None:
     source = "=" + "1 + " * 60 + "(" + "1 + " * 60 + "1"
     with pytest.raises(ExpressionSyntaxError) as caught:
@@ -321,3 +349,45 @@ def test_fuzzed_text_only_raises_expression_errors(dialect: Dialect) -> None:
         except ExpressionError:
             pass
     assert compiled > 50  # the fuzzer also reaches the evaluator
+
+
+# --- the grammars ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("parser", [_feel.PARSER, _juel.PARSER, _spel.PARSER])
+def test_every_grammar_rule_has_a_builder_method(parser: DialectParser) -> None:
+    """A rule without one would leave a Lark tree where an AST node belongs."""
+    lark = parser._lark
+    builder = lark.options.transformer
+    for rule in lark.rules:
+        name = rule.alias or rule.origin.name
+        kept = [symbol for symbol in rule.expansion if not getattr(symbol, "filter_out", False)]
+        inlined = name.startswith("_") or (rule.options.expand1 and len(kept) == 1)
+        assert inlined or callable(getattr(builder, name, None)), f"rule {name!r} has no builder"
+
+
+@pytest.mark.parametrize("name", sorted({*FUNCTIONS, *SPECIAL_FORMS}))
+def test_every_builtin_function_name_parses_as_a_call(name: str) -> None:
+    least, _ = arity(name) or (0, None)
+    spaced = name.replace(" ", "  \n ")  # FEEL names with spaces may break anywhere
+    arguments = ", ".join(["1"] * least)
+    node = compile_expression(f"={spaced}({arguments})", "feel").ast
+    assert node == FunctionCall(name=name, args=tuple(Constant(value=1) for _ in range(least)))
+
+
+@pytest.mark.parametrize(
+    ("source", "dialect", "variables", "expected"),
+    [
+        ("=orange or andy", "feel", {"orange": False, "andy": True}, True),
+        ("=iffy + nullable", "feel", {"iffy": 1, "nullable": 2}, 3),
+        ("={then: 1, else: 2, in: 3}.else", "feel", {}, 2),
+        ("=order.and", "feel", {"order": {"and": 2}}, 2),
+        ("=for then in [1, 2] return 1", "feel", {}, [1, 1]),
+        ("${orange || andy}", "juel", {"orange": False, "andy": True}, True),
+        ("#{#orange OR #andy}", "spel", {"orange": False, "andy": True}, True),
+    ],
+)
+def test_keywords_are_whole_words_and_names_where_no_keyword_can_stand(
+    source: str, dialect: Dialect, variables: dict[str, Any], expected: Any
+) -> None:
+    assert evaluate(compile_expression(source, dialect), variables) == expected

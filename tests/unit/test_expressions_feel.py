@@ -464,6 +464,14 @@ def test_clock_is_required_for_now() -> None:
         ("=then", "unexpected 'then'", 2),
         ('="\\uZZZZ"', "malformed \\u escape", 3),
         ("=12abc", "malformed number", 2),
+        ("=10 * and x", "unexpected 'and'", 7),
+        ("=x between 1 2", "expected 'and', found '2'", 14),
+        ("=x in (1, 2) * 3", "unexpected '*'", 14),
+        ("=for 1 in x return 1", "expected a variable name, found '1'", 6),
+        ("=a.b.", "expected a name after '.', found end of expression", 6),
+        ("=@1", "expected a string after '@'", 3),
+        ("={a 1}", "expected ':', found '1'", 5),
+        ("=`abc", "unterminated `name`", 2),
     ],
 )
 def test_syntax_errors_point_at_the_column(source: str, message: str, column: int) -> None:

@@ -69,6 +69,7 @@ def juel(source: str, variables: dict[str, Any] | None = None) -> Any:
         ("${not empty name}", True),
         ("${amount > 100 ? 'big' : 'small'}", "big"),
         ("${false ? 1 : true ? 2 : 3}", 2),
+        ("${approved ? name : blank}", "Ada"),
         ("${customer.name}", "Ada"),
         ("${customer.address.city}", "Prague"),
         ("${customer['name']}", "Ada"),
@@ -164,6 +165,7 @@ def test_evaluation_errors(source: str, message: str) -> None:
         ("${a instanceof b}", "unexpected 'instanceof'", 5),
         ("${a.}", "expected a property name after '.'", 5),
         ("${'unterminated}", "missing '}'", 1),
+        ("${a b}", "unexpected 'b'", 5),
     ],
 )
 def test_syntax_errors(source: str, message: str, column: int) -> None:

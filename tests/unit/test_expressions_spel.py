@@ -156,6 +156,9 @@ def test_evaluation_errors(source: str, message: str) -> None:
         ("#{{1, 2}", "missing '}'", 1),
         ("#{'open}", "missing '}'", 1),
         ("#{#a ? 1}", "expected ':'", 9),
+        ("#{{1 2}}", "expected '}', found '2'", 6),
+        ("#{{a: 1, 2: 3}}", "expected a map key, found '2'", 10),
+        ("#{#a.}", "expected a property name after '.', found end of expression", 6),
     ],
 )
 def test_syntax_errors(source: str, message: str, column: int) -> None:
