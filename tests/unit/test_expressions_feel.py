@@ -212,6 +212,7 @@ def test_filters_and_indexes(source: str, expected: Any) -> None:
         ("=amount in >= 100 and true", True),
         ("=nothing in (1, 2)", False),
         ("=nothing in < 5", None),
+        ("=true in (n > 1, false)", True),
     ],
 )
 def test_conditionals_and_tests(source: str, expected: Any) -> None:
