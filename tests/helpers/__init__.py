@@ -66,9 +66,12 @@ async def running_interpreter(
     task_queue: str,
     jobs: Mapping[str, Callable[..., Any]] | None = None,
     publish_activity: Callable[..., Any] | None = None,
+    continue_as_new_after_events: int = 10_000,
 ) -> AsyncIterator[None]:
     """Run the interpreter on ``task_queue`` and one job worker per job type, for a test."""
-    activities = [make_resolve_definition()]
+    activities = [
+        make_resolve_definition(continue_as_new_after_events=continue_as_new_after_events)
+    ]
     if publish_activity is not None:
         activities.append(publish_activity)
     async with AsyncExitStack() as stack:

@@ -1,0 +1,61 @@
+"""Long loops continue-as-new at a safe point with their state, far from history limits."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from temporalio.api.enums.v1 import EventType
+from temporalio.testing import WorkflowEnvironment
+
+from activities import Job
+from tests.helpers import deploy, running_interpreter
+from tests.helpers.bpmn import chain, events, flow, model, service
+from workflows import STATE_QUERY
+
+ITERATIONS = 10_000
+
+LOOP = model(
+    "long-loop",
+    events("start", kind="startEvent"),
+    '<bpmn:exclusiveGateway id="again" default="again_done" />',
+    service("tick"),
+    events("done"),
+    chain("start", "again"),
+    flow("again", "tick", f"=count &lt; {ITERATIONS}"),
+    flow("again", "done", flow_id="again_done"),
+    chain("tick", "again"),
+)
+
+
+async def test_a_10000_iteration_loop_continues_as_new_with_its_state(
+    time_skipping_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    deploy(LOOP)
+    client = time_skipping_env.client
+
+    def tick(job: Job) -> dict[str, Any]:
+        return {"count": job.variables["count"] + 1}
+
+    async with running_interpreter(
+        client, task_queue, {"tick": tick}, continue_as_new_after_events=2_000
+    ):
+        handle = await client.start_workflow(
+            "long-loop",
+            {"count": 0, "businessKey": "loop-1"},
+            id=f"loop-{uuid.uuid4()}",
+            task_queue=task_queue,
+        )
+        result = await handle.result()
+        state = await handle.query(STATE_QUERY)
+        history = await client.get_workflow_handle(handle.id).fetch_history()
+    assert result["count"] == ITERATIONS
+    assert result["businessKey"] == "loop-1"
+    assert (
+        state["completed_count"] == 2 * ITERATIONS + 3
+    )  # start, (gateway, tick) * N, gateway, end
+    assert len(state["completed"]) <= 1_000
+    assert len(history.events) < 2_500, "the last run's history stays short"
+    first = history.events[0].workflow_execution_started_event_attributes
+    assert first.continued_execution_run_id, "the last run continued from an earlier one"
+    assert history.events[-1].event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED
