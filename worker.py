@@ -30,11 +30,17 @@ from activities import (
     KafkaSettings,
     LoadReport,
     connect_temporal,
+    ensure_search_attributes,
     load_definitions,
     make_resolve_definition,
 )
 from activities.connectors import ConnectorRuntime
-from workflows import DEFAULT_TASK_QUEUE, BpmnInterpreter, StandaloneJobWorkflow
+from workflows import (
+    DEFAULT_CONTINUE_AS_NEW_AFTER_EVENTS,
+    DEFAULT_TASK_QUEUE,
+    BpmnInterpreter,
+    StandaloneJobWorkflow,
+)
 
 logger = logging.getLogger("worker")
 
@@ -49,13 +55,24 @@ def workflow_runner() -> SandboxedWorkflowRunner:
     )
 
 
-def interpreter_worker(client: Client, task_queue: str, publisher: KafkaPublisher) -> Worker:
+def interpreter_worker(
+    client: Client,
+    task_queue: str,
+    publisher: KafkaPublisher,
+    *,
+    continue_as_new_after_events: int = DEFAULT_CONTINUE_AS_NEW_AFTER_EVENTS,
+    search_attributes: bool = False,
+) -> Worker:
     """The Temporal worker for the interpreter and the built-in activities."""
+    resolve = make_resolve_definition(
+        continue_as_new_after_events=continue_as_new_after_events,
+        search_attributes=search_attributes,
+    )
     return Worker(
         client,
         task_queue=task_queue,
         workflows=[BpmnInterpreter, StandaloneJobWorkflow],
-        activities=[make_resolve_definition(), publisher.publish],
+        activities=[resolve, publisher.publish],
         workflow_runner=workflow_runner(),
     )
 
@@ -121,6 +138,20 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help="do not serve the built-in connector job types (io.camunda:http-json:1); "
         "another worker does, or none should",
     )
+    parser.add_argument(
+        "--continue-as-new-after-events",
+        type=int,
+        default=DEFAULT_CONTINUE_AS_NEW_AFTER_EVENTS,
+        metavar="N",
+        help="an instance continues as new at its next safe point once its history has N "
+        "events (recorded per instance when it starts)",
+    )
+    parser.add_argument(
+        "--no-search-attributes",
+        action="store_true",
+        help="do not register or set the BpmnProcessId/BpmnDefinitionHash/BpmnBusinessKey "
+        "search attributes (the memo still carries them)",
+    )
     parser.add_argument("--log-level", default=os.environ.get("LOG_LEVEL", "INFO"))
     return parser.parse_args(argv)
 
@@ -133,7 +164,16 @@ async def serve(
     tasks: list[asyncio.Task[Any]] = []
     worker = None
     if not args.bridge_only:
-        worker = interpreter_worker(client, args.task_queue, publisher)
+        search_attributes = not args.no_search_attributes and await ensure_search_attributes(
+            client, args.namespace
+        )
+        worker = interpreter_worker(
+            client,
+            args.task_queue,
+            publisher,
+            continue_as_new_after_events=args.continue_as_new_after_events,
+            search_attributes=search_attributes,
+        )
         tasks.append(asyncio.create_task(worker.run()))
     if not args.bridge_only and not args.no_connectors:
         connectors = ConnectorRuntime(client)

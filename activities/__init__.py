@@ -18,6 +18,7 @@ from activities._definitions import LoadReport, load_definitions, make_resolve_d
 from activities._jobs import BpmnError, Job, JobFailure, JobWorker, job_activity
 from activities._kafka_publish import KafkaPublisher
 from activities._kafka_topics import ensure_topics
+from activities._search_attributes import ensure_search_attributes
 from activities._standalone import run_standalone_job
 
 __all__ = [
@@ -36,6 +37,7 @@ __all__ = [
     "UnroutableError",
     "connect_temporal",
     "decode_response",
+    "ensure_search_attributes",
     "ensure_topics",
     "job_activity",
     "load_definitions",

@@ -16,6 +16,7 @@ from temporalio.exceptions import ApplicationError
 
 from translator import Problem, ProcessDefinition, TranslationError, compile_file
 from workflows import (
+    DEFAULT_CONTINUE_AS_NEW_AFTER_EVENTS,
     REGISTRY,
     RESOLVE_DEFINITION_ACTIVITY,
     DefinitionPin,
@@ -128,9 +129,7 @@ def _load_stored_versions(store: Path, registry: DefinitionRegistry) -> None:
 def make_resolve_definition(  # type: ignore[no-untyped-def]
     registry: DefinitionRegistry = REGISTRY,
     *,
-    continue_as_new_after_events: int = DefinitionPin.model_fields[
-        "continue_as_new_after_events"
-    ].default,
+    continue_as_new_after_events: int = DEFAULT_CONTINUE_AS_NEW_AFTER_EVENTS,
     search_attributes: bool = False,
 ):
     """The local activity that pins the latest version of a process id to a new instance,

@@ -130,12 +130,16 @@ class CancelRequest(_Wire):
     reason: str = ""
 
 
+DEFAULT_CONTINUE_AS_NEW_AFTER_EVENTS = 10_000
+"""Well below Temporal's 50,000-event limit (and its 10,240-event warning)."""
+
+
 class DefinitionPin(_Wire):
     """Result of ``RESOLVE_DEFINITION_ACTIVITY``: the version an instance runs, plus the worker
     settings that steer its commands (recorded in history, so replay sees the same ones)."""
 
     content_hash: str
-    continue_as_new_after_events: int = 10_000
+    continue_as_new_after_events: int = DEFAULT_CONTINUE_AS_NEW_AFTER_EVENTS
     search_attributes: bool = False
     legacy: bool = False
     """Resolved by a worker older than this model (a bare hash): no memo or search attributes."""

@@ -209,6 +209,35 @@ async def test_start_from_the_temporal_cli(
     assert "approve_order" not in [c["element_id"] for c in state["completed"]]
 
 
+async def test_instances_are_found_by_process_id_hash_and_business_key(
+    dev_stack: Any, client: Client, job_workers: None
+) -> None:
+    business_key = f"order-{uuid.uuid4()}"
+    handle = await client.start_workflow(
+        "order-process",
+        {"orderId": 8, "amount": 10, "businessKey": business_key},
+        id=f"find-{uuid.uuid4()}",
+        task_queue="bpmn",
+    )
+    await asyncio.wait_for(handle.result(), 60)
+    memo = await (await handle.describe()).memo()
+    assert memo["bpmnProcessId"] == "order-process"
+    assert memo["businessKey"] == business_key
+    query = f'BpmnBusinessKey="{business_key}" AND BpmnProcessId="order-process"'
+    command = [str(BIN / "temporal"), "workflow", "list", "--address"]
+    command += [dev_stack.temporal_address, "--query", query, "--output", "json"]
+    listed = ""
+    for _ in range(100):  # visibility is eventually consistent
+        process = await asyncio.create_subprocess_exec(*command, stdout=asyncio.subprocess.PIPE)
+        listed = (await asyncio.wait_for(process.communicate(), 30))[0].decode()
+        if handle.id in listed:
+            break
+        await asyncio.sleep(0.2)
+    else:
+        raise AssertionError(f"{handle.id} not listed by {query!r}: {listed}")
+    assert memo["definitionHash"] in listed
+
+
 def test_a_broken_model_is_reported_and_the_others_deploy(worker_log: Path) -> None:
     log = worker_log.read_text()
     assert "broken.bpmn:5 [no_type]" in log
