@@ -209,6 +209,8 @@ class Continuation(_Wire):
     join_arrivals: dict[str, dict[str, int]] = Field(default_factory=dict)
     responses: list[KafkaResponse] = Field(default_factory=list)
     consumed_correlations: list[str] = Field(default_factory=list)
+    timers: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    """What is left of the process's timer event sub-process schedules."""
     call: CallContext | None = None
     runs: int = 1
 

@@ -25,11 +25,12 @@ Where BPMN leaves a choice, we follow Zeebe:
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 from collections import deque
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from temporalio import workflow
@@ -52,6 +53,7 @@ with workflow.unsafe.imports_passed_through():
         ExclusiveGateway,
         FlowNode,
         InclusiveGateway,
+        IntermediateCatchEvent,
         IntermediateThrowEvent,
         JobTask,
         KafkaTask,
@@ -66,6 +68,7 @@ with workflow.unsafe.imports_passed_through():
         StartEvent,
         SubProcess,
         TerminateEventDefinition,
+        TimerEventDefinition,
         TriggeredStartEvent,
         UserTask,
     )
@@ -105,8 +108,9 @@ with workflow.unsafe.imports_passed_through():
         make_correlation_id,
     )
     from workflows._multi_instance import run_multi_instance
-    from workflows._reachability import can_reach
     from workflows._scope import Scope
+    from workflows._structure import boundaries_of, can_reach, timer_event_sub_processes
+    from workflows._timers import TimerSchedule, TimerValueError, schedule
 
 T = TypeVar("T")
 
@@ -163,6 +167,23 @@ class ScopeTerminated(Exception):
     def __init__(self, scope: Scope) -> None:
         super().__init__(scope.key)
         self.scope = scope
+
+
+class BoundaryTriggered(Exception):
+    """An interrupting boundary event fired: the activity was cancelled."""
+
+    def __init__(self, boundary: BoundaryEvent) -> None:
+        super().__init__(boundary.id)
+        self.boundary = boundary
+
+
+class EventSubProcessTriggered(Exception):
+    """An interrupting event sub-process of ``scope`` was triggered."""
+
+    def __init__(self, scope: Scope, handler: EventSubProcess) -> None:
+        super().__init__(handler.id)
+        self.scope = scope
+        self.handler = handler
 
 
 class IncidentRaised(Exception):
@@ -222,6 +243,9 @@ class Engine:
         self.root.join_arrivals = {k: dict(v) for k, v in continuation.join_arrivals.items()}
         self.waiting.responses = {r.correlation_id: r for r in continuation.responses}
         self.waiting.consumed.extend(continuation.consumed_correlations)
+        self.root.timer_progress = {
+            k: TimerSchedule.from_json(v) for k, v in continuation.timers.items()
+        }
         self.call = continuation.call
         self.runs = continuation.runs + 1
 
@@ -260,6 +284,7 @@ class Engine:
             join_arrivals=self.root.join_arrivals,
             responses=list(self.waiting.responses.values()),
             consumed_correlations=list(self.waiting.consumed),
+            timers={k: v.to_json() for k, v in self.root.timer_progress.items()},
             call=self.call,
             runs=self.runs,
         )
@@ -271,8 +296,12 @@ class Engine:
     # --- tokens and scopes --------------------------------------------------------------------
 
     def _spawn(self, scope: Scope, node_id: str, via_flow: str | None = None) -> None:
-        task = asyncio.create_task(self._walk(scope, node_id, via_flow))
-        scope.tokens[task] = node_id
+        self._track(scope, self._walk(scope, node_id, via_flow), node_id)
+
+    def _track(self, scope: Scope, work: Awaitable[None], position: str) -> None:
+        """Run ``work`` as a token of ``scope``: the scope is done when its tokens are."""
+        task = asyncio.ensure_future(work)
+        scope.tokens[task] = position
 
         def finished(done: asyncio.Task[None]) -> None:
             scope.tokens.pop(done, None)
@@ -308,12 +337,19 @@ class Engine:
             current = flows[via_flow].target
 
     async def _complete_scope(self, scope: Scope) -> None:
-        """Wait until ``scope`` has no tokens left; handle what a token raised to end it."""
+        """Wait until ``scope`` has no tokens left; handle what a token raised to end it.
+        Meanwhile the scope's timer event sub-processes wait for their time."""
+        watchers = [
+            asyncio.create_task(self._watch_event_sub_process(scope, handler))
+            for handler in self._timer_handlers(scope)
+        ]
         try:
             await workflow.wait_condition(lambda: not scope.tokens or scope.failure is not None)
         except asyncio.CancelledError:
             await _cancel_tokens(scope)
             raise
+        finally:
+            await _cancel_all(watchers)
         failure, scope.failure = scope.failure, None
         if failure is None:
             return
@@ -325,7 +361,11 @@ class Engine:
             and failure.catcher.scope is scope
             and isinstance(failure.catcher.event, EventSubProcess)
         ):
-            await self._run_event_sub_process(scope, failure.catcher.event, failure)
+            variables = _error_variables(failure.catcher.error_definition(), failure)
+            await self._run_event_sub_process(scope, failure.catcher.event, variables)
+            return
+        if isinstance(failure, EventSubProcessTriggered) and failure.scope is scope:
+            await self._run_event_sub_process(scope, failure.handler, {})
             return
         raise failure
 
@@ -383,12 +423,18 @@ class Engine:
             return []
         instance = self.enter(scope, node)
         try:
-            taken = await self._behaviour(scope, node, instance)
+            taken = await self._with_boundary_timers(scope, node, instance)
         except ErrorThrown as thrown:
             self.leave(instance, "terminated")
             if not thrown.catcher.is_boundary_of(scope, node.id):
                 raise
-            return self._occur_error_boundary(scope, thrown)
+            boundary = thrown.catcher.event
+            assert isinstance(boundary, BoundaryEvent)
+            variables = _error_variables(thrown.catcher.error_definition(), thrown)
+            return self._occur_boundary(scope, boundary, variables)
+        except BoundaryTriggered as triggered:
+            self.leave(instance, "terminated")
+            return self._occur_boundary(scope, triggered.boundary, {})
         except (Exception, asyncio.CancelledError):
             # Not GeneratorExit: a workflow evicted from the cache closes its coroutines.
             self.leave(instance, "terminated")
@@ -420,6 +466,14 @@ class Engine:
             await self.with_incidents(instance, lambda: self._run_call(scope, node, instance))
         elif isinstance(node, ResultEndEvent):
             await self.with_incidents(instance, lambda: self._end_with_result(scope, node))
+        elif isinstance(node, IntermediateCatchEvent) and isinstance(
+            node.trigger, TimerEventDefinition
+        ):
+            await self._wait_for_timer(scope, node, node.trigger, instance)
+            await self.with_incidents(instance, lambda: self._merge_outputs(scope, node.outputs))
+        elif isinstance(node, BoundaryEvent):
+            # A non-interrupting boundary event's own token (interrupting ones: _occur_boundary).
+            await self.with_incidents(instance, lambda: self._merge_outputs(scope, node.outputs))
         elif isinstance(node, IntermediateThrowEvent) and node.result is None:
             await self.with_incidents(instance, lambda: self._merge_outputs(scope, node.outputs))
         elif not isinstance(
@@ -454,7 +508,11 @@ class Engine:
                 workflow.logger.warning(
                     "Incident %s at %s: %s", incident.type, incident.element_id, incident.message
                 )
-                await self._until_resolved(incident.key)
+                try:
+                    await self._until_resolved(incident.key)
+                finally:
+                    # An element terminated while waiting takes its incident with it.
+                    self.incidents.pop(incident.key, None)
 
     async def _until_resolved(self, incident_key: str) -> None:
         await workflow.wait_condition(lambda: incident_key not in self.incidents)
@@ -603,24 +661,24 @@ class Engine:
             f"BPMN error {details.code!r} thrown by {thrower} was not caught: {details.message}",
         )
 
-    def _occur_error_boundary(self, scope: Scope, thrown: ErrorThrown) -> list[str]:
-        """The error boundary event occurs: its variables are set, its flows taken."""
-        boundary = thrown.catcher.event
-        assert isinstance(boundary, BoundaryEvent)
+    def _occur_boundary(
+        self, scope: Scope, boundary: BoundaryEvent, variables: Mapping[str, Any]
+    ) -> list[str]:
+        """An interrupting boundary event occurs: its variables are set, its flows taken."""
         instance = self.enter(scope, boundary)
-        variables = _error_variables(thrown.catcher.error_definition(), thrown)
         local = scope.child(instance.key, "local", owner_id=boundary.id)
         self._complete_with(local, boundary.outputs, variables)
         self.leave(instance)
         return list(boundary.outgoing)
 
     async def _run_event_sub_process(
-        self, scope: Scope, handler: EventSubProcess, thrown: ErrorThrown
+        self, scope: Scope, handler: EventSubProcess, variables: Mapping[str, Any]
     ) -> None:
-        """An interrupting error event sub-process: its scope's other tokens are already gone."""
+        """Run an event sub-process in ``scope`` (an interrupting one after the scope's other
+        tokens are gone, a non-interrupting one as one more token of the scope)."""
         instance = self.enter(scope, handler)
         child = scope.child(instance.key, "eventSubProcess", container=handler, owner_id=handler.id)
-        child.propagate(_error_variables(thrown.catcher.error_definition(), thrown))
+        child.propagate(variables)
         try:
             self._spawn(child, handler.start_event)
             await self._complete_scope(child)
@@ -639,6 +697,130 @@ class Engine:
                 scope, None, BpmnErrorDetails(code=code), f"error end event {node.id!r}"
             )
         raise ApplicationError(f"end event result {result.kind!r} cannot run", non_retryable=True)
+
+    # --- timers -------------------------------------------------------------------------------
+
+    async def _timer_schedule(
+        self, scope: Scope, timer: TimerEventDefinition, element_id: str
+    ) -> TimerSchedule:
+        value = timer.value
+        if not isinstance(value, str):
+            value = self.evaluate(value, scope.visible())
+        try:
+            return schedule(timer.timer, value, workflow.now())
+        except TimerValueError as error:
+            raise IncidentRaised(
+                "EXTRACT_VALUE_ERROR", f"the timer {timer.timer} of {element_id!r}: {error}"
+            ) from None
+
+    async def _wait_for_timer(
+        self,
+        scope: Scope,
+        node: IntermediateCatchEvent,
+        timer: TimerEventDefinition,
+        instance: ElementInstance,
+    ) -> None:
+        plan = await self.with_incidents(
+            instance, lambda: self._timer_schedule(scope, timer, node.id)
+        )
+        await _sleep_until(plan.first)
+
+    async def _with_boundary_timers(
+        self, scope: Scope, node: FlowNode, instance: ElementInstance
+    ) -> list[str]:
+        """Run the element while its timer boundary events count down: an interrupting one
+        cancels it (BoundaryTriggered), a non-interrupting one starts a token each time."""
+        timers = self._timer_boundaries(scope, node.id)
+        if not timers:
+            return await self._behaviour(scope, node, instance)
+        # As in Zeebe, the activity starts only once every timer has a valid schedule.
+        plans = []
+        for boundary in timers:
+            schedule_of = functools.partial(self._boundary_schedule, scope, boundary)
+            plans.append(await self.with_incidents(instance, schedule_of))
+        body = asyncio.create_task(self._behaviour(scope, node, instance))
+        fired: list[BoundaryEvent] = []
+        watchers = [
+            asyncio.create_task(self._watch_boundary(scope, boundary, plan, body, fired))
+            for boundary, plan in zip(timers, plans, strict=True)
+        ]
+        try:
+            return await body
+        except asyncio.CancelledError:
+            current = asyncio.current_task()
+            if not fired or (current is not None and current.cancelling()):
+                raise
+            raise BoundaryTriggered(fired[0]) from None
+        finally:
+            await _cancel_all(watchers)
+
+    def _timer_boundaries(self, scope: Scope, activity_id: str) -> list[BoundaryEvent]:
+        if scope.kind in ("multiInstanceBody", "local"):
+            return []  # the inner activity of a loop: its boundary events belong to the loop
+        return [
+            boundary
+            for boundary in boundaries_of(scope.container, activity_id)
+            if isinstance(boundary.trigger, TimerEventDefinition)
+        ]
+
+    async def _boundary_schedule(self, scope: Scope, boundary: BoundaryEvent) -> TimerSchedule:
+        timer = boundary.trigger
+        assert isinstance(timer, TimerEventDefinition)
+        return await self._timer_schedule(scope, timer, boundary.id)
+
+    async def _watch_boundary(
+        self,
+        scope: Scope,
+        boundary: BoundaryEvent,
+        plan: TimerSchedule,
+        body: asyncio.Task[list[str]],
+        fired: list[BoundaryEvent],
+    ) -> None:
+        for due in plan.due_times():
+            await _sleep_until(due)
+            if body.done():
+                return
+            if boundary.cancel_activity:
+                fired.append(boundary)
+                body.cancel()
+                return
+            self._spawn(scope, boundary.id)
+
+    def _timer_handlers(self, scope: Scope) -> tuple[EventSubProcess, ...]:
+        if scope.kind in ("multiInstanceBody", "local"):
+            return ()
+        return timer_event_sub_processes(scope.container)
+
+    async def _watch_event_sub_process(self, scope: Scope, handler: EventSubProcess) -> None:
+        """A timer event sub-process: an interrupting one ends the scope's tokens and runs;
+        a non-interrupting one runs next to them, once per firing."""
+        start = handler.nodes[handler.start_event]
+        assert isinstance(start, TriggeredStartEvent)
+        timer = start.trigger
+        assert isinstance(timer, TimerEventDefinition)
+        remaining = scope.timer_progress.get(handler.id)  # set when continued as new
+        if remaining is None:
+            placeholder = ElementInstance(
+                key=self.new_key(),
+                element_id=handler.id,
+                element_type="eventSubProcess",
+                started_at=workflow.now(),
+            )
+            remaining = await self.with_incidents(
+                placeholder, lambda: self._timer_schedule(scope, timer, handler.id)
+            )
+        while remaining is not None:
+            scope.timer_progress[handler.id] = remaining
+            await _sleep_until(remaining.first)
+            remaining = remaining.following()
+            if remaining is None:
+                del scope.timer_progress[handler.id]
+            if not start.interrupting:
+                self._track(scope, self._run_event_sub_process(scope, handler, {}), handler.id)
+                continue
+            if scope.failure is None:
+                scope.failure = EventSubProcessTriggered(scope, handler)
+            return
 
     # --- scopes: sub-process, multi-instance, loop --------------------------------------------
 
@@ -948,6 +1130,18 @@ class Engine:
 
 
 # --- helpers ------------------------------------------------------------------------------------
+
+
+async def _sleep_until(due: datetime) -> None:
+    delay = (due - workflow.now()).total_seconds()
+    if delay > 0:
+        await asyncio.sleep(delay)
+
+
+async def _cancel_all(tasks: Sequence[asyncio.Task[Any]]) -> None:
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
 
 
 async def _cancel_tokens(scope: Scope) -> None:

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
 from translator import FlowNode, SequenceFlow
+from workflows._timers import TimerSchedule
 
 ScopeKind = Literal["process", "subProcess", "eventSubProcess", "multiInstanceBody", "local"]
 
@@ -49,6 +50,8 @@ class Scope:
     """The first exception a token raised: it ends the scope (error, terminate, crash)."""
     join_arrivals: dict[str, dict[str, int]] = field(default_factory=dict)
     """Per gateway, tokens arrived per incoming flow and not yet joined."""
+    timer_progress: dict[str, TimerSchedule] = field(default_factory=dict)
+    """Per timer event sub-process, what is left of its schedule."""
 
     # --- variables ----------------------------------------------------------------------------
 

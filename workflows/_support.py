@@ -14,6 +14,7 @@ from translator import (
     IntermediateThrowEvent,
     ProcessDefinition,
     ResultEndEvent,
+    TimerEventDefinition,
     TriggeredStartEvent,
     iter_nodes,
 )
@@ -57,23 +58,38 @@ def unrunnable_reason(node: FlowNode, definition: ProcessDefinition) -> str | No
         return f"{node.kind} elements"
     if getattr(node, "listeners", ()):
         return "execution listeners"
+    if isinstance(node, TriggeredStartEvent) and node.id in definition.nodes:
+        return f"{node.trigger.kind} start events of a process"
     return _event_reason(node)
 
 
+RUNNABLE_TRIGGERS = frozenset({"error", "timer"})
+"""Catch event triggers the interpreter runs (boundary, event sub-process, intermediate)."""
+
+
 def _event_reason(node: FlowNode) -> str | None:
+    trigger = getattr(node, "trigger", None)
+    if isinstance(trigger, TimerEventDefinition) and _is_cron(trigger):
+        return "cron timer cycles"
     if node.kind == "boundaryEvent":
-        trigger = node.trigger
-        return None if trigger.kind == "error" else f"{trigger.kind} boundary events"
+        assert trigger is not None
+        return None if trigger.kind in RUNNABLE_TRIGGERS else f"{trigger.kind} boundary events"
     if isinstance(node, EventSubProcess):
         start = node.nodes.get(node.start_event)
         kind = start.trigger.kind if isinstance(start, TriggeredStartEvent) else "none"
-        return None if kind == "error" else f"{kind} event sub-processes"
-    if isinstance(node, TriggeredStartEvent) and node.trigger.kind != "error":
+        return None if kind in RUNNABLE_TRIGGERS else f"{kind} event sub-processes"
+    if isinstance(node, TriggeredStartEvent) and node.trigger.kind not in RUNNABLE_TRIGGERS:
         return f"{node.trigger.kind} start events"
     if isinstance(node, ResultEndEvent) and node.result.kind not in RUNNABLE_RESULTS:
         return f"{node.result.kind} end events"
     if isinstance(node, IntermediateThrowEvent) and node.result and node.result.kind != "link":
         return f"{node.result.kind} intermediate throw events"
-    if isinstance(node, IntermediateCatchEvent) and node.trigger.kind != "link":
+    if isinstance(node, IntermediateCatchEvent) and node.trigger.kind not in ("link", "timer"):
         return f"{node.trigger.kind} intermediate catch events"
     return None
+
+
+def _is_cron(timer: TimerEventDefinition) -> bool:
+    return (
+        timer.timer == "cycle" and isinstance(timer.value, str) and not timer.value.startswith("R")
+    )

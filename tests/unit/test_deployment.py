@@ -78,7 +78,7 @@ def test_compiled_but_not_yet_runnable_elements_are_refused_by_name(tmp_path: Pa
     assert "cannot run signal intermediate catch events yet" in messages["wait"]
 
 
-def test_only_error_boundary_events_on_jobs_are_runnable(tmp_path: Path) -> None:
+def test_boundary_events_the_interpreter_cannot_run_yet_are_refused(tmp_path: Path) -> None:
     from tests.helpers.models import ERROR_BOUNDARIES
 
     timer = ERROR_BOUNDARIES.replace(
@@ -86,10 +86,14 @@ def test_only_error_boundary_events_on_jobs_are_runnable(tmp_path: Path) -> None
         "<bpmn:timerEventDefinition><bpmn:timeDuration>PT1H</bpmn:timeDuration>"
         "</bpmn:timerEventDefinition>",
     )
+    escalation = ERROR_BOUNDARIES.replace(
+        "<bpmn:errorEventDefinition />", "<bpmn:escalationEventDefinition />"
+    )
     (tmp_path / "ok.bpmn").write_text(ERROR_BOUNDARIES)
     (tmp_path / "timer.bpmn").write_text(timer.replace("error-boundaries", "timer-boundary"))
+    (tmp_path / "escalation.bpmn").write_text(escalation.replace("error-boundaries", "esc"))
     report = load_definitions(tmp_path, registry=DefinitionRegistry())
-    assert [d.id for d in report.deployed] == ["error-boundaries"]
+    assert sorted(d.id for d in report.deployed) == ["error-boundaries", "timer-boundary"]
     (problem,) = report.problems
     assert problem.element_id == "on_any_error"
-    assert "cannot run timer boundary events yet" in problem.message
+    assert "cannot run escalation boundary events yet" in problem.message
