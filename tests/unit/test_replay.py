@@ -8,11 +8,14 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+import pytest
 from temporalio.client import WorkflowHistory
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Replayer
 
+from activities import BpmnError, Job
 from tests.helpers import ORDER_PROCESS, PublishedRequests, deploy, running_interpreter
+from tests.helpers.bpmn import chain, error_boundary, events, flow, model, service
 from translator import ProcessDefinition
 from worker import workflow_runner
 from workflows import KAFKA_RESPONSE_SIGNAL, REGISTRY, STATE_QUERY, BpmnInterpreter
@@ -70,3 +73,70 @@ async def test_checked_in_histories_replay_on_their_pinned_version() -> None:
         workflow_id = path.name.removesuffix(".history.json")
         history = WorkflowHistory.from_json(workflow_id, json.loads(path.read_text()))
         await replayer().replay_workflow(history)
+
+
+COMPOSITE = model(
+    "composite",
+    events("start", kind="startEvent"),
+    '<bpmn:scriptTask id="prepare"><bpmn:extensionElements>'
+    '<zeebe:script expression="=[1, 2, 3]" resultVariable="items" />'
+    "</bpmn:extensionElements></bpmn:scriptTask>",
+    '<bpmn:subProcess id="sub">',
+    events("sub_start", kind="startEvent"),
+    service(
+        "square",
+        extra="<bpmn:multiInstanceLoopCharacteristics><bpmn:extensionElements>"
+        '<zeebe:loopCharacteristics inputCollection="=items" inputElement="item" '
+        'outputCollection="squares" outputElement="=squared" />'
+        "</bpmn:extensionElements></bpmn:multiInstanceLoopCharacteristics>",
+    ),
+    '<bpmn:intermediateCatchEvent id="pause"><bpmn:timerEventDefinition>'
+    "<bpmn:timeDuration>PT1H</bpmn:timeDuration></bpmn:timerEventDefinition>"
+    "</bpmn:intermediateCatchEvent>",
+    service("risky"),
+    events("sub_end"),
+    chain("sub_start", "square", "pause", "risky", "sub_end"),
+    "</bpmn:subProcess>",
+    error_boundary("failed", "sub"),
+    '<bpmn:inclusiveGateway id="fork" />',
+    service("notify"),
+    service("archive"),
+    '<bpmn:inclusiveGateway id="join" />',
+    events("end", "failed_end"),
+    chain("start", "prepare", "sub", "fork"),
+    flow("fork", "notify", "=true"),
+    flow("fork", "archive", "=count(squares) &gt; 2"),
+    chain("notify", "join"),
+    chain("archive", "join", "end"),
+    flow("failed", "failed_end"),
+)
+
+
+def composite_jobs(fail: bool) -> dict[str, Any]:
+    def risky(job: Job) -> dict[str, Any]:
+        if fail:
+            raise BpmnError("RISK", "too risky")
+        return {"risk": "low"}
+
+    return {
+        "square": lambda job: {"squared": job.variables["item"] ** 2},
+        "risky": risky,
+        "notify": lambda job: {"notified": True},
+        "archive": lambda job: {"archived": True},
+    }
+
+
+@pytest.mark.parametrize("fail", [False, True])
+async def test_scopes_multi_instance_timers_and_joins_replay(
+    time_skipping_env: WorkflowEnvironment, task_queue: str, fail: bool
+) -> None:
+    deploy(COMPOSITE)
+    client = time_skipping_env.client
+    async with running_interpreter(client, task_queue, composite_jobs(fail)):
+        handle = await client.start_workflow(
+            "composite", {}, id=f"composite-{uuid.uuid4()}", task_queue=task_queue
+        )
+        result = await handle.result()
+    assert result["squares"] == [1, 4, 9]
+    assert ("risk" in result) is not fail
+    await replayer().replay_workflow(await handle.fetch_history())
