@@ -866,10 +866,11 @@ class Engine:
     ) -> bool:
         if condition is None:
             return True
-        value = await self.with_incidents(
-            instance, lambda: self.evaluate(condition, body.visible())
-        )
-        return value is True
+
+        async def holds() -> bool:
+            return self.evaluate(condition, body.visible()) is True
+
+        return await self.with_incidents(instance, holds)
 
     # --- script tasks -------------------------------------------------------------------------
 

@@ -523,3 +523,65 @@ async def test_the_cancel_update_cancels_running_jobs_and_ends_the_instance(
     assert "slow" in terminated(state)
     with pytest.raises(RPCError, match=r"not found|completed"):  # a closed workflow takes none
         await handle.execute_update(CANCEL_UPDATE, {"reason": "again"})
+
+
+# --- variables reaching a job, loops ------------------------------------------------------------
+
+FETCH = model(
+    "fetch",
+    events("start", kind="startEvent"),
+    service(
+        "lean",
+        io='<zeebe:taskHeaders><zeebe:header key="fetchVariables" value="orderId" />'
+        "</zeebe:taskHeaders>" + io_mapping(inputs={"total": "=amount * 2"}),
+    ),
+    events("end"),
+    chain("start", "lean", "end"),
+)
+
+
+async def test_a_fetch_variables_header_keeps_other_variables_out_of_the_job(
+    time_skipping_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    deploy(FETCH)
+    seen: list[dict[str, Any]] = []
+
+    def lean(job: Job) -> dict[str, Any]:
+        seen.append(job.variables)
+        return {}
+
+    await run_to_end(
+        time_skipping_env, task_queue, "fetch", {"lean": lean}, orderId=1, amount=2, blob="x" * 999
+    )
+    assert seen == [{"orderId": 1, "total": 4}]
+
+
+STANDARD_LOOP = model(
+    "standard-loop",
+    events("start", kind="startEvent"),
+    service(
+        "poll",
+        extra='<bpmn:standardLoopCharacteristics loopMaximum="5">'
+        "<bpmn:loopCondition>=not(ready)</bpmn:loopCondition>"
+        "</bpmn:standardLoopCharacteristics>",
+    ),
+    events("end"),
+    chain("start", "poll", "end"),
+)
+
+
+async def test_a_standard_loop_repeats_until_its_condition_fails(
+    time_skipping_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    deploy(STANDARD_LOOP)
+    counters: list[int] = []
+
+    def poll(job: Job) -> dict[str, Any]:
+        counters.append(job.variables["loopCounter"])
+        return {"ready": len(counters) == 3}
+
+    result, _ = await run_to_end(
+        time_skipping_env, task_queue, "standard-loop", {"poll": poll}, ready=False
+    )
+    assert counters == [1, 2, 3]
+    assert result["ready"] is True
