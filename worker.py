@@ -33,12 +33,14 @@ from activities import (
     ensure_search_attributes,
     load_definitions,
     make_resolve_definition,
+    make_subscribe_message,
 )
 from activities.connectors import ConnectorRuntime
 from workflows import (
     DEFAULT_CONTINUE_AS_NEW_AFTER_EVENTS,
     DEFAULT_TASK_QUEUE,
     BpmnInterpreter,
+    MessageMailbox,
     StandaloneJobWorkflow,
 )
 
@@ -71,8 +73,8 @@ def interpreter_worker(
     return Worker(
         client,
         task_queue=task_queue,
-        workflows=[BpmnInterpreter, StandaloneJobWorkflow],
-        activities=[resolve, publisher.publish],
+        workflows=[BpmnInterpreter, StandaloneJobWorkflow, MessageMailbox],
+        activities=[resolve, publisher.publish, make_subscribe_message(client)],
         workflow_runner=workflow_runner(),
     )
 

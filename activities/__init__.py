@@ -18,6 +18,7 @@ from activities._definitions import LoadReport, load_definitions, make_resolve_d
 from activities._jobs import BpmnError, Job, JobFailure, JobWorker, job_activity
 from activities._kafka_publish import KafkaPublisher
 from activities._kafka_topics import ensure_topics
+from activities._messages import MessageError, make_subscribe_message, publish_message
 from activities._search_attributes import ensure_search_attributes
 from activities._standalone import run_standalone_job
 
@@ -34,6 +35,7 @@ __all__ = [
     "KafkaPublisher",
     "KafkaSettings",
     "LoadReport",
+    "MessageError",
     "UnroutableError",
     "connect_temporal",
     "decode_response",
@@ -42,6 +44,8 @@ __all__ = [
     "job_activity",
     "load_definitions",
     "make_resolve_definition",
+    "make_subscribe_message",
+    "publish_message",
     "run_standalone_job",
     "temporal_options",
 ]

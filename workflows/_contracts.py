@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 from datetime import datetime
 from typing import Any, Literal
 
@@ -25,9 +26,22 @@ CANCEL_UPDATE = "cancel"
 KAFKA_RESPONSE_SIGNAL = "bpmn.kafka_response"
 """Only the correlation bridge (and the test toolkit) send this one."""
 
+MESSAGE_SIGNAL = "bpmn.message"
+"""A correlated message, sent by the message mailbox to the waiting instance."""
+
 # Built-in activities, served by worker.py on the interpreter's task queue.
 RESOLVE_DEFINITION_ACTIVITY = "bpmn.resolve_definition"
 KAFKA_PUBLISH_ACTIVITY = "bpmn.kafka_publish"
+SUBSCRIBE_MESSAGE_ACTIVITY = "bpmn.subscribe_message"
+
+# Message correlation: one mailbox workflow per (message name, correlation key).
+MAILBOX_WORKFLOW = "bpmn.message-mailbox"
+PUBLISH_SIGNAL = "publish"
+SUBSCRIBE_SIGNAL = "subscribe"
+UNSUBSCRIBE_SIGNAL = "unsubscribe"
+RETURN_SIGNAL = "return"
+DEFAULT_MESSAGE_TTL_SECONDS = 3600
+"""Zeebe clients' default time-to-live of a published message: one hour."""
 
 KAFKA_JOB_TYPE = "kafka"
 """A send/service task of this job type is a built-in Kafka publish (Zeebe's Kafka send task)."""
@@ -118,6 +132,46 @@ class ResolveIncidentRequest(_Wire):
     """Set before the failed step is retried (fix the data, then resolve)."""
 
 
+class MessagePublication(_Wire):
+    """A published message: input of the mailbox's ``publish`` signal (and of every way to
+    publish: Python API, CLI, Kafka)."""
+
+    name: str
+    correlation_key: str
+    variables: dict[str, Any] = Field(default_factory=dict)
+    time_to_live_seconds: float = DEFAULT_MESSAGE_TTL_SECONDS
+    message_id: str | None = None
+    """Publishing twice with the same id while the first is buffered has no effect."""
+    expires_at: datetime | None = None
+    """Set by the mailbox from its clock when the message arrives."""
+
+
+class MessageSubscription(_Wire):
+    """An instance waiting for a message (``subscribe``/``unsubscribe`` signals)."""
+
+    workflow_id: str
+    subscription_id: str
+
+
+class CorrelatedMessage(_Wire):
+    """Payload of ``MESSAGE_SIGNAL``: the message, for one subscription."""
+
+    subscription_id: str
+    message: MessagePublication
+
+
+class SubscribeRequest(_Wire):
+    """Input of ``SUBSCRIBE_MESSAGE_ACTIVITY`` (signal-with-start on the mailbox)."""
+
+    name: str
+    correlation_key: str
+    subscription: MessageSubscription
+    task_queue: str
+    unsubscribe: bool = False
+    returned: MessagePublication | None = None
+    """Set to give back a message that arrived after its wait ended."""
+
+
 class CompleteUserTaskRequest(_Wire):
     """Input of ``COMPLETE_USER_TASK_UPDATE``: name the task by instance key or element id."""
 
@@ -181,6 +235,7 @@ IncidentType = Literal[
     "KAFKA_PUBLISH_FAILED",
     "CALLED_ELEMENT_FAILED",
     "EXTRACT_VALUE_ERROR",
+    "MESSAGE_CORRELATION_FAILED",
 ]
 
 
@@ -237,6 +292,15 @@ class InstanceState(_Wire):
     variables: dict[str, Any]
     incidents: list[Incident]
     awaiting_correlations: list[str]
+
+
+def mailbox_id(name: str, correlation_key: str) -> str:
+    """The workflow id of the mailbox of one message name and correlation key."""
+    raw = f"{name}\x1f{correlation_key}"
+    if len(raw) <= 200:
+        return f"bpmn-message/{name}/{correlation_key}"
+    digest = hashlib.sha256(raw.encode()).hexdigest()
+    return f"bpmn-message/{name[:80]}/sha256:{digest}"
 
 
 # --- Kafka correlation ids ------------------------------------------------------------------

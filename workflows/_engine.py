@@ -49,6 +49,7 @@ with workflow.unsafe.imports_passed_through():
         CallActivity,
         EndEvent,
         ErrorEventDefinition,
+        EventBasedGateway,
         EventSubProcess,
         ExclusiveGateway,
         FlowNode,
@@ -59,10 +60,12 @@ with workflow.unsafe.imports_passed_through():
         KafkaTask,
         LinkEventDefinition,
         LoopActivity,
+        MessageEventDefinition,
         MultiInstanceActivity,
         ParallelGateway,
         PassThroughTask,
         ProcessDefinition,
+        ReceiveTask,
         ResultEndEvent,
         ScriptTask,
         StartEvent,
@@ -92,11 +95,13 @@ with workflow.unsafe.imports_passed_through():
         KAFKA_PUBLISH_ACTIVITY,
         KAFKA_TOPIC_HEADER,
         OWNER_TYPE_VARIABLE,
+        SUBSCRIBE_MESSAGE_ACTIVITY,
         USER_TASK_HEADER_PREFIX,
         BpmnErrorDetails,
         CallContext,
         CompletedElement,
         Continuation,
+        CorrelatedMessage,
         DefinitionPin,
         ElementInstance,
         Incident,
@@ -105,11 +110,14 @@ with workflow.unsafe.imports_passed_through():
         JobInput,
         KafkaPublishRequest,
         KafkaResponse,
+        MessagePublication,
+        MessageSubscription,
+        SubscribeRequest,
         make_correlation_id,
     )
     from workflows._multi_instance import run_multi_instance
     from workflows._scope import Scope
-    from workflows._structure import boundaries_of, can_reach, timer_event_sub_processes
+    from workflows._structure import boundaries_of, can_reach, event_sub_processes
     from workflows._timers import TimerSchedule, TimerValueError, schedule
 
 T = TypeVar("T")
@@ -172,18 +180,20 @@ class ScopeTerminated(Exception):
 class BoundaryTriggered(Exception):
     """An interrupting boundary event fired: the activity was cancelled."""
 
-    def __init__(self, boundary: BoundaryEvent) -> None:
+    def __init__(self, boundary: BoundaryEvent, variables: dict[str, Any]) -> None:
         super().__init__(boundary.id)
         self.boundary = boundary
+        self.variables = variables
 
 
 class EventSubProcessTriggered(Exception):
     """An interrupting event sub-process of ``scope`` was triggered."""
 
-    def __init__(self, scope: Scope, handler: EventSubProcess) -> None:
+    def __init__(self, scope: Scope, handler: EventSubProcess, variables: dict[str, Any]) -> None:
         super().__init__(handler.id)
         self.scope = scope
         self.handler = handler
+        self.variables = variables
 
 
 class IncidentRaised(Exception):
@@ -197,12 +207,18 @@ class IncidentRaised(Exception):
 
 @dataclass
 class _Waiting:
-    """Kafka correlations and user-task completions that arrive through handlers."""
+    """What arrives through handlers: Kafka responses, messages, user-task completions."""
 
     responses: dict[str, KafkaResponse] = field(default_factory=dict)
     consumed: deque[str] = field(default_factory=lambda: deque(maxlen=COMPLETED_TRAIL_LIMIT))
     awaiting: set[str] = field(default_factory=set)
     user_tasks: dict[str, dict[str, Any]] = field(default_factory=dict)
+    subscribed: dict[str, tuple[str, str]] = field(default_factory=dict)
+    """Message subscriptions: id → (message name, correlation key)."""
+    messages: dict[str, MessagePublication] = field(default_factory=dict)
+    pre_triggered: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    """Catch events an event-based gateway already saw occur: (scope, element) → variables."""
+    detached: set[asyncio.Future[None]] = field(default_factory=set)
 
 
 class Engine:
@@ -341,7 +357,7 @@ class Engine:
         Meanwhile the scope's timer event sub-processes wait for their time."""
         watchers = [
             asyncio.create_task(self._watch_event_sub_process(scope, handler))
-            for handler in self._timer_handlers(scope)
+            for handler in self._event_handlers(scope)
         ]
         try:
             await workflow.wait_condition(lambda: not scope.tokens or scope.failure is not None)
@@ -365,7 +381,7 @@ class Engine:
             await self._run_event_sub_process(scope, failure.catcher.event, variables)
             return
         if isinstance(failure, EventSubProcessTriggered) and failure.scope is scope:
-            await self._run_event_sub_process(scope, failure.handler, {})
+            await self._run_event_sub_process(scope, failure.handler, failure.variables)
             return
         raise failure
 
@@ -376,6 +392,8 @@ class Engine:
             and not self.active
             and not self.incidents
             and not self.waiting.awaiting
+            and not self.waiting.subscribed
+            and not self.waiting.detached
             and workflow.all_handlers_finished()
             and (
                 info.get_current_history_length() >= self.pin.continue_as_new_after_events
@@ -434,7 +452,7 @@ class Engine:
             return self._occur_boundary(scope, boundary, variables)
         except BoundaryTriggered as triggered:
             self.leave(instance, "terminated")
-            return self._occur_boundary(scope, triggered.boundary, {})
+            return self._occur_boundary(scope, triggered.boundary, triggered.variables)
         except (Exception, asyncio.CancelledError):
             # Not GeneratorExit: a workflow evicted from the cache closes its coroutines.
             self.leave(instance, "terminated")
@@ -466,14 +484,10 @@ class Engine:
             await self.with_incidents(instance, lambda: self._run_call(scope, node, instance))
         elif isinstance(node, ResultEndEvent):
             await self.with_incidents(instance, lambda: self._end_with_result(scope, node))
-        elif isinstance(node, IntermediateCatchEvent) and isinstance(
-            node.trigger, TimerEventDefinition
-        ):
-            await self._wait_for_timer(scope, node, node.trigger, instance)
-            await self.with_incidents(instance, lambda: self._merge_outputs(scope, node.outputs))
-        elif isinstance(node, BoundaryEvent):
-            # A non-interrupting boundary event's own token (interrupting ones: _occur_boundary).
-            await self.with_incidents(instance, lambda: self._merge_outputs(scope, node.outputs))
+        elif isinstance(node, IntermediateCatchEvent | ReceiveTask) and not _is_link(node):
+            await self._catch(scope, node, instance)
+        elif isinstance(node, EventBasedGateway):
+            return await self._run_event_gateway(scope, node)
         elif isinstance(node, IntermediateThrowEvent) and node.result is None:
             await self.with_incidents(instance, lambda: self._merge_outputs(scope, node.outputs))
         elif not isinstance(
@@ -713,36 +727,47 @@ class Engine:
                 "EXTRACT_VALUE_ERROR", f"the timer {timer.timer} of {element_id!r}: {error}"
             ) from None
 
-    async def _wait_for_timer(
-        self,
-        scope: Scope,
-        node: IntermediateCatchEvent,
-        timer: TimerEventDefinition,
-        instance: ElementInstance,
+    async def _catch(
+        self, scope: Scope, node: IntermediateCatchEvent | ReceiveTask, instance: ElementInstance
     ) -> None:
-        plan = await self.with_incidents(
-            instance, lambda: self._timer_schedule(scope, timer, node.id)
-        )
-        await _sleep_until(plan.first)
+        """A timer or message catch event, or a receive task: wait, then map the message."""
+        variables = self.waiting.pre_triggered.pop((scope.key, node.id), None)
+        if variables is None:
+            trigger = node.message if isinstance(node, ReceiveTask) else node.trigger
+            if isinstance(trigger, TimerEventDefinition):
+                plan = await self.with_incidents(
+                    instance, lambda: self._timer_schedule(scope, trigger, node.id)
+                )
+                await _sleep_until(plan.first)
+                variables = {}
+            else:
+                assert isinstance(trigger, MessageEventDefinition)
+                variables = await self._receive(scope, trigger, instance, node.id)
+        local = scope.child(instance.key, "local", owner_id=node.id)
+
+        async def complete() -> None:
+            self._complete_with(local, node.outputs, variables)
+
+        await self.with_incidents(instance, complete)
 
     async def _with_boundary_timers(
         self, scope: Scope, node: FlowNode, instance: ElementInstance
     ) -> list[str]:
-        """Run the element while its timer boundary events count down: an interrupting one
-        cancels it (BoundaryTriggered), a non-interrupting one starts a token each time."""
-        timers = self._timer_boundaries(scope, node.id)
-        if not timers:
+        """Run the element while its timer and message boundary events wait: an interrupting
+        one cancels it (BoundaryTriggered), a non-interrupting one starts a token each time."""
+        boundaries = self._event_boundaries(scope, node.id)
+        if not boundaries:
             return await self._behaviour(scope, node, instance)
         # As in Zeebe, the activity starts only once every timer has a valid schedule.
-        plans = []
-        for boundary in timers:
+        plans: list[TimerSchedule | None] = []
+        for boundary in boundaries:
             schedule_of = functools.partial(self._boundary_schedule, scope, boundary)
             plans.append(await self.with_incidents(instance, schedule_of))
         body = asyncio.create_task(self._behaviour(scope, node, instance))
-        fired: list[BoundaryEvent] = []
+        fired: list[tuple[BoundaryEvent, dict[str, Any]]] = []
         watchers = [
-            asyncio.create_task(self._watch_boundary(scope, boundary, plan, body, fired))
-            for boundary, plan in zip(timers, plans, strict=True)
+            asyncio.create_task(self._watch_boundary(scope, b, plan, instance, body, fired))
+            for b, plan in zip(boundaries, plans, strict=True)
         ]
         try:
             return await body
@@ -750,77 +775,258 @@ class Engine:
             current = asyncio.current_task()
             if not fired or (current is not None and current.cancelling()):
                 raise
-            raise BoundaryTriggered(fired[0]) from None
+            raise BoundaryTriggered(*fired[0]) from None
         finally:
             await _cancel_all(watchers)
 
-    def _timer_boundaries(self, scope: Scope, activity_id: str) -> list[BoundaryEvent]:
+    def _event_boundaries(self, scope: Scope, activity_id: str) -> list[BoundaryEvent]:
         if scope.kind in ("multiInstanceBody", "local"):
             return []  # the inner activity of a loop: its boundary events belong to the loop
         return [
             boundary
             for boundary in boundaries_of(scope.container, activity_id)
-            if isinstance(boundary.trigger, TimerEventDefinition)
+            if isinstance(boundary.trigger, TimerEventDefinition | MessageEventDefinition)
         ]
 
-    async def _boundary_schedule(self, scope: Scope, boundary: BoundaryEvent) -> TimerSchedule:
+    async def _boundary_schedule(
+        self, scope: Scope, boundary: BoundaryEvent
+    ) -> TimerSchedule | None:
         timer = boundary.trigger
-        assert isinstance(timer, TimerEventDefinition)
+        if not isinstance(timer, TimerEventDefinition):
+            return None
         return await self._timer_schedule(scope, timer, boundary.id)
 
     async def _watch_boundary(
         self,
         scope: Scope,
         boundary: BoundaryEvent,
-        plan: TimerSchedule,
+        plan: TimerSchedule | None,
+        instance: ElementInstance,
         body: asyncio.Task[list[str]],
-        fired: list[BoundaryEvent],
+        fired: list[tuple[BoundaryEvent, dict[str, Any]]],
     ) -> None:
-        for due in plan.due_times():
-            await _sleep_until(due)
+        occurrences = 0
+        while True:
+            variables: dict[str, Any] = {}
+            if plan is not None:
+                await _sleep_until(plan.first)
+                plan = plan.following()
+            else:
+                assert isinstance(boundary.trigger, MessageEventDefinition)
+                occurrences += 1
+                subscription = f"{instance.key}/{boundary.id}/{occurrences}"
+                variables = await self._receive(
+                    scope, boundary.trigger, instance, boundary.id, subscription
+                )
             if body.done():
                 return
             if boundary.cancel_activity:
-                fired.append(boundary)
+                fired.append((boundary, variables))
                 body.cancel()
                 return
-            self._spawn(scope, boundary.id)
+            self._occur_non_interrupting(scope, boundary, variables)
+            if plan is None and isinstance(boundary.trigger, TimerEventDefinition):
+                return
 
-    def _timer_handlers(self, scope: Scope) -> tuple[EventSubProcess, ...]:
+    def _occur_non_interrupting(
+        self, scope: Scope, boundary: BoundaryEvent, variables: Mapping[str, Any]
+    ) -> None:
+        """A non-interrupting boundary event occurs: new tokens leave it, the activity stays."""
+        for flow_id in self._occur_boundary(scope, boundary, variables):
+            self._spawn(scope, scope.container.flows[flow_id].target, flow_id)
+
+    def _event_handlers(self, scope: Scope) -> tuple[EventSubProcess, ...]:
         if scope.kind in ("multiInstanceBody", "local"):
             return ()
-        return timer_event_sub_processes(scope.container)
+        return event_sub_processes(scope.container)
 
     async def _watch_event_sub_process(self, scope: Scope, handler: EventSubProcess) -> None:
-        """A timer event sub-process: an interrupting one ends the scope's tokens and runs;
-        a non-interrupting one runs next to them, once per firing."""
+        """A timer or message event sub-process: an interrupting one ends the scope's other
+        tokens and runs; a non-interrupting one runs next to them, once per occurrence."""
         start = handler.nodes[handler.start_event]
         assert isinstance(start, TriggeredStartEvent)
-        timer = start.trigger
-        assert isinstance(timer, TimerEventDefinition)
+        placeholder = ElementInstance(
+            key=self.new_key(),
+            element_id=handler.id,
+            element_type="eventSubProcess",
+            started_at=workflow.now(),
+        )
+        trigger = start.trigger
+        occurrences = 0
         remaining = scope.timer_progress.get(handler.id)  # set when continued as new
-        if remaining is None:
-            placeholder = ElementInstance(
-                key=self.new_key(),
-                element_id=handler.id,
-                element_type="eventSubProcess",
-                started_at=workflow.now(),
-            )
+        if isinstance(trigger, TimerEventDefinition) and remaining is None:
             remaining = await self.with_incidents(
-                placeholder, lambda: self._timer_schedule(scope, timer, handler.id)
+                placeholder, lambda: self._timer_schedule(scope, trigger, handler.id)
             )
-        while remaining is not None:
-            scope.timer_progress[handler.id] = remaining
-            await _sleep_until(remaining.first)
-            remaining = remaining.following()
-            if remaining is None:
-                del scope.timer_progress[handler.id]
-            if not start.interrupting:
-                self._track(scope, self._run_event_sub_process(scope, handler, {}), handler.id)
-                continue
-            if scope.failure is None:
-                scope.failure = EventSubProcessTriggered(scope, handler)
+        while True:
+            variables: dict[str, Any] = {}
+            if isinstance(trigger, MessageEventDefinition):
+                occurrences += 1
+                subscription = f"{placeholder.key}/{handler.id}/{occurrences}"
+                variables = await self._receive(
+                    scope, trigger, placeholder, handler.id, subscription
+                )
+            elif remaining is not None:
+                scope.timer_progress[handler.id] = remaining
+                await _sleep_until(remaining.first)
+                remaining = remaining.following()
+                if remaining is None:
+                    del scope.timer_progress[handler.id]
+            else:
+                return
+            if start.interrupting:
+                if scope.failure is None:
+                    scope.failure = EventSubProcessTriggered(scope, handler, variables)
+                return
+            work = self._run_event_sub_process(scope, handler, variables)
+            self._track(scope, work, handler.id)
+
+    # --- messages -----------------------------------------------------------------------------
+
+    async def _message_address(
+        self, scope: Scope, message: MessageEventDefinition, element_id: str
+    ) -> tuple[str, str]:
+        variables = scope.visible()
+        name = self.evaluate(message.name, variables) if message.name is not None else None
+        if not isinstance(name, str) or not name:
+            raise IncidentRaised(
+                "EXTRACT_VALUE_ERROR",
+                f"the message name of {element_id!r} is {name!r}; it must be a non-empty string",
+            )
+        key = (
+            self.evaluate(message.correlation_key, variables)
+            if message.correlation_key is not None
+            else None
+        )
+        if key is None or isinstance(key, dict | list) or str(key) == "":
+            raise IncidentRaised(
+                "EXTRACT_VALUE_ERROR",
+                f"the correlation key of message {name!r} at {element_id!r} is {key!r}; it must "
+                "be a string or number (set the variable, then resolve the incident)",
+            )
+        return name, str(key)
+
+    async def _receive(
+        self,
+        scope: Scope,
+        message: MessageEventDefinition,
+        instance: ElementInstance,
+        element_id: str,
+        subscription_id: str | None = None,
+    ) -> dict[str, Any]:
+        """Subscribe at the message's mailbox and wait until it delivers; its variables."""
+        name, key = await self.with_incidents(
+            instance, lambda: self._message_address(scope, message, element_id)
+        )
+        subscription_id = subscription_id or instance.key
+        waiting = self.waiting
+        waiting.subscribed[subscription_id] = (name, key)
+        try:
+            await self._mailbox(name, key, subscription_id)
+            await workflow.wait_condition(lambda: subscription_id in waiting.messages)
+        except asyncio.CancelledError:
+            # The wait ended otherwise (a boundary event, a gateway's other event): stop
+            # waiting, and give back a message that arrived meanwhile.
+            del waiting.subscribed[subscription_id]
+            late = waiting.messages.pop(subscription_id, None)
+            if late is not None:
+                self._detach(self._mailbox(name, key, subscription_id, returned=late))
+            else:
+                self._detach(self._mailbox(name, key, subscription_id, unsubscribe=True))
+            raise
+        del waiting.subscribed[subscription_id]
+        return dict(waiting.messages.pop(subscription_id).variables)
+
+    def message_received(self, correlated: CorrelatedMessage) -> None:
+        """A mailbox delivered a message. If its wait is over, it goes back to the mailbox."""
+        if correlated.subscription_id in self.waiting.subscribed:
+            self.waiting.messages[correlated.subscription_id] = correlated.message
             return
+        message = correlated.message
+        self._detach(
+            self._mailbox(
+                message.name, message.correlation_key, correlated.subscription_id, returned=message
+            )
+        )
+
+    async def _mailbox(
+        self,
+        name: str,
+        key: str,
+        subscription_id: str,
+        *,
+        unsubscribe: bool = False,
+        returned: MessagePublication | None = None,
+    ) -> None:
+        info = workflow.info()
+        request = SubscribeRequest(
+            name=name,
+            correlation_key=key,
+            subscription=MessageSubscription(
+                workflow_id=info.workflow_id, subscription_id=subscription_id
+            ),
+            task_queue=info.task_queue,
+            unsubscribe=unsubscribe,
+            returned=returned,
+        )
+        try:
+            await workflow.execute_activity(
+                SUBSCRIBE_MESSAGE_ACTIVITY,
+                request.model_dump(mode="json"),
+                start_to_close_timeout=timedelta(seconds=30),
+                retry_policy=KAFKA_PUBLISH_POLICY,
+            )
+        except ActivityError as error:
+            _raise_if_cancelled(error)
+            raise IncidentRaised(
+                "MESSAGE_CORRELATION_FAILED",
+                f"could not reach the mailbox of message {name!r} ({key}): "
+                f"{_failure_message(error)}",
+            ) from None
+
+    def _detach(self, work: Awaitable[None]) -> None:
+        """Fire-and-forget housekeeping (unsubscribe, return a message) that outlives a token."""
+        task = asyncio.ensure_future(work)
+        self.waiting.detached.add(task)
+        task.add_done_callback(self.waiting.detached.discard)
+
+    async def _run_event_gateway(self, scope: Scope, gateway: EventBasedGateway) -> list[str]:
+        """The first of the gateway's events to occur wins; the others are cancelled. The
+        winning catch event then completes at once with what it received."""
+        flows = scope.container.flows
+        waits = {
+            flow_id: asyncio.create_task(
+                self._await_event(scope, scope.container.nodes[flows[flow_id].target])
+            )
+            for flow_id in gateway.outgoing
+        }
+        try:
+            await asyncio.wait(list(waits.values()), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            pending = [task for task in waits.values() if not task.done()]
+            await _cancel_all(pending)
+        winner = next(flow for flow, task in waits.items() if task.done() and not task.cancelled())
+        target = flows[winner].target
+        self.waiting.pre_triggered[(scope.key, target)] = waits[winner].result()
+        return [winner]
+
+    async def _await_event(self, scope: Scope, node: FlowNode) -> dict[str, Any]:
+        placeholder = self.enter(scope, node)
+        try:
+            if isinstance(node, ReceiveTask):
+                trigger: object = node.message
+            else:
+                trigger = getattr(node, "trigger", None)
+            if isinstance(trigger, TimerEventDefinition):
+                plan = await self.with_incidents(
+                    placeholder, lambda: self._timer_schedule(scope, trigger, node.id)
+                )
+                await _sleep_until(plan.first)
+                return {}
+            assert isinstance(trigger, MessageEventDefinition)
+            return await self._receive(scope, trigger, placeholder, node.id)
+        finally:
+            self.active.pop(placeholder.key, None)
 
     # --- scopes: sub-process, multi-instance, loop --------------------------------------------
 
@@ -1164,6 +1370,12 @@ def _consume(arrivals: dict[str, int], flows: Sequence[str]) -> None:
         arrivals[flow] -= 1
         if arrivals[flow] == 0:
             del arrivals[flow]
+
+
+def _is_link(node: IntermediateCatchEvent | ReceiveTask) -> bool:
+    return isinstance(node, IntermediateCatchEvent) and isinstance(
+        node.trigger, LinkEventDefinition
+    )
 
 
 def _link_target(scope: Scope, node: FlowNode) -> str | None:

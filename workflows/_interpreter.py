@@ -33,6 +33,7 @@ with workflow.unsafe.imports_passed_through():
         COMPLETE_USER_TASK_UPDATE,
         DEFINITION_HASH_ATTRIBUTE,
         KAFKA_RESPONSE_SIGNAL,
+        MESSAGE_SIGNAL,
         PROCESS_ID_ATTRIBUTE,
         RESOLVE_DEFINITION_ACTIVITY,
         RESOLVE_INCIDENT_UPDATE,
@@ -40,6 +41,7 @@ with workflow.unsafe.imports_passed_through():
         STATE_QUERY,
         CancelRequest,
         CompleteUserTaskRequest,
+        CorrelatedMessage,
         DefinitionPin,
         InstanceOptions,
         InstanceState,
@@ -211,6 +213,14 @@ class BpmnInterpreter:
         _parse(CancelRequest, request, CANCEL_UPDATE)
         if self._status in ("completed", "canceled"):
             raise ValueError(f"the instance is already {self._status}")
+
+    @workflow.signal(name=MESSAGE_SIGNAL)
+    def message(self, payload: dict[str, Any]) -> None:
+        correlated = CorrelatedMessage.model_validate(payload)
+        if self._engine is None:  # cannot happen: subscriptions are made by the engine
+            workflow.logger.warning("Message for %s before the start", correlated.subscription_id)
+            return
+        self._engine.message_received(correlated)
 
     @workflow.signal(name=KAFKA_RESPONSE_SIGNAL)
     def kafka_response(self, payload: dict[str, Any]) -> None:

@@ -1,8 +1,9 @@
 """Structural lookups over a scope's elements, computed once per scope definition (the IR is
 immutable) and kept for the worker's lifetime: which boundary events an activity has, which
-timer event sub-processes a scope has, and which elements a token can still reach (what an
-inclusive join waits for). Reachability edges are sequence flows, plus activity → its boundary
-events (a token in an activity may leave through one) and link throw → link catch events.
+timer and message event sub-processes a scope has, and which elements a token can still
+reach (what an inclusive join waits for). Reachability edges are sequence flows, plus
+activity → its boundary events (a token in an activity may leave through one) and link throw
+→ link catch events.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from translator import (
     BoundaryEvent,
     EventSubProcess,
     LinkEventDefinition,
+    MessageEventDefinition,
     TimerEventDefinition,
     TriggeredStartEvent,
 )
@@ -26,7 +28,7 @@ class _Structure:
     container: Container
     reachable: dict[str, frozenset[str]]
     boundaries: dict[str, tuple[BoundaryEvent, ...]]
-    timer_event_sub_processes: tuple[EventSubProcess, ...]
+    event_sub_processes: tuple[EventSubProcess, ...]
 
 
 _CACHE: dict[int, _Structure] = {}
@@ -36,8 +38,8 @@ def boundaries_of(container: Container, activity_id: str) -> tuple[BoundaryEvent
     return _structure(container).boundaries.get(activity_id, ())
 
 
-def timer_event_sub_processes(container: Container) -> tuple[EventSubProcess, ...]:
-    return _structure(container).timer_event_sub_processes
+def event_sub_processes(container: Container) -> tuple[EventSubProcess, ...]:
+    return _structure(container).event_sub_processes
 
 
 def can_reach(container: Container, source: str, target: str) -> bool:
@@ -51,21 +53,21 @@ def _structure(container: Container) -> _Structure:
         return cached
     edges = _edges(container)
     boundaries: dict[str, list[BoundaryEvent]] = defaultdict(list)
-    timer_handlers = []
+    handlers = []
     for node in container.nodes.values():
         if isinstance(node, BoundaryEvent):
             boundaries[node.attached_to].append(node)
         elif isinstance(node, EventSubProcess):
             start = node.nodes.get(node.start_event)
             if isinstance(start, TriggeredStartEvent) and isinstance(
-                start.trigger, TimerEventDefinition
+                start.trigger, TimerEventDefinition | MessageEventDefinition
             ):
-                timer_handlers.append(node)
+                handlers.append(node)
     structure = _Structure(
         container=container,
         reachable={node_id: _closure(edges, node_id) for node_id in container.nodes},
         boundaries={activity: tuple(events) for activity, events in boundaries.items()},
-        timer_event_sub_processes=tuple(timer_handlers),
+        event_sub_processes=tuple(handlers),
     )
     _CACHE[id(container)] = structure
     return structure

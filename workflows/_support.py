@@ -41,6 +41,8 @@ RUNNABLE_KINDS = frozenset(
         "resultEndEvent",
         "intermediateThrowEvent",
         "intermediateCatchEvent",
+        "receiveTask",
+        "eventBasedGateway",
     }
 )
 RUNNABLE_RESULTS = frozenset({"terminate", "error"})
@@ -63,7 +65,7 @@ def unrunnable_reason(node: FlowNode, definition: ProcessDefinition) -> str | No
     return _event_reason(node)
 
 
-RUNNABLE_TRIGGERS = frozenset({"error", "timer"})
+RUNNABLE_TRIGGERS = frozenset({"error", "timer", "message"})
 """Catch event triggers the interpreter runs (boundary, event sub-process, intermediate)."""
 
 
@@ -84,7 +86,11 @@ def _event_reason(node: FlowNode) -> str | None:
         return f"{node.result.kind} end events"
     if isinstance(node, IntermediateThrowEvent) and node.result and node.result.kind != "link":
         return f"{node.result.kind} intermediate throw events"
-    if isinstance(node, IntermediateCatchEvent) and node.trigger.kind not in ("link", "timer"):
+    if isinstance(node, IntermediateCatchEvent) and node.trigger.kind not in (
+        "link",
+        "timer",
+        "message",
+    ):
         return f"{node.trigger.kind} intermediate catch events"
     return None
 

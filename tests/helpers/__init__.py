@@ -3,23 +3,28 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import uuid
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 from temporalio import activity
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowHandle
+from temporalio.service import RPCError
 from temporalio.worker import Worker
 
 import translator
-from activities import job_activity, make_resolve_definition
+from activities import job_activity, make_resolve_definition, make_subscribe_message
 from worker import workflow_runner
 from workflows import (
     KAFKA_PUBLISH_ACTIVITY,
     REGISTRY,
     STATE_QUERY,
+    SUBSCRIBE_MESSAGE_ACTIVITY,
     BpmnInterpreter,
+    MessageMailbox,
     StandaloneJobWorkflow,
 )
 
@@ -69,8 +74,18 @@ async def running_interpreter(
     continue_as_new_after_events: int = 10_000,
 ) -> AsyncIterator[None]:
     """Run the interpreter on ``task_queue`` and one job worker per job type, for a test."""
+    subscribe = make_subscribe_message(client)
+    mailboxes: set[str] = set()
+
+    @activity.defn(name=SUBSCRIBE_MESSAGE_ACTIVITY)
+    async def subscribe_and_remember(payload: dict[str, Any]) -> str:
+        mailbox = await subscribe(payload)
+        mailboxes.add(mailbox)
+        return mailbox
+
     activities = [
-        make_resolve_definition(continue_as_new_after_events=continue_as_new_after_events)
+        make_resolve_definition(continue_as_new_after_events=continue_as_new_after_events),
+        subscribe_and_remember,
     ]
     if publish_activity is not None:
         activities.append(publish_activity)
@@ -79,7 +94,7 @@ async def running_interpreter(
             Worker(
                 client,
                 task_queue=task_queue,
-                workflows=[BpmnInterpreter, StandaloneJobWorkflow],
+                workflows=[BpmnInterpreter, StandaloneJobWorkflow, MessageMailbox],
                 activities=activities,
                 workflow_runner=workflow_runner(),
             )
@@ -88,7 +103,13 @@ async def running_interpreter(
             await stack.enter_async_context(
                 Worker(client, task_queue=job_type, activities=[job_activity(job_type, handler)])
             )
-        yield
+        try:
+            yield
+        finally:
+            # A mailbox outliving its test's worker would stall the time-skipping server.
+            for mailbox in mailboxes:
+                with contextlib.suppress(RPCError):
+                    await client.get_workflow_handle(mailbox).terminate("test over")
 
 
 async def wait_for(predicate: Any, handle: Any, timeout: float = 10.0) -> dict[str, Any]:
@@ -101,3 +122,12 @@ async def wait_for(predicate: Any, handle: Any, timeout: float = 10.0) -> dict[s
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError(f"condition not reached; state: {state}")
         await asyncio.sleep(0.05)
+
+
+async def start_process(
+    client: Client, task_queue: str, process_id: str, **variables: Any
+) -> WorkflowHandle[Any, Any]:
+    """Start an instance of ``process_id`` with ``variables``, under a fresh workflow id."""
+    return await client.start_workflow(
+        process_id, variables, id=f"{process_id}-{uuid.uuid4()}", task_queue=task_queue
+    )

@@ -4,15 +4,12 @@ gateways, script and user tasks, call activities, terminate, cancellation."""
 from __future__ import annotations
 
 import asyncio
-import uuid
 from collections.abc import Callable, Mapping
 from typing import Any
 
 import pytest
 from temporalio.client import (
-    Client,
     WorkflowFailureError,
-    WorkflowHandle,
     WorkflowUpdateFailedError,
 )
 from temporalio.exceptions import CancelledError
@@ -20,7 +17,7 @@ from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
 from activities import BpmnError, Job
-from tests.helpers import deploy, running_interpreter, wait_for
+from tests.helpers import deploy, running_interpreter, start_process, wait_for
 from tests.helpers.bpmn import (
     chain,
     error,
@@ -37,14 +34,6 @@ from workflows import (
     RESOLVE_INCIDENT_UPDATE,
     STATE_QUERY,
 )
-
-
-async def start(
-    client: Client, task_queue: str, process_id: str, **variables: Any
-) -> WorkflowHandle:
-    return await client.start_workflow(
-        process_id, variables, id=f"{process_id}-{uuid.uuid4()}", task_queue=task_queue
-    )
 
 
 def path(state: Mapping[str, Any]) -> list[str]:
@@ -64,7 +53,7 @@ async def run_to_end(
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     client = env.client
     async with running_interpreter(client, task_queue, jobs):
-        handle = await start(client, task_queue, process_id, **variables)
+        handle = await start_process(client, task_queue, process_id, **variables)
         result = await handle.result()
         state = await handle.query(STATE_QUERY)
     return result, state
@@ -187,7 +176,7 @@ async def test_parallel_multi_instance_with_a_failing_item_resumes_after_the_inc
 
     client = time_skipping_env.client
     async with running_interpreter(client, task_queue, {"square": square}):
-        handle = await start(client, task_queue, "mi-par", items=[1, 2, 3])
+        handle = await start_process(client, task_queue, "mi-par", items=[1, 2, 3])
         state = await wait_for(lambda s: s["incidents"], handle)
         incident = state["incidents"][0]
         assert incident["element_id"] == "square"
@@ -240,7 +229,7 @@ async def test_a_multi_instance_collection_that_is_not_a_list_is_an_incident(
     deploy(multi_instance(sequential=True))
     client = time_skipping_env.client
     async with running_interpreter(client, task_queue, {"square": lambda job: {"squared": 0}}):
-        handle = await start(client, task_queue, "mi-seq", items="oops")
+        handle = await start_process(client, task_queue, "mi-seq", items="oops")
         state = await wait_for(lambda s: s["incidents"], handle)
         incident = state["incidents"][0]
         assert incident["type"] == "EXTRACT_VALUE_ERROR"
@@ -331,7 +320,7 @@ async def test_a_user_task_is_completed_by_the_update(
     client = time_skipping_env.client
     lines = [{"price": 10}, {"price": 32}]
     async with running_interpreter(client, task_queue):
-        handle = await start(client, task_queue, "approval", lines=lines, owner="ann")
+        handle = await start_process(client, task_queue, "approval", lines=lines, owner="ann")
         state = await wait_for(lambda s: s["active"], handle)
         assert state["variables"]["total"] == 42
         [active] = state["active"]
@@ -436,7 +425,7 @@ async def test_a_child_incident_is_resolved_in_the_child_and_the_parent_continue
 
     client = time_skipping_env.client
     async with running_interpreter(client, task_queue, {"child_work": child_work}):
-        parent = await start(client, task_queue, "parent", x=1)
+        parent = await start_process(client, task_queue, "parent", x=1)
         parent_state = await wait_for(lambda s: s["active"], parent)
         child_id = parent_state["active"][0]["details"]["child_workflow_id"]
         child = client.get_workflow_handle(child_id)
@@ -458,7 +447,9 @@ async def test_a_call_to_an_unknown_process_is_an_incident_on_the_call_activity(
     deploy(CHILD)
     client = time_skipping_env.client
     async with running_interpreter(client, task_queue, {"child_work": lambda job: {}}):
-        handle = await start(client, task_queue, "parent-dynamic", childName="no-such-process")
+        handle = await start_process(
+            client, task_queue, "parent-dynamic", childName="no-such-process"
+        )
         state = await wait_for(lambda s: s["incidents"], handle)
         incident = state["incidents"][0]
         assert incident["type"] == "CALLED_ELEMENT_FAILED"
@@ -512,7 +503,7 @@ async def test_the_cancel_update_cancels_running_jobs_and_ends_the_instance(
     deploy(CANCELABLE)
     client = time_skipping_env.client
     async with running_interpreter(client, task_queue, {"slow": blocked_forever}):
-        handle = await start(client, task_queue, "cancelable")
+        handle = await start_process(client, task_queue, "cancelable")
         await wait_for(lambda s: s["active"], handle)
         await handle.execute_update(CANCEL_UPDATE, {"reason": "customer withdrew"})
         with pytest.raises(WorkflowFailureError) as failure:

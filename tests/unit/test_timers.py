@@ -7,7 +7,6 @@ pending while a timer fires use timers of a second or two of real time.
 from __future__ import annotations
 
 import asyncio
-import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -15,7 +14,7 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from activities import Job, job_activity
-from tests.helpers import deploy, running_interpreter, wait_for
+from tests.helpers import deploy, running_interpreter, start_process, wait_for
 from tests.helpers.bpmn import chain, events, flow, model, service
 from workflows import RESOLVE_INCIDENT_UPDATE, STATE_QUERY
 
@@ -42,14 +41,6 @@ def completed_at(state: dict[str, Any], element_id: str) -> list[datetime]:
     return [moment(e["completed_at"]) for e in state["completed"] if e["element_id"] == element_id]
 
 
-async def start(
-    env: WorkflowEnvironment, task_queue: str, process_id: str, **variables: Any
-) -> Any:
-    return await env.client.start_workflow(
-        process_id, variables, id=f"{process_id}-{uuid.uuid4()}", task_queue=task_queue
-    )
-
-
 WAIT_30_DAYS = model(
     "wait-30-days",
     events("start", kind="startEvent"),
@@ -65,7 +56,7 @@ async def test_a_30_day_timer_completes_on_skipped_time(
 ) -> None:
     deploy(WAIT_30_DAYS)
     async with running_interpreter(time_skipping_env.client, task_queue):
-        handle = await start(time_skipping_env, task_queue, "wait-30-days")
+        handle = await start_process(time_skipping_env.client, task_queue, "wait-30-days")
         await handle.result()
         state = await handle.query(STATE_QUERY)
     [started] = completed_at(state, "start")
@@ -91,7 +82,7 @@ async def test_a_non_interrupting_cycle_fires_exactly_its_repetitions_while_a_jo
     deploy(REMINDERS)
     client = time_skipping_env.client
     async with running_interpreter(client, task_queue, {"send_reminder": lambda job: {}}):
-        handle = await start(time_skipping_env, task_queue, "reminders")
+        handle = await start_process(time_skipping_env.client, task_queue, "reminders")
         await wait_for(lambda s: len(completed_at(s, "reminded")) == 3, handle)
         await asyncio.sleep(1.5)  # room for a fourth: none comes
         async with Worker(
@@ -120,7 +111,9 @@ async def test_an_interrupting_timer_cancels_the_pending_job(
 ) -> None:
     deploy(TIMEOUT)
     async with running_interpreter(time_skipping_env.client, task_queue):
-        handle = await start(time_skipping_env, task_queue, "timeout", timeout="PT1S")
+        handle = await start_process(
+            time_skipping_env.client, task_queue, "timeout", timeout="PT1S"
+        )
         await handle.result()
         state = await handle.query(STATE_QUERY)
     assert [e["element_id"] for e in state["completed"]][-2:] == ["too_slow", "timed_out"]
@@ -132,7 +125,9 @@ async def test_a_timer_value_that_is_not_a_duration_is_an_incident_naming_it(
 ) -> None:
     deploy(TIMEOUT)
     async with running_interpreter(time_skipping_env.client, task_queue, {"work": lambda j: {}}):
-        handle = await start(time_skipping_env, task_queue, "timeout", timeout="one hour")
+        handle = await start_process(
+            time_skipping_env.client, task_queue, "timeout", timeout="one hour"
+        )
         state = await wait_for(lambda s: s["incidents"], handle)
         incident = state["incidents"][0]
         assert incident["type"] == "EXTRACT_VALUE_ERROR"
@@ -173,7 +168,7 @@ async def test_an_interrupting_timer_event_sub_process_cancels_the_running_job(
 
     jobs = {"work": work, "escalate": lambda job: {"escalated": True}}
     async with running_interpreter(time_skipping_env.client, task_queue, jobs):
-        handle = await start(time_skipping_env, task_queue, "deadline")
+        handle = await start_process(time_skipping_env.client, task_queue, "deadline")
         await asyncio.wait_for(started.wait(), 10)
         result = await handle.result()  # the 2-second deadline passes in real time
         release.set()  # the job's late result goes nowhere
