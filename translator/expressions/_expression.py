@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from pydantic import BaseModel, ConfigDict
 
 from translator.expressions import _feel, _juel, _spel
@@ -54,6 +56,25 @@ def compile_expression(source: str, dialect: Dialect) -> Expression:
         ExpressionSyntaxError: The text is not valid in ``dialect`` or exceeds the size limits;
             the message names the column.
     """
+    if isinstance(source, str) and isinstance(dialect, str) and len(source) <= CACHED_LENGTH:
+        return _cached(source, dialect)
+    return _compile(source, dialect)
+
+
+CACHE_SIZE = 1024
+CACHED_LENGTH = 500
+"""Compiled expressions are kept by ``(source, dialect)``, the last ``CACHE_SIZE`` of at most
+``CACHED_LENGTH`` characters (which bounds the cache's memory): models repeat the same
+expressions (``=x``, ``${approved}``...), and an ``Expression`` is frozen, so one is shared."""
+
+
+@lru_cache(maxsize=CACHE_SIZE)
+def _cached(source: str, dialect: Dialect) -> Expression:
+    # lru_cache keeps results only: a syntax error is raised anew on every call.
+    return _compile(source, dialect)
+
+
+def _compile(source: str, dialect: Dialect) -> Expression:
     parser = _PARSERS.get(dialect)
     if parser is None:
         raise ExpressionSyntaxError(f"unknown expression dialect {dialect!r}", str(source))
