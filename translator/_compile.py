@@ -16,6 +16,8 @@ from translator._xml import MAX_FILE_BYTES, parse_definitions
 
 __all__ = ["MAX_FILE_BYTES", "compile_bytes", "compile_file"]
 
+PROCESS = bpmn("process")
+
 
 def compile_file(path: str | Path) -> list[ProcessDefinition]:
     """Compile every executable process of a ``.bpmn`` file.
@@ -48,12 +50,15 @@ def compile_bytes(data: bytes, name: str) -> list[ProcessDefinition]:
         raise TranslationError(ctx.problems)
     ctx.index_root(root)
     definitions = []
-    for process in root.findall(bpmn("process")):
-        if process.get("isExecutable", "false").strip().lower() != "true":
-            continue
-        definition = _compile_process(ctx, process)
-        if definition is not None:
-            definitions.append(definition)
+    try:
+        for process in root.iterchildren(PROCESS):
+            if process.get("isExecutable", "false").strip().lower() != "true":
+                continue
+            definition = _compile_process(ctx, process)
+            if definition is not None:
+                definitions.append(definition)
+    finally:
+        dialects.forget_extensions()
     if ctx.problems:
         raise TranslationError(ctx.problems)
     return definitions

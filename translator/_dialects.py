@@ -33,12 +33,32 @@ from translator.expressions import Expression
 TSM_KAFKA_LISTENER = "tsmKafkaTaskExecutor"
 
 
-def extensions(element: etree._Element) -> list[etree._Element]:
+EXTENSION_ELEMENTS = bpmn("extensionElements")
+
+_last: tuple[etree._Element | None, tuple[etree._Element, ...]] = (None, ())
+"""The last element ``extensions`` read and its answer: the readers of one element ask for its
+extensions several times in a row. Holding the element keeps its identity from being reused;
+the compiler never changes a tree it reads, so the answer stays right."""
+
+
+def extensions(element: etree._Element) -> tuple[etree._Element, ...]:
     """Children of ``<bpmn:extensionElements>``, in document order."""
+    global _last
+    last = _last
+    if last[0] is element:
+        return last[1]
     found: list[etree._Element] = []
-    for container in element.findall(bpmn("extensionElements")):
+    for container in element.iterchildren(EXTENSION_ELEMENTS):
         found.extend(child for child in container if isinstance(child.tag, str))
-    return found
+    answer = tuple(found)
+    _last = (element, answer)
+    return answer
+
+
+def forget_extensions() -> None:
+    """Drop the element ``extensions`` remembers (and with it its tree)."""
+    global _last
+    _last = (None, ())
 
 
 def first_extension(element: etree._Element, tag: str) -> etree._Element | None:
