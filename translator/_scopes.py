@@ -28,6 +28,9 @@ from translator._namespaces import bpmn, local_name
 from translator._validate import validate_scope
 from translator.expressions import Expression
 
+SEQUENCE_FLOW = bpmn("sequenceFlow")
+CONDITION_EXPRESSION = bpmn("conditionExpression")
+
 
 @dataclass(frozen=True)
 class Scope:
@@ -42,7 +45,7 @@ def compile_scope(ctx: CompileContext, scope: etree._Element) -> Scope:
     for child in scope:
         if not isinstance(child.tag, str):
             continue
-        if child.tag == bpmn("sequenceFlow"):
+        if child.tag == SEQUENCE_FLOW:
             flow_elements.append(child)
         elif child.tag in HANDLERS:
             _compile_node(ctx, child, nodes)
@@ -133,7 +136,7 @@ def _explain_outside(ctx: CompileContext, flow: etree._Element, ref: str) -> Non
 
 
 def _condition(ctx: CompileContext, flow: etree._Element) -> Expression | None:
-    condition = flow.find(bpmn("conditionExpression"))
+    condition = flow.find(CONDITION_EXPRESSION)
     if condition is None:
         return None
     text = "".join(str(part) for part in condition.itertext())
@@ -147,12 +150,18 @@ def _link(nodes: dict[str, FlowNode], flows: dict[str, SequenceFlow]) -> dict[st
     for flow in flows.values():
         outgoing[flow.source].append(flow.id)
         incoming[flow.target].append(flow.id)
-    return {
-        node_id: node.model_copy(
-            update={"incoming": tuple(incoming[node_id]), "outgoing": tuple(outgoing[node_id])}
-        )
-        for node_id, node in nodes.items()
-    }
+    for node_id, node in nodes.items():
+        _set_links(node, tuple(incoming[node_id]), tuple(outgoing[node_id]))
+    return nodes
+
+
+def _set_links(node: FlowNode, incoming: tuple[str, ...], outgoing: tuple[str, ...]) -> None:
+    """Set a node's flow ids in place: what ``model_copy(update=...)`` gives, without a copy
+    per node. Only for nodes this scope's handlers have just built, which nothing else holds
+    yet (nor hashes); the values are validated tuples of ids."""
+    node.__dict__["incoming"] = incoming
+    node.__dict__["outgoing"] = outgoing
+    node.__pydantic_fields_set__.update(("incoming", "outgoing"))
 
 
 # --- Sub-processes ---------------------------------------------------------------------------
