@@ -25,15 +25,27 @@ class CompileContext:
     problems: list[Problem] = field(default_factory=list)
     root_elements: dict[str, etree._Element] = field(default_factory=dict)
     """Children of ``<definitions>`` by id: messages, errors, signals, escalations..."""
-    all_ids: set[str] = field(default_factory=set)
-    """Every id in the file, to tell an unknown reference from one into another scope."""
     node_ids: set[str] = field(default_factory=set)
     """Ids of the flow nodes compiled so far, to find duplicates across scopes."""
+    root: etree._Element | None = None
+    _all_ids: set[str] | None = field(default=None, repr=False)
+
+    @property
+    def all_ids(self) -> set[str]:
+        """Every id in the file (``""`` for an element without one), to tell an unknown
+        reference from one into another scope. Only messages need it: read on first use."""
+        if self._all_ids is None:
+            root = self.root
+            self._all_ids = (
+                set()
+                if root is None
+                else {e.get("id", "") for e in root.iter() if isinstance(e.tag, str)}
+            )
+        return self._all_ids
 
     def index_root(self, root: etree._Element) -> None:
-        self.all_ids = {
-            element.get("id", "") for element in root.iter() if isinstance(element.tag, str)
-        }
+        self.root = root
+        self._all_ids = None
         for child in root:
             element_id = child.get("id") if isinstance(child.tag, str) else None
             if element_id:

@@ -33,7 +33,7 @@ def parse_definitions(ctx: CompileContext, data: bytes) -> etree._Element | None
     if root.getroottree().docinfo.internalDTD is not None:  # e.g. a UTF-16 file
         _refuse_dtd(ctx)
         return None
-    if _depth(root) > MAX_DEPTH:
+    if _too_deep(root):
         ctx.problem(root, f"elements are nested more than {MAX_DEPTH} levels deep")
         return None
     if root.tag != bpmn("definitions"):
@@ -75,9 +75,11 @@ def _refuse_dtd(ctx: CompileContext) -> None:
     )
 
 
-def _depth(root: etree._Element) -> int:
-    deepest = depth = 0
-    for event, _ in etree.iterwalk(root, events=("start", "end")):
-        depth += 1 if event == "start" else -1
-        deepest = max(deepest, depth)
-    return deepest
+_TOO_DEEP = etree.XPath("boolean(" + "/".join(["*"] * MAX_DEPTH) + ")")
+"""Whether an element lies ``MAX_DEPTH`` levels below the root (the root is level one), that
+is, nesting deeper than ``MAX_DEPTH``; libxml2 walks the tree, without a Python object per
+element. Comments and processing instructions are removed by the parser, so elements are all."""
+
+
+def _too_deep(root: etree._Element) -> bool:
+    return bool(_TOO_DEEP(root))
