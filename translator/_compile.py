@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import gc
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from lxml import etree
@@ -44,6 +47,29 @@ def compile_bytes(data: bytes, name: str) -> list[ProcessDefinition]:
     Raises:
         TranslationError: the XML is not BPMN or a process has problems; all are listed.
     """
+    with _collector_paused():
+        return _compile_bytes(data, name)
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector while a file compiles.
+
+    Compiling allocates many small objects that all stay alive (the IR), so the collector's
+    generational passes find nothing to free and cost a third of a large model's compile
+    time. Reference counting still frees everything as usual; the collector runs again after.
+    It is only switched back on if it was on before.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _compile_bytes(data: bytes, name: str) -> list[ProcessDefinition]:
     ctx = CompileContext(name)
     root = parse_definitions(ctx, data)
     if root is None:
