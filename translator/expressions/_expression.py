@@ -57,7 +57,10 @@ def compile_expression(source: str, dialect: Dialect) -> Expression:
             the message names the column.
     """
     if isinstance(source, str) and isinstance(dialect, str) and len(source) <= CACHED_LENGTH:
-        return _cached(source, dialect)
+        outcome = _cached(source, dialect)
+        if isinstance(outcome, Expression):
+            return outcome
+        raise ExpressionSyntaxError(outcome.message, outcome.source, outcome.column)
     return _compile(source, dialect)
 
 
@@ -69,9 +72,14 @@ expressions (``=x``, ``${approved}``...), and an ``Expression`` is frozen, so on
 
 
 @lru_cache(maxsize=CACHE_SIZE)
-def _cached(source: str, dialect: Dialect) -> Expression:
-    # lru_cache keeps results only: a syntax error is raised anew on every call.
-    return _compile(source, dialect)
+def _cached(source: str, dialect: Dialect) -> Expression | ExpressionSyntaxError:
+    """The expression, or the syntax error to raise (a new one each time, from its parts):
+    wording an error message asks the parser which tokens it expected, which costs more than
+    the parse."""
+    try:
+        return _compile(source, dialect)
+    except ExpressionSyntaxError as error:
+        return ExpressionSyntaxError(error.message, error.source, error.column)
 
 
 def _compile(source: str, dialect: Dialect) -> Expression:
