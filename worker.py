@@ -46,15 +46,20 @@ from workflows import (
 
 logger = logging.getLogger("worker")
 
-# Pure modules the workflow sandbox shares with the worker instead of re-importing: the IR and
-# the content-addressed registry the worker fills.
-PASSTHROUGH_MODULES = ("translator", "workflows._registry", "workflows._contracts", "pydantic")
+# Modules the workflow sandbox shares with the worker instead of re-importing them for every
+# instance: the IR, the content-addressed registry the worker fills, and the interpreter itself
+# (deterministic by review and by the replay tests; re-importing it per instance cost 1.5-2.7x
+# in replay, see BENCHMARKS.md). Everything else a workflow imports stays sandboxed.
+PASSTHROUGH_MODULES = ("translator", "workflows", "pydantic")
 
 
 def workflow_runner() -> SandboxedWorkflowRunner:
     return SandboxedWorkflowRunner(
         restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASSTHROUGH_MODULES)
     )
+
+
+DEFAULT_MESSAGE_TOPIC = "bpmn-messages"
 
 
 def interpreter_worker(
@@ -129,6 +134,14 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         action="store_true",
         help="refuse to start when any .bpmn file has problems (default: skip that file)",
     )
+    parser.add_argument(
+        "--message-topic",
+        action="append",
+        metavar="T",
+        default=None,
+        help="Kafka topic of BPMN messages to publish (repeatable; default bpmn-messages; "
+        "--message-topic '' for none)",
+    )
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--no-bridge", action="store_true", help="do not run the Kafka bridge")
     mode.add_argument(
@@ -155,7 +168,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "search attributes (the memo still carries them)",
     )
     parser.add_argument("--log-level", default=os.environ.get("LOG_LEVEL", "INFO"))
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    topics = args.message_topic if args.message_topic is not None else [DEFAULT_MESSAGE_TOPIC]
+    args.message_topic = [topic for topic in topics if topic]
+    return args
 
 
 async def serve(
@@ -183,7 +199,10 @@ async def serve(
         logger.info("Connectors: %s", ", ".join(connectors.job_types))
     if not args.no_bridge:
         topics = tuple(sorted(report.response_topics() | set(args.response_topic)))
-        bridge = CorrelationBridge(client, BridgeConfig(kafka, topics))
+        config = BridgeConfig(
+            kafka, topics, tuple(args.message_topic or ()), task_queue=args.task_queue
+        )
+        bridge = CorrelationBridge(client, config)
         tasks.append(asyncio.create_task(bridge.run()))
     logger.info(
         "Worker ready on task queue %r at %s (namespace %s); processes: %s",

@@ -1,4 +1,5 @@
-"""The Kafka correlation bridge: response records in, ``KAFKA_RESPONSE_SIGNAL`` signals out.
+"""The Kafka correlation bridge: response records in, ``KAFKA_RESPONSE_SIGNAL`` signals out;
+and BPMN messages in (records of the message topics), published to their mailboxes.
 
 Guarantees (DESIGN.md, "Delivery guarantees"):
 - an offset is committed only after Temporal accepted the signal (or the record went to the
@@ -15,6 +16,7 @@ import asyncio
 import json
 import logging
 from dataclasses import dataclass
+from datetime import timedelta
 
 from aiokafka import (
     AIOKafkaConsumer,
@@ -27,7 +29,16 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from activities._connections import KafkaSettings
 from activities._kafka_topics import ensure_topics
-from workflows import KAFKA_RESPONSE_SIGNAL, KafkaResponse, workflow_id_of
+from activities._messages import MessageError, message_publication, publish
+from translator.expressions._temporal import parse_duration
+from workflows import (
+    DEFAULT_TASK_QUEUE,
+    KAFKA_RESPONSE_SIGNAL,
+    KafkaResponse,
+    MessagePublication,
+    workflow_id_of,
+)
+from workflows._contracts import DEFAULT_MESSAGE_TTL_SECONDS
 
 logger = logging.getLogger(__name__)
 
@@ -44,6 +55,10 @@ class UnroutableError(Exception):
 class BridgeConfig:
     kafka: KafkaSettings
     topics: tuple[str, ...]
+    message_topics: tuple[str, ...] = ()
+    """Topics whose records are BPMN messages (see ``decode_message``)."""
+    task_queue: str = DEFAULT_TASK_QUEUE
+    """Where the message mailboxes run: the interpreter's task queue."""
     group_id: str = CONSUMER_GROUP
     dlt_suffix: str = DLT_SUFFIX
     max_backoff_seconds: float = 30.0
@@ -73,6 +88,37 @@ def decode_response(record: ConsumerRecord) -> KafkaResponse:
     )
 
 
+def decode_message(record: ConsumerRecord) -> MessagePublication:
+    """A message record: a JSON object ``{"name", "correlationKey", "variables",
+    "timeToLive" (ISO 8601 duration or seconds), "messageId"}``."""
+    try:
+        body = json.loads(record.value) if record.value else None
+    except (ValueError, UnicodeDecodeError) as error:
+        raise UnroutableError(f"message is not JSON: {error}") from None
+    if not isinstance(body, dict):
+        raise UnroutableError("a message record must be a JSON object")
+    ttl = body.get("timeToLive", DEFAULT_MESSAGE_TTL_SECONDS)
+    seconds = ttl if isinstance(ttl, int | float) else _duration_seconds(ttl)
+    try:
+        publication = message_publication(
+            str(body.get("name") or ""),
+            body.get("correlationKey"),
+            body.get("variables"),
+            timedelta(seconds=seconds),
+            body.get("messageId"),
+        )
+    except MessageError as error:
+        raise UnroutableError(str(error)) from None
+    return publication
+
+
+def _duration_seconds(text: object) -> float:
+    duration = parse_duration(str(text))
+    if not isinstance(duration, timedelta):
+        raise UnroutableError(f"timeToLive {text!r} is not an ISO 8601 duration like 'PT10M'")
+    return duration.total_seconds()
+
+
 class CorrelationBridge:
     """One consumer group over every response topic in use."""
 
@@ -84,15 +130,15 @@ class CorrelationBridge:
 
     async def run(self) -> None:
         """Consume until cancelled, reconnecting with backoff whenever Kafka is unreachable."""
-        if not self._config.topics:
-            logger.info("No Kafka response topics in use; the bridge is idle")
+        if not self._config.topics and not self._config.message_topics:
+            logger.info("No Kafka response or message topics in use; the bridge is idle")
             await asyncio.Event().wait()
         backoff = 1.0
         while True:
             try:
                 await self._connect()
                 backoff = 1.0
-                logger.info("Bridge listening on %s", ", ".join(self._config.topics))
+                logger.info("Bridge listening on %s", ", ".join(self._all_topics()))
                 await self._consume()
             except asyncio.CancelledError:
                 await self._disconnect()
@@ -108,12 +154,15 @@ class CorrelationBridge:
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, self._config.max_backoff_seconds)
 
+    def _all_topics(self) -> tuple[str, ...]:
+        return (*self._config.topics, *self._config.message_topics)
+
     async def _connect(self) -> None:
-        await ensure_topics(self._config.kafka, self._config.topics)
+        await ensure_topics(self._config.kafka, self._all_topics())
         options = self._config.kafka.client_options()
         self._producer = AIOKafkaProducer(**options, acks="all", enable_idempotence=True)
         self._consumer = AIOKafkaConsumer(
-            *self._config.topics,
+            *self._all_topics(),
             **options,
             group_id=self._config.group_id,
             enable_auto_commit=False,
@@ -142,8 +191,10 @@ class CorrelationBridge:
     async def handle(self, record: ConsumerRecord) -> None:
         """Deliver one record (signal or dead letter); returns only when it is safe to commit."""
         try:
-            response = decode_response(record)
-            await self._signal(response)
+            if record.topic in self._config.message_topics:
+                await self._publish_message(decode_message(record))
+            else:
+                await self._signal(decode_response(record))
         except UnroutableError as error:
             await self._dead_letter(record, str(error))
 
@@ -162,6 +213,18 @@ class CorrelationBridge:
                         f"process instance {workflow_id!r} is not running"
                     ) from None
                 logger.warning("Temporal refused signal (%s); retrying in %.0f s", error, backoff)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, self._config.max_backoff_seconds)
+
+    async def _publish_message(self, message: MessagePublication) -> None:
+        backoff = 1.0
+        while True:
+            try:
+                await publish(self._client, message, self._config.task_queue)
+                logger.info("Published message %s (%s)", message.name, message.correlation_key)
+                return
+            except RPCError as error:
+                logger.warning("Temporal refused message (%s); retrying in %.0f s", error, backoff)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, self._config.max_backoff_seconds)
 

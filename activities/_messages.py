@@ -47,10 +47,15 @@ async def publish_message(
     waiting one), or is buffered for ``time_to_live`` and correlated as soon as an instance
     subscribes. A second publish with the same ``message_id`` within the TTL is ignored.
     """
-    publication = _publication(name, correlation_key, variables, time_to_live, message_id)
+    publication = message_publication(name, correlation_key, variables, time_to_live, message_id)
+    await publish(client, publication, task_queue)
+
+
+async def publish(client: Client, publication: MessagePublication, task_queue: str) -> None:
+    """Hand a validated publication to its mailbox."""
     await _signal_with_start(
         client,
-        name,
+        publication.name,
         publication.correlation_key,
         task_queue,
         PUBLISH_SIGNAL,
@@ -58,9 +63,9 @@ async def publish_message(
     )
 
 
-def _publication(
+def message_publication(
     name: str,
-    correlation_key: str,
+    correlation_key: object,
     variables: dict[str, Any] | None,
     time_to_live: timedelta,
     message_id: str | None,

@@ -25,11 +25,30 @@ def _binary(name: str) -> str:
     return on_path
 
 
-@pytest.fixture(scope="session")
-async def time_skipping_env() -> AsyncIterator[WorkflowEnvironment]:
-    env = await WorkflowEnvironment.start_time_skipping(
+async def start_time_skipping() -> WorkflowEnvironment:
+    return await WorkflowEnvironment.start_time_skipping(
         test_server_existing_path=_binary("temporal-test-server")
     )
+
+
+@pytest.fixture(scope="session")
+async def shared_time_skipping_env() -> AsyncIterator[WorkflowEnvironment]:
+    env = await start_time_skipping()
+    yield env
+    await env.shutdown()
+
+
+@pytest.fixture(scope="module")
+async def time_skipping_env(
+    request: pytest.FixtureRequest, shared_time_skipping_env: WorkflowEnvironment
+) -> AsyncIterator[WorkflowEnvironment]:
+    """One time-skipping server for the session. Time skips only while no activity is
+    outstanding anywhere on it, so a module whose tests move the clock sets
+    ``OWN_TIME_SKIPPING_SERVER = True`` and gets a server of its own."""
+    if not getattr(request.module, "OWN_TIME_SKIPPING_SERVER", False):
+        yield shared_time_skipping_env
+        return
+    env = await start_time_skipping()
     yield env
     await env.shutdown()
 

@@ -85,6 +85,7 @@ with workflow.unsafe.imports_passed_through():
         evaluate,
     )
     from workflows._catching import Catcher, catchable_errors, find_error_catcher
+    from workflows._concurrency import while_running
     from workflows._contracts import (
         BPMN_ERROR_TYPE,
         BUSINESS_KEY_VARIABLE,
@@ -359,13 +360,12 @@ class Engine:
             asyncio.create_task(self._watch_event_sub_process(scope, handler))
             for handler in self._event_handlers(scope)
         ]
+        done = workflow.wait_condition(lambda: not scope.tokens or scope.failure is not None)
         try:
-            await workflow.wait_condition(lambda: not scope.tokens or scope.failure is not None)
+            await while_running(done, watchers)
         except asyncio.CancelledError:
             await _cancel_tokens(scope)
             raise
-        finally:
-            await _cancel_all(watchers)
         failure, scope.failure = scope.failure, None
         if failure is None:
             return
@@ -770,14 +770,12 @@ class Engine:
             for b, plan in zip(boundaries, plans, strict=True)
         ]
         try:
-            return await body
+            return await while_running(body, watchers)
         except asyncio.CancelledError:
             current = asyncio.current_task()
             if not fired or (current is not None and current.cancelling()):
                 raise
             raise BoundaryTriggered(*fired[0]) from None
-        finally:
-            await _cancel_all(watchers)
 
     def _event_boundaries(self, scope: Scope, activity_id: str) -> list[BoundaryEvent]:
         if scope.kind in ("multiInstanceBody", "local"):
@@ -1000,11 +998,8 @@ class Engine:
             )
             for flow_id in gateway.outgoing
         }
-        try:
-            await asyncio.wait(list(waits.values()), return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            pending = [task for task in waits.values() if not task.done()]
-            await _cancel_all(pending)
+        first = asyncio.wait(list(waits.values()), return_when=asyncio.FIRST_COMPLETED)
+        await while_running(first, list(waits.values()))
         winner = next(flow for flow, task in waits.items() if task.done() and not task.cancelled())
         target = flows[winner].target
         self.waiting.pre_triggered[(scope.key, target)] = waits[winner].result()
@@ -1343,12 +1338,6 @@ async def _sleep_until(due: datetime) -> None:
     delay = (due - workflow.now()).total_seconds()
     if delay > 0:
         await asyncio.sleep(delay)
-
-
-async def _cancel_all(tasks: Sequence[asyncio.Task[Any]]) -> None:
-    for task in tasks:
-        task.cancel()
-    await asyncio.gather(*tasks, return_exceptions=True)
 
 
 async def _cancel_tokens(scope: Scope) -> None:

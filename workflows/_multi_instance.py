@@ -22,11 +22,13 @@ from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     from translator import MultiInstance, MultiInstanceActivity
+    from workflows._concurrency import while_running
     from workflows._contracts import ElementInstance
     from workflows._scope import Scope
 
 if TYPE_CHECKING:
     from workflows._engine import Engine
+
 
 _VARIABLE_REFERENCE = re.compile(r"=?\s*([A-Za-z_][A-Za-z0-9_]*)\s*")
 
@@ -113,15 +115,10 @@ async def _run_parallel(
                 body.failure = error
 
     tasks = [asyncio.create_task(guarded(i, item)) for i, item in enumerate(items)]
-    try:
-        await workflow.wait_condition(
-            lambda: len(body.finished) == body.total or body.done_early or body.failure is not None
-        )
-    finally:
-        for task in tasks:
-            if not task.done():
-                task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+    settled = workflow.wait_condition(
+        lambda: len(body.finished) == body.total or body.done_early or body.failure is not None
+    )
+    await while_running(settled, tasks)
     if body.failure is not None:
         raise body.failure
 

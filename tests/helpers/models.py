@@ -1,5 +1,7 @@
 """Small BPMN models used by several tests."""
 
+from tests.helpers.bpmn import chain, events, model
+
 KAFKA_SEND_TASK = """<?xml version="1.0" encoding="UTF-8"?>
 <bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"
     xmlns:zeebe="http://camunda.org/schema/zeebe/1.0" id="d">
@@ -52,3 +54,18 @@ ERROR_BOUNDARIES = """<?xml version="1.0" encoding="UTF-8"?>
   </bpmn:process>
 </bpmn:definitions>
 """
+
+
+PAYMENT = (
+    '<bpmn:message id="payment" name="payment-received"><bpmn:extensionElements>'
+    '<zeebe:subscription correlationKey="=orderId" /></bpmn:extensionElements></bpmn:message>'
+)
+CATCH_PAYMENT = model(
+    "await-payment",
+    events("start", kind="startEvent"),
+    '<bpmn:intermediateCatchEvent id="paid">'
+    '<bpmn:messageEventDefinition messageRef="payment" /></bpmn:intermediateCatchEvent>',
+    events("end"),
+    chain("start", "paid", "end"),
+    extra=PAYMENT,
+)

@@ -17,7 +17,8 @@ from temporalio.client import Client
 
 from activities import DLT_REASON_HEADER, Job, JobWorker, ensure_topics
 from tests.conftest import BIN
-from tests.helpers import ORDER_PROCESS
+from tests.helpers import ORDER_PROCESS, wait_for
+from tests.helpers.models import CATCH_PAYMENT
 from tests.helpers.processes import worker_process
 from workflows import STATE_QUERY, make_correlation_id
 
@@ -41,6 +42,7 @@ def definitions(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("definitions")
     shutil.copy(ORDER_PROCESS, folder)
     (folder / "broken.bpmn").write_text(BROKEN_BPMN)
+    (folder / "await-payment.bpmn").write_text(CATCH_PAYMENT)
     return folder
 
 
@@ -236,6 +238,20 @@ async def test_instances_are_found_by_process_id_hash_and_business_key(
     else:
         raise AssertionError(f"{handle.id} not listed by {query!r}: {listed}")
     assert memo["definitionHash"] in listed
+
+
+async def test_a_message_published_on_the_kafka_message_topic_is_correlated(
+    dev_stack: Any, client: Client, worker_log: Path
+) -> None:
+    order = str(uuid.uuid4())
+    handle = await client.start_workflow(
+        "await-payment", {"orderId": order}, id=f"pay-{order}", task_queue="bpmn"
+    )
+    await wait_for(lambda state: state["active"], handle, timeout=30)
+    message = {"name": "payment-received", "correlationKey": order, "variables": {"paid": 9}}
+    await produce(dev_stack.kafka_bootstrap, "bpmn-messages", json.dumps(message).encode(), {})
+    result = await asyncio.wait_for(handle.result(), 60)
+    assert result["paid"] == 9
 
 
 def test_a_broken_model_is_reported_and_the_others_deploy(worker_log: Path) -> None:

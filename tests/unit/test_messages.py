@@ -12,21 +12,10 @@ from temporalio.testing import WorkflowEnvironment
 from activities import MessageError, publish_message
 from tests.helpers import deploy, running_interpreter, start_process, wait_for
 from tests.helpers.bpmn import chain, events, flow, model, service
+from tests.helpers.models import CATCH_PAYMENT, PAYMENT
 from workflows import RESOLVE_INCIDENT_UPDATE, STATE_QUERY, mailbox_id
 
-PAYMENT = (
-    '<bpmn:message id="payment" name="payment-received"><bpmn:extensionElements>'
-    '<zeebe:subscription correlationKey="=orderId" /></bpmn:extensionElements></bpmn:message>'
-)
-CATCH_PAYMENT = model(
-    "await-payment",
-    events("start", kind="startEvent"),
-    '<bpmn:intermediateCatchEvent id="paid">'
-    '<bpmn:messageEventDefinition messageRef="payment" /></bpmn:intermediateCatchEvent>',
-    events("end"),
-    chain("start", "paid", "end"),
-    extra=PAYMENT,
-)
+OWN_TIME_SKIPPING_SERVER = True  # these tests move the clock
 
 
 def path(state: dict[str, Any]) -> list[str]:

@@ -18,6 +18,8 @@ from tests.helpers import deploy, running_interpreter, start_process, wait_for
 from tests.helpers.bpmn import chain, events, flow, model, service
 from workflows import RESOLVE_INCIDENT_UPDATE, STATE_QUERY
 
+OWN_TIME_SKIPPING_SERVER = True  # these tests move the clock
+
 
 def timer(kind: str, value: str) -> str:
     tag = {"duration": "timeDuration", "date": "timeDate", "cycle": "timeCycle"}[kind]
