@@ -258,7 +258,7 @@ def test_a_broken_model_is_reported_and_the_others_deploy(worker_log: Path) -> N
     log = worker_log.read_text()
     assert "broken.bpmn:5 [no_type]" in log
     assert "has no job type" in log
-    assert "processes: order-process" in log
+    assert "processes: await-payment, order-process" in log
 
 
 def test_strict_refuses_a_folder_with_a_broken_model(definitions: Path) -> None:

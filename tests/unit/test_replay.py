@@ -21,6 +21,7 @@ from worker import workflow_runner
 from workflows import KAFKA_RESPONSE_SIGNAL, REGISTRY, STATE_QUERY, BpmnInterpreter
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "histories"
+OWN_TIME_SKIPPING_SERVER = True  # the composite process waits on a timer
 
 
 def replayer() -> Replayer:
