@@ -132,7 +132,7 @@ JOB_MAX_DURATION = timedelta(days=7)
 USER_TASK_MAX_DURATION = timedelta(days=365)
 """A task list may hold a user task's job for as long as people take; no heartbeat needed."""
 JOB_RETRY_INITIAL_INTERVAL = timedelta(seconds=1)
-KAFKA_PUBLISH_POLICY = RetryPolicy(
+BUILT_IN_POLICY = RetryPolicy(
     initial_interval=timedelta(seconds=1),
     backoff_coefficient=2.0,
     maximum_interval=timedelta(seconds=30),
@@ -967,20 +967,12 @@ class Engine:
             unsubscribe=unsubscribe,
             returned=returned,
         )
-        try:
-            await workflow.execute_activity(
-                SUBSCRIBE_MESSAGE_ACTIVITY,
-                request.model_dump(mode="json"),
-                start_to_close_timeout=timedelta(seconds=30),
-                retry_policy=KAFKA_PUBLISH_POLICY,
-            )
-        except ActivityError as error:
-            _raise_if_cancelled(error)
-            raise IncidentRaised(
-                "MESSAGE_CORRELATION_FAILED",
-                f"could not reach the mailbox of message {name!r} ({key}): "
-                f"{_failure_message(error)}",
-            ) from None
+        await _run_built_in(
+            SUBSCRIBE_MESSAGE_ACTIVITY,
+            request.model_dump(mode="json"),
+            "MESSAGE_CORRELATION_FAILED",
+            f"could not reach the mailbox of message {name!r} ({key})",
+        )
 
     def _detach(self, work: Awaitable[None]) -> None:
         """Fire-and-forget housekeeping (unsubscribe, return a message) that outlives a token."""
@@ -1258,19 +1250,12 @@ class Engine:
         await self._publish(request)
 
     async def _publish(self, request: KafkaPublishRequest) -> None:
-        try:
-            await workflow.execute_activity(
-                KAFKA_PUBLISH_ACTIVITY,
-                request.model_dump(mode="json"),
-                start_to_close_timeout=timedelta(seconds=30),
-                retry_policy=KAFKA_PUBLISH_POLICY,
-            )
-        except ActivityError as error:
-            _raise_if_cancelled(error)
-            raise IncidentRaised(
-                "KAFKA_PUBLISH_FAILED",
-                f"could not publish to {request.topic!r}: {_failure_message(error)}",
-            ) from None
+        await _run_built_in(
+            KAFKA_PUBLISH_ACTIVITY,
+            request.model_dump(mode="json"),
+            "KAFKA_PUBLISH_FAILED",
+            f"could not publish to {request.topic!r}",
+        )
 
     def kafka_response(self, response: KafkaResponse) -> None:
         if response.correlation_id in self.waiting.consumed:
@@ -1410,6 +1395,22 @@ def _job_variables(headers: Mapping[str, str], local: Scope) -> dict[str, Any]:
         return visible
     names = {name.strip() for name in fetch.split(",") if name.strip()}
     return {k: v for k, v in visible.items() if k in names or k in local.variables}
+
+
+async def _run_built_in(
+    name: str, payload: dict[str, Any], incident_type: IncidentType, failing: str
+) -> None:
+    """Run one of worker.py's built-in activities; when its retries run out, an incident."""
+    try:
+        await workflow.execute_activity(
+            name,
+            payload,
+            start_to_close_timeout=timedelta(seconds=30),
+            retry_policy=BUILT_IN_POLICY,
+        )
+    except ActivityError as error:
+        _raise_if_cancelled(error)
+        raise IncidentRaised(incident_type, f"{failing}: {_failure_message(error)}") from None
 
 
 def _raise_if_cancelled(error: ActivityError | ChildWorkflowError) -> None:
