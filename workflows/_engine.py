@@ -31,7 +31,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
@@ -661,7 +661,7 @@ class Engine:
         activity_id: str | None,
         details: BpmnErrorDetails,
         thrower: str,
-    ) -> None:
+    ) -> NoReturn:
         """Hand the error to its catch event, or to the calling process, or raise an incident."""
         catcher = find_error_catcher(scope, activity_id, details.code)
         if catcher is not None:
@@ -674,6 +674,25 @@ class Engine:
             "UNHANDLED_ERROR_EVENT",
             f"BPMN error {details.code!r} thrown by {thrower} was not caught: {details.message}",
         )
+
+    def _fail(
+        self,
+        scope: Scope,
+        element_id: str,
+        error: ActivityError | ChildWorkflowError,
+        incident_type: IncidentType,
+        thrower: str,
+        failed: str,
+    ) -> NoReturn:
+        """A job or called process failed: its BPMN error goes to a catch event (or the
+        caller, or an unhandled-error incident); any other failure is an incident."""
+        _raise_if_cancelled(error)
+        details = _bpmn_error_details(error.cause)
+        if details is None:
+            raise IncidentRaised(
+                incident_type, f"{thrower} {failed}: {_failure_message(error)}"
+            ) from None
+        self.throw_error(scope, element_id, details, thrower)
 
     def _occur_boundary(
         self, scope: Scope, boundary: BoundaryEvent, variables: Mapping[str, Any]
@@ -1106,15 +1125,14 @@ class Engine:
             else:
                 result = await self._execute_job(task, job_input, JOB_MAX_DURATION, JOB_TIMEOUT)
         except ActivityError as error:
-            _raise_if_cancelled(error)
-            details = _bpmn_error_details(error.cause)
-            if details is None:
-                raise IncidentRaised(
-                    "JOB_NO_RETRIES",
-                    f"job {task.job.type!r} failed, no retries left: {_failure_message(error)}",
-                ) from None
-            self.throw_error(scope, task.id, details, f"job {task.job.type!r}")
-            return
+            self._fail(
+                scope,
+                task.id,
+                error,
+                "JOB_NO_RETRIES",
+                f"job {task.job.type!r}",
+                "failed, no retries left",
+            )
         if result is not None and not isinstance(result, dict):
             raise IncidentRaised(
                 "JOB_NO_RETRIES",
@@ -1299,15 +1317,14 @@ class Engine:
                 parent_close_policy=ParentClosePolicy.REQUEST_CANCEL,
             )
         except ChildWorkflowError as error:
-            _raise_if_cancelled(error)
-            details = _bpmn_error_details(error.cause)
-            if details is None:
-                raise IncidentRaised(
-                    "CALLED_ELEMENT_FAILED",
-                    f"called process {process_id!r} ({child_id}) failed: {_failure_message(error)}",
-                ) from None
-            self.throw_error(scope, node.id, details, f"called process {process_id!r}")
-            return
+            self._fail(
+                scope,
+                node.id,
+                error,
+                "CALLED_ELEMENT_FAILED",
+                f"called process {process_id!r}",
+                f"({child_id}) failed",
+            )
         if not isinstance(result, dict):
             result = {}
         if node.outputs:
