@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import sys
 import uuid
@@ -13,6 +14,16 @@ from temporalio.testing import WorkflowEnvironment
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
+
+TEST_PORT_OFFSET = int(os.environ.get("BPMN_TEST_PORT_OFFSET", "0"))
+"""Lets two test runs share the machine: each offset gets its own stack directory and ports."""
+TEST_STACK_ROOT = ROOT / ".stack" / ("test" if not TEST_PORT_OFFSET else f"test-{TEST_PORT_OFFSET}")
+TEST_STACK_PORTS = {
+    "temporal_port": 27233 + TEST_PORT_OFFSET,
+    "temporal_ui_port": 28233 + TEST_PORT_OFFSET,
+    "kafka_port": 29092 + TEST_PORT_OFFSET,
+    "kafka_controller_port": 29093 + TEST_PORT_OFFSET,
+}
 
 
 def _binary(name: str) -> str:
@@ -61,13 +72,7 @@ def dev_stack() -> Iterator[object]:
     """
     from stack import Stack
 
-    test_stack = Stack(
-        root=ROOT / ".stack" / "test",
-        temporal_port=27233,
-        temporal_ui_port=28233,
-        kafka_port=29092,
-        kafka_controller_port=29093,
-    )
+    test_stack = Stack(root=TEST_STACK_ROOT, **TEST_STACK_PORTS)
     was_running = test_stack.is_running()
     endpoints = test_stack.start()
     yield endpoints

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -11,7 +12,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-QUICK_PORT = 37333
+QUICK_PORT = 37333 + int(os.environ.get("BPMN_TEST_PORT_OFFSET", "0"))
 """Not the full run's 37233, so a full run and the test suite can share the machine."""
 
 

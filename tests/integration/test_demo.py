@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import BIN, ROOT
+from tests.conftest import BIN, ROOT, TEST_STACK_PORTS, TEST_STACK_ROOT
 
 pytestmark = pytest.mark.integration
 
@@ -18,11 +18,11 @@ def test_the_demo_runs_both_orders_to_completion(dev_stack: Any) -> None:
         **os.environ,
         "BPMN_STACK_TEMPORAL_PORT": dev_stack.temporal_address.rsplit(":", 1)[1],
         "BPMN_STACK_KAFKA_PORT": dev_stack.kafka_bootstrap.rsplit(":", 1)[1],
-        "BPMN_STACK_TEMPORAL_UI_PORT": "28233",
-        "BPMN_STACK_KAFKA_CONTROLLER_PORT": "29093",
+        "BPMN_STACK_TEMPORAL_UI_PORT": str(TEST_STACK_PORTS["temporal_ui_port"]),
+        "BPMN_STACK_KAFKA_CONTROLLER_PORT": str(TEST_STACK_PORTS["kafka_controller_port"]),
     }
     completed = subprocess.run(
-        [str(BIN / "python"), "-m", "examples.demo", "--stack-root", str(ROOT / ".stack" / "test")],
+        [str(BIN / "python"), "-m", "examples.demo", "--stack-root", str(TEST_STACK_ROOT)],
         cwd=ROOT,
         env=env,
         capture_output=True,
