@@ -27,6 +27,8 @@ KAFKA_RESPONSE_SIGNAL = "bpmn.kafka_response"
 """Only the correlation bridge (and the test toolkit) send this one."""
 
 MESSAGE_SIGNAL = "bpmn.message"
+ESCALATION_SIGNAL = "bpmn.escalation"
+"""A called process tells its caller about an escalation the call activity catches."""
 """A correlated message, sent by the message mailbox to the waiting instance."""
 
 # Built-in activities, served by worker.py on the interpreter's task queue.
@@ -206,6 +208,16 @@ class CallContext(_Wire):
     catch_error_codes: list[str] = Field(default_factory=list)
     """BPMN errors the parent catches: the child fails with them instead of an incident."""
     catch_all_errors: bool = False
+    escalations: dict[str, bool] = Field(default_factory=dict)
+    """Escalation codes the parent catches ("" for a catch-all), each with whether the catch
+    interrupts: the child then stops where it escalated, and the parent cancels it."""
+
+
+class EscalationRaised(_Wire):
+    """Payload of ``ESCALATION_SIGNAL``."""
+
+    child_workflow_id: str
+    code: str
 
 
 class ElementInstance(_Wire):

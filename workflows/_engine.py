@@ -5,10 +5,11 @@ sequence flows inside one scope (see ``_scope``); a fork spawns tokens, a join l
 continue. Elements with a body (sub-process, multi-instance, loop, event sub-process) open a
 child scope and wait until its tokens are done.
 
-A token ends its scope early by raising: ``ErrorThrown`` (a BPMN error with its catch event
-already chosen, see ``_catching``), ``ScopeTerminated`` (a terminate end event) or
-``ErrorPropagatedToCaller``. The scope cancels its other tokens (their jobs are cancelled, their
-element instances end as terminated) and lets the owner of the catch event continue.
+A token ends its scope early by raising: ``ErrorThrown`` (a BPMN error, or an escalation an
+interrupting event catches, with its catch event already chosen, see ``_catching``),
+``ScopeTerminated`` (a terminate end event) or ``ErrorPropagatedToCaller``. The scope cancels
+its other tokens (their jobs are cancelled, their element instances end as terminated) and lets
+the owner of the catch event continue.
 
 Where BPMN leaves a choice, we follow Zeebe:
 - an exclusive gateway takes the first flow (in model order) whose condition is true, else its
@@ -19,7 +20,9 @@ Where BPMN leaves a choice, we follow Zeebe:
   then runs again;
 - job results propagate to the scope that defines each variable, else to the process; with
   output mappings only the mapped variables propagate;
-- a multi-instance body's output collection is local to the body and propagates when it ends.
+- a multi-instance body's output collection is local to the body and propagates when it ends;
+- an escalation nothing catches is over (no incident): the thrower goes on; a non-interrupting
+  catch starts its path next to the thrower, an interrupting one ends the thrower's scope.
 """
 
 from __future__ import annotations
@@ -49,6 +52,7 @@ with workflow.unsafe.imports_passed_through():
         CallActivity,
         EndEvent,
         ErrorEventDefinition,
+        EscalationEventDefinition,
         EventBasedGateway,
         EventSubProcess,
         ExclusiveGateway,
@@ -84,12 +88,18 @@ with workflow.unsafe.imports_passed_through():
         ExpressionEvaluationError,
         evaluate,
     )
-    from workflows._catching import Catcher, catchable_errors, find_error_catcher
+    from workflows._catching import (
+        Catcher,
+        catchable_codes,
+        escalation_catches,
+        find_catcher,
+    )
     from workflows._concurrency import while_running
     from workflows._contracts import (
         BPMN_ERROR_TYPE,
         BUSINESS_KEY_VARIABLE,
         COMPLETED_TRAIL_LIMIT,
+        ESCALATION_SIGNAL,
         FETCH_VARIABLES_HEADER,
         KAFKA_JOB_TYPE,
         KAFKA_KEY_HEADER,
@@ -105,6 +115,7 @@ with workflow.unsafe.imports_passed_through():
         CorrelatedMessage,
         DefinitionPin,
         ElementInstance,
+        EscalationRaised,
         Incident,
         IncidentType,
         InstanceOptions,
@@ -152,7 +163,8 @@ ASSIGNMENT_HEADERS = {
 
 
 class ErrorThrown(Exception):
-    """A BPMN error was thrown and ``catcher`` will handle it."""
+    """A BPMN error (or an escalation) was thrown and ``catcher`` will handle it, interrupting
+    what runs between the thrower and the catch event."""
 
     def __init__(self, catcher: Catcher, code: str, message: str, variables: dict[str, Any]):
         super().__init__(code)
@@ -220,6 +232,8 @@ class _Waiting:
     pre_triggered: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
     """Catch events an event-based gateway already saw occur: (scope, element) → variables."""
     detached: set[asyncio.Future[None]] = field(default_factory=set)
+    escalations: dict[str, list[str]] = field(default_factory=dict)
+    """Escalation codes raised by running called processes: child workflow id → codes."""
 
 
 class Engine:
@@ -377,7 +391,7 @@ class Engine:
             and failure.catcher.scope is scope
             and isinstance(failure.catcher.event, EventSubProcess)
         ):
-            variables = _error_variables(failure.catcher.error_definition(), failure)
+            variables = _caught_variables(failure)
             await self._run_event_sub_process(scope, failure.catcher.event, variables)
             return
         if isinstance(failure, EventSubProcessTriggered) and failure.scope is scope:
@@ -448,8 +462,7 @@ class Engine:
                 raise
             boundary = thrown.catcher.event
             assert isinstance(boundary, BoundaryEvent)
-            variables = _error_variables(thrown.catcher.error_definition(), thrown)
-            return self._occur_boundary(scope, boundary, variables)
+            return self._occur_boundary(scope, boundary, _caught_variables(thrown))
         except BoundaryTriggered as triggered:
             self.leave(instance, "terminated")
             return self._occur_boundary(scope, triggered.boundary, triggered.variables)
@@ -490,6 +503,10 @@ class Engine:
             return await self._run_event_gateway(scope, node)
         elif isinstance(node, IntermediateThrowEvent) and node.result is None:
             await self.with_incidents(instance, lambda: self._merge_outputs(scope, node.outputs))
+        elif isinstance(node, IntermediateThrowEvent) and isinstance(
+            node.result, EscalationEventDefinition
+        ):
+            await self.throw_escalation(scope, node.result)
         elif not isinstance(
             node,
             StartEvent
@@ -663,7 +680,7 @@ class Engine:
         thrower: str,
     ) -> NoReturn:
         """Hand the error to its catch event, or to the calling process, or raise an incident."""
-        catcher = find_error_catcher(scope, activity_id, details.code)
+        catcher = find_catcher(scope, activity_id, "error", details.code)
         if catcher is not None:
             raise ErrorThrown(catcher, details.code, details.message, details.variables)
         if self.call is not None and (
@@ -674,6 +691,44 @@ class Engine:
             "UNHANDLED_ERROR_EVENT",
             f"BPMN error {details.code!r} thrown by {thrower} was not caught: {details.message}",
         )
+
+    async def throw_escalation(self, scope: Scope, escalation: EscalationEventDefinition) -> None:
+        """Hand an escalation to its catch event, or to the calling process. An interrupting
+        catch ends what runs between (raises); after a non-interrupting one the thrower goes
+        on, as it does when nothing catches the escalation (Zeebe raises no incident)."""
+        code = escalation.escalation_code or ""
+        catcher = find_catcher(scope, None, "escalation", code)
+        if catcher is not None:
+            self.escalation_caught(catcher, code)
+            return
+        caller_interrupts = self._caller_catch(code)
+        if caller_interrupts is None:
+            workflow.logger.info("Escalation %r was not caught", code)
+            return
+        assert self.call is not None
+        raised = EscalationRaised(child_workflow_id=workflow.info().workflow_id, code=code)
+        parent = workflow.get_external_workflow_handle(self.call.parent_workflow_id)
+        await parent.signal(ESCALATION_SIGNAL, raised.model_dump(mode="json"))
+        if caller_interrupts:
+            await workflow.wait_condition(lambda: False)  # the caller cancels this instance
+
+    def _caller_catch(self, code: str) -> bool | None:
+        """Whether the calling process's catch of escalation ``code`` interrupts (None: it
+        does not catch it, or there is no caller)."""
+        if self.call is None:
+            return None
+        escalations = self.call.escalations
+        return escalations.get(code, escalations.get(""))
+
+    def escalation_caught(self, catcher: Catcher, code: str) -> None:
+        if catcher.interrupting:
+            raise ErrorThrown(catcher, code, "", {})
+        event = catcher.event
+        if isinstance(event, BoundaryEvent):
+            self._occur_non_interrupting(catcher.scope, event, {})
+        else:
+            work = self._run_event_sub_process(catcher.scope, event, {})
+            self._track(catcher.scope, work, event.id)
 
     def _fail(
         self,
@@ -729,6 +784,9 @@ class Engine:
             self.throw_error(
                 scope, None, BpmnErrorDetails(code=code), f"error end event {node.id!r}"
             )
+        if isinstance(result, EscalationEventDefinition):
+            await self.throw_escalation(scope, result)
+            return
         raise ApplicationError(f"end event result {result.kind!r} cannot run", non_retryable=True)
 
     # --- timers -------------------------------------------------------------------------------
@@ -1296,11 +1354,12 @@ class Engine:
         )
         if node.business_key is not None:
             variables[BUSINESS_KEY_VARIABLE] = self.evaluate(node.business_key, local.visible())
-        codes, catch_all = catchable_errors(scope, node.id)
+        codes, catch_all = catchable_codes(scope, node.id, "error")
         call = CallContext(
             parent_workflow_id=info.workflow_id,
             catch_error_codes=sorted(codes),
             catch_all_errors=catch_all,
+            escalations=escalation_catches(scope, node.id),
         )
         attempt = int(instance.details.get("attempt", 0)) + 1
         instance.details["attempt"] = attempt
@@ -1308,14 +1367,15 @@ class Engine:
         if attempt > 1:
             child_id += f"/{attempt}"
         instance.details["child_workflow_id"] = child_id
+        child = workflow.execute_child_workflow(
+            process_id,
+            args=[variables, InstanceOptions(call=call).model_dump(mode="json")],
+            id=child_id,
+            task_queue=info.task_queue,
+            parent_close_policy=ParentClosePolicy.REQUEST_CANCEL,
+        )
         try:
-            result = await workflow.execute_child_workflow(
-                process_id,
-                args=[variables, InstanceOptions(call=call).model_dump(mode="json")],
-                id=child_id,
-                task_queue=info.task_queue,
-                parent_close_policy=ParentClosePolicy.REQUEST_CANCEL,
-            )
+            result = await self._with_escalations(scope, node.id, child_id, child)
         except ChildWorkflowError as error:
             self._fail(
                 scope,
@@ -1332,6 +1392,37 @@ class Engine:
         elif node.propagate_all_child_variables:
             scope.propagate(result)
 
+    async def _with_escalations(
+        self, scope: Scope, call_id: str, child_id: str, child: Awaitable[Any]
+    ) -> Any:
+        """Await the called process while handling the escalations it raises to this call
+        activity; an interrupting catch cancels it."""
+        running = asyncio.ensure_future(child)
+        raised = self.waiting.escalations.setdefault(child_id, [])
+        try:
+            while True:
+                await workflow.wait_condition(lambda: running.done() or bool(raised))
+                while raised:
+                    code = raised.pop(0)
+                    catcher = find_catcher(scope, call_id, "escalation", code)
+                    if catcher is not None:
+                        self.escalation_caught(catcher, code)
+                if running.done():
+                    return running.result()
+        finally:
+            del self.waiting.escalations[child_id]
+            if not running.done():
+                # Not awaited (no await in finally): cancelling requests the child's cancel.
+                running.cancel()
+                running.add_done_callback(_retrieve_outcome)
+
+    def escalation_received(self, raised: EscalationRaised) -> None:
+        pending = self.waiting.escalations.get(raised.child_workflow_id)
+        if pending is None:
+            workflow.logger.info("Late escalation from %s", raised.child_workflow_id)
+            return
+        pending.append(raised.code)
+
 
 # --- helpers ------------------------------------------------------------------------------------
 
@@ -1340,6 +1431,11 @@ async def _sleep_until(due: datetime) -> None:
     delay = (due - workflow.now()).total_seconds()
     if delay > 0:
         await asyncio.sleep(delay)
+
+
+def _retrieve_outcome(task: asyncio.Future[Any]) -> None:
+    if not task.cancelled():
+        task.exception()
 
 
 async def _cancel_tokens(scope: Scope) -> None:
@@ -1394,8 +1490,13 @@ def _no_flow_matches(gateway_id: str) -> IncidentRaised:
     )
 
 
-def _error_variables(definition: ErrorEventDefinition, thrown: ErrorThrown) -> dict[str, Any]:
+def _caught_variables(thrown: ErrorThrown) -> dict[str, Any]:
+    """What the catch event of an error gets: the error's variables, and its code and message
+    in the variables the catch event names (Camunda 7's errorCodeVariable/errorMessageVariable)."""
     variables = dict(thrown.variables)
+    definition = thrown.catcher.event_definition()
+    if not isinstance(definition, ErrorEventDefinition):
+        return variables
     if definition.code_variable:
         variables[definition.code_variable] = thrown.code
     if definition.message_variable:

@@ -32,6 +32,7 @@ with workflow.unsafe.imports_passed_through():
         CANCEL_UPDATE,
         COMPLETE_USER_TASK_UPDATE,
         DEFINITION_HASH_ATTRIBUTE,
+        ESCALATION_SIGNAL,
         KAFKA_RESPONSE_SIGNAL,
         MESSAGE_SIGNAL,
         PROCESS_ID_ATTRIBUTE,
@@ -43,6 +44,7 @@ with workflow.unsafe.imports_passed_through():
         CompleteUserTaskRequest,
         CorrelatedMessage,
         DefinitionPin,
+        EscalationRaised,
         InstanceOptions,
         InstanceState,
         KafkaResponse,
@@ -221,6 +223,11 @@ class BpmnInterpreter:
             workflow.logger.warning("Message for %s before the start", correlated.subscription_id)
             return
         self._engine.message_received(correlated)
+
+    @workflow.signal(name=ESCALATION_SIGNAL)
+    def escalation(self, payload: dict[str, Any]) -> None:
+        if self._engine is not None:
+            self._engine.escalation_received(EscalationRaised.model_validate(payload))
 
     @workflow.signal(name=KAFKA_RESPONSE_SIGNAL)
     def kafka_response(self, payload: dict[str, Any]) -> None:

@@ -45,7 +45,7 @@ RUNNABLE_KINDS = frozenset(
         "eventBasedGateway",
     }
 )
-RUNNABLE_RESULTS = frozenset({"terminate", "error"})
+RUNNABLE_RESULTS = frozenset({"terminate", "error", "escalation"})
 """End event results the interpreter runs."""
 
 
@@ -65,7 +65,7 @@ def unrunnable_reason(node: FlowNode, definition: ProcessDefinition) -> str | No
     return _event_reason(node)
 
 
-RUNNABLE_TRIGGERS = frozenset({"error", "timer", "message"})
+RUNNABLE_TRIGGERS = frozenset({"error", "escalation", "timer", "message"})
 """Catch event triggers the interpreter runs (boundary, event sub-process, intermediate)."""
 
 
@@ -84,7 +84,15 @@ def _event_reason(node: FlowNode) -> str | None:
         return f"{node.trigger.kind} start events"
     if isinstance(node, ResultEndEvent) and node.result.kind not in RUNNABLE_RESULTS:
         return f"{node.result.kind} end events"
-    if isinstance(node, IntermediateThrowEvent) and node.result and node.result.kind != "link":
+    if (
+        isinstance(node, IntermediateThrowEvent)
+        and node.result
+        and node.result.kind
+        not in (
+            "link",
+            "escalation",
+        )
+    ):
         return f"{node.result.kind} intermediate throw events"
     if isinstance(node, IntermediateCatchEvent) and node.trigger.kind not in (
         "link",
