@@ -22,13 +22,17 @@ handler runs, the SDK heartbeats for it, so a slow but live handler keeps its jo
 from __future__ import annotations
 
 import asyncio
+import builtins
 import contextlib
 import inspect
+import logging
+import signal
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any
+from typing import Any, TypeVar
 
+from pydantic import BaseModel
 from temporalio import activity
 from temporalio.client import Client
 from temporalio.exceptions import ApplicationError
@@ -36,6 +40,9 @@ from temporalio.worker import Worker
 
 from workflows import BPMN_ERROR_TYPE, BpmnErrorDetails, JobInput
 
+logger = logging.getLogger(__name__)
+
+ModelT = TypeVar("ModelT", bound=BaseModel)
 JobResult = Mapping[str, Any] | None
 Handler = Callable[["Job"], Awaitable[JobResult] | JobResult]
 
@@ -101,6 +108,11 @@ class Job:
     attempt: int = 1
     raw: dict[str, Any] = field(default_factory=dict, repr=False)
 
+    def variables_as(self, model: builtins.type[ModelT]) -> ModelT:
+        """The variables as a pydantic model, for typed access (``pydantic.ValidationError``
+        when they do not fit, which fails the attempt like any exception)."""
+        return model.model_validate(self.variables)
+
     @property
     def retries_left(self) -> int:
         """Retries remaining after this attempt fails, as Zeebe counts them."""
@@ -151,16 +163,18 @@ async def _call(handler: Handler, job: Job) -> JobResult:
 
 @contextlib.asynccontextmanager
 async def _heartbeating() -> AsyncIterator[None]:
-    """Heartbeat at a third of the heartbeat timeout while the block runs."""
+    """Heartbeat every third of the heartbeat timeout while the block runs."""
     timeout = activity.info().heartbeat_timeout
     if not timeout:
         yield
         return
 
     async def beat() -> None:
+        # The first beat after a third of the timeout, not at once: a job that finishes sooner
+        # (most do) costs no heartbeat call at all.
         while True:
-            activity.heartbeat()
             await asyncio.sleep(timeout.total_seconds() / 3)
+            activity.heartbeat()
 
     beating = asyncio.create_task(beat())
     try:
@@ -171,7 +185,17 @@ async def _heartbeating() -> AsyncIterator[None]:
 
 
 class JobWorker:
-    """Serves any number of job types from one process, one Temporal worker per type."""
+    """Serves any number of job types from one process, one Temporal worker per type.
+
+    Backpressure: a worker holds at most ``max_concurrent_jobs`` jobs of each type; it asks the
+    server for more only when one of them is done, so the rest stay queued on the server for
+    this or any other worker of the type.
+
+    Graceful shutdown: ``run()`` returns on SIGTERM or SIGINT (or ``stop()``). The worker stops
+    asking for jobs at once and gives the jobs in hand ``shutdown_grace`` to finish; those still
+    running then are cancelled and their attempt fails, so the server hands the job to another
+    worker (it uses up one retry, like any failed attempt).
+    """
 
     def __init__(
         self,
@@ -182,15 +206,18 @@ class JobWorker:
     ) -> None:
         """Args:
         client: a connected Temporal client.
-        max_concurrent_jobs: jobs in hand per job type at most (backpressure: the rest stay
-            queued on the server for this or another worker).
+        max_concurrent_jobs: jobs in hand per job type at most (Temporal's
+            ``max_concurrent_activities`` of that type's worker).
         shutdown_grace: on shutdown, how long jobs in hand may take to finish before they
             are cancelled (and retried elsewhere).
         """
+        if max_concurrent_jobs < 1:
+            raise ValueError(f"max_concurrent_jobs must be at least 1, not {max_concurrent_jobs}")
         self._client = client
         self._max_concurrent_jobs = max_concurrent_jobs
         self._shutdown_grace = shutdown_grace
         self._handlers: dict[str, Handler] = {}
+        self._stopping: asyncio.Event | None = None
 
     def job(self, job_type: str) -> Callable[[Handler], Handler]:
         """Decorator: register ``handler`` for ``job_type``; the function stays as it was."""
@@ -202,6 +229,7 @@ class JobWorker:
         return register
 
     def workers(self) -> list[Worker]:
+        """One Temporal worker per registered job type, to run alongside other workers."""
         return [
             Worker(
                 self._client,
@@ -213,12 +241,70 @@ class JobWorker:
             for job_type, handler in self._handlers.items()
         ]
 
-    async def run(self) -> None:
-        """Take jobs until cancelled; then stop polling and let jobs in hand finish."""
+    async def run(self, *, handle_signals: bool = True) -> None:
+        """Take jobs until stopped; then stop taking jobs and let the jobs in hand finish.
+
+        Stopped by SIGTERM or SIGINT (if ``handle_signals`` and this runs in the main thread),
+        by ``stop()``, or by cancelling the task running it. It returns (or, when cancelled,
+        raises ``CancelledError``) once the jobs in hand are finished or, after
+        ``shutdown_grace``, cancelled. A worker that fails (say, the server refuses it) stops
+        the others, and its error is raised.
+        """
+        if self._stopping is not None:
+            raise RuntimeError("this JobWorker is already running")
+        if not self._handlers:
+            raise ValueError("no job types registered: decorate a handler with @worker.job(type)")
+        stopping = self._stopping = asyncio.Event()
         workers = self.workers()
         running = [asyncio.create_task(worker.run()) for worker in workers]
+        signals = _on_stop_signals(self._on_signal) if handle_signals else []
+        stop_requested = asyncio.create_task(stopping.wait())
         try:
-            await asyncio.gather(*running)
-        except asyncio.CancelledError:
+            await asyncio.wait([*running, stop_requested], return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stop_requested.cancel()
+            loop = asyncio.get_running_loop()
+            for signum in signals:
+                loop.remove_signal_handler(signum)
+            logger.info(
+                "job worker stopping: no new jobs; jobs in hand have %ss to finish",
+                self._shutdown_grace.total_seconds(),
+            )
             await asyncio.gather(*(worker.shutdown() for worker in workers))
-            raise
+            outcomes = await asyncio.gather(*running, return_exceptions=True)
+            # Temporal's core finishes its last calls into Python just after a worker that
+            # cancelled jobs at the end of the grace has shut down; a process exiting before
+            # that aborts in interpreter teardown (temporalio/sdk-python#300).
+            await asyncio.sleep(SETTLE_SECONDS)
+            self._stopping = None
+            logger.info("job worker stopped")
+        for outcome in outcomes:
+            if isinstance(outcome, Exception):
+                raise outcome
+
+    def stop(self) -> None:
+        """Ask a running ``run()`` to shut down gracefully (safe to call more than once)."""
+        if self._stopping is not None:
+            self._stopping.set()
+
+    def _on_signal(self, signum: signal.Signals) -> None:
+        logger.info("job worker received %s", signum.name)
+        self.stop()
+
+
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+SETTLE_SECONDS = 0.2
+
+
+def _on_stop_signals(callback: Callable[[signal.Signals], None]) -> list[signal.Signals]:
+    """Call ``callback`` on SIGTERM/SIGINT; the signals it could be installed for (only the main
+    thread's loop on Unix can)."""
+    loop = asyncio.get_running_loop()
+    installed: list[signal.Signals] = []
+    for signum in STOP_SIGNALS:
+        try:
+            loop.add_signal_handler(signum, callback, signum)
+        except (NotImplementedError, RuntimeError, ValueError):
+            continue
+        installed.append(signum)
+    return installed

@@ -10,10 +10,11 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from pydantic import BaseModel
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
 
-from activities import BpmnError, Job, JobFailure, job_activity
+from activities import BpmnError, Job, JobFailure, JobWorker, job_activity
 from tests.helpers import ORDER_PROCESS, deploy, running_interpreter, wait_for
 
 JOB_INPUT = {
@@ -144,3 +145,62 @@ async def test_a_standalone_job_runs_without_a_process(
             await run_standalone_job(client, "render-pdf", {"fail": True}, task_queue=task_queue)
     assert result == {"pdf": "invoice-5.pdf", "via": "test"}
     assert "BAD_TEMPLATE" in str(failure.value.cause.cause)
+
+
+async def test_a_fast_handler_sends_no_heartbeat() -> None:
+    beats: list[float] = []
+    env = environment(heartbeat_timeout=timedelta(seconds=0.3))
+    env.on_heartbeat = lambda *details: beats.append(time.monotonic())
+    await env.run(job_activity("t", lambda job: {}), JOB_INPUT)
+    assert beats == []
+
+
+async def test_variables_can_be_read_as_a_pydantic_model() -> None:
+    class Order(BaseModel):
+        x: int
+        note: str = "none"
+
+    seen: list[Order] = []
+
+    def handler(job: Job) -> None:
+        seen.append(job.variables_as(Order))
+
+    await environment().run(job_activity("t", handler), JOB_INPUT)
+    assert seen == [Order(x=1)]
+
+
+async def test_a_worker_needs_a_job_type_and_a_positive_limit(
+    time_skipping_env: WorkflowEnvironment,
+) -> None:
+    with pytest.raises(ValueError, match="max_concurrent_jobs"):
+        JobWorker(time_skipping_env.client, max_concurrent_jobs=0)
+    with pytest.raises(ValueError, match="no job types"):
+        await JobWorker(time_skipping_env.client).run()
+
+
+async def test_stop_lets_the_jobs_in_hand_finish_before_run_returns(
+    time_skipping_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    from activities import run_standalone_job
+
+    client = time_skipping_env.client
+    job_type = f"stop-{uuid.uuid4()}"
+    started, release = asyncio.Event(), asyncio.Event()
+    worker = JobWorker(client)
+
+    @worker.job(job_type)
+    async def held(job: Job) -> dict[str, Any]:
+        started.set()
+        await release.wait()
+        return {"finished": True}
+
+    async with running_interpreter(client, task_queue):
+        job = asyncio.create_task(run_standalone_job(client, job_type, task_queue=task_queue))
+        running = asyncio.create_task(worker.run(handle_signals=False))
+        await asyncio.wait_for(started.wait(), 10)
+        worker.stop()
+        await asyncio.sleep(0.3)
+        assert not running.done()  # waiting for the job in hand
+        release.set()
+        await asyncio.wait_for(running, 10)
+        assert await asyncio.wait_for(job, 10) == {"finished": True}
