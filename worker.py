@@ -33,12 +33,14 @@ from activities import (
     ensure_search_attributes,
     load_definitions,
     make_resolve_definition,
+    make_start_by_event,
     make_subscribe_message,
 )
 from activities.connectors import ConnectorRuntime
 from workflows import (
     DEFAULT_CONTINUE_AS_NEW_AFTER_EVENTS,
     DEFAULT_TASK_QUEUE,
+    REGISTRY,
     BpmnInterpreter,
     MessageMailbox,
     StandaloneJobWorkflow,
@@ -79,7 +81,12 @@ def interpreter_worker(
         client,
         task_queue=task_queue,
         workflows=[BpmnInterpreter, StandaloneJobWorkflow, MessageMailbox],
-        activities=[resolve, publisher.publish, make_subscribe_message(client)],
+        activities=[
+            resolve,
+            publisher.publish,
+            make_subscribe_message(client),
+            make_start_by_event(client, REGISTRY),
+        ],
         workflow_runner=workflow_runner(),
     )
 

@@ -18,7 +18,13 @@ from activities._definitions import LoadReport, load_definitions, make_resolve_d
 from activities._jobs import BpmnError, Job, JobFailure, JobWorker, job_activity
 from activities._kafka_publish import KafkaPublisher
 from activities._kafka_topics import ensure_topics
-from activities._messages import MessageError, make_subscribe_message, publish_message
+from activities._messages import (
+    MessageError,
+    broadcast_signal,
+    make_start_by_event,
+    make_subscribe_message,
+    publish_message,
+)
 from activities._search_attributes import ensure_search_attributes
 from activities._standalone import run_standalone_job
 
@@ -37,6 +43,7 @@ __all__ = [
     "LoadReport",
     "MessageError",
     "UnroutableError",
+    "broadcast_signal",
     "connect_temporal",
     "decode_response",
     "ensure_search_attributes",
@@ -44,6 +51,7 @@ __all__ = [
     "job_activity",
     "load_definitions",
     "make_resolve_definition",
+    "make_start_by_event",
     "make_subscribe_message",
     "publish_message",
     "run_standalone_job",

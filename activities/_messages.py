@@ -1,7 +1,9 @@
-"""Publishing BPMN messages, and the activity with which an instance subscribes to one.
+"""Publishing BPMN messages and broadcasting signals, the activity with which an instance
+subscribes to either, and the local activity that starts processes by their start events.
 
-Both reach the message's mailbox workflow by signal-with-start (see ``workflows._mailbox``):
-the only Temporal primitive needed for race-free correlation, no visibility query.
+All reach the message's (or signal's) mailbox workflow by signal-with-start (see
+``workflows._mailbox``): the only Temporal primitive needed for race-free correlation, no
+visibility query.
 """
 
 from __future__ import annotations
@@ -11,8 +13,16 @@ from typing import Any
 
 from temporalio import activity
 from temporalio.client import Client
+from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
+from translator import (
+    MessageEventDefinition,
+    ProcessDefinition,
+    SignalEventDefinition,
+    TriggeredStartEvent,
+)
+from translator.expressions import ExpressionEvaluationError, evaluate
 from workflows import (
     DEFAULT_TASK_QUEUE,
     MAILBOX_WORKFLOW,
@@ -24,7 +34,15 @@ from workflows import (
     SubscribeRequest,
     mailbox_id,
 )
-from workflows._contracts import DEFAULT_MESSAGE_TTL_SECONDS, RETURN_SIGNAL
+from workflows._contracts import (
+    DEFAULT_MESSAGE_TTL_SECONDS,
+    RETURN_SIGNAL,
+    START_BY_EVENT_ACTIVITY,
+    InstanceOptions,
+    StartByEventRequest,
+    signal_hub_id,
+)
+from workflows._registry import DefinitionRegistry
 
 
 class MessageError(ValueError):
@@ -53,14 +71,34 @@ async def publish_message(
 
 async def publish(client: Client, publication: MessagePublication, task_queue: str) -> None:
     """Hand a validated publication to its mailbox."""
-    await _signal_with_start(
-        client,
-        publication.name,
-        publication.correlation_key,
-        task_queue,
-        PUBLISH_SIGNAL,
-        publication.model_dump(mode="json"),
+    mailbox = (
+        signal_hub_id(publication.name)
+        if publication.broadcast
+        else mailbox_id(publication.name, publication.correlation_key)
     )
+    await _signal_with_start(
+        client, mailbox, task_queue, PUBLISH_SIGNAL, publication.model_dump(mode="json")
+    )
+
+
+async def broadcast_signal(
+    client: Client,
+    name: str,
+    variables: dict[str, Any] | None = None,
+    *,
+    task_queue: str = DEFAULT_TASK_QUEUE,
+) -> None:
+    """Broadcast a BPMN signal, as Zeebe's BroadcastSignal does: every instance waiting for
+    ``name`` at that moment catches it (with ``variables``), and every deployed process with a
+    signal start event of that name starts. Nothing is buffered for later waits."""
+    if not name or not name.strip():
+        raise MessageError("a signal needs a name")
+    if variables is not None and not isinstance(variables, dict):
+        raise MessageError("signal variables must be a JSON object")
+    signal = MessagePublication(
+        name=name, correlation_key="", variables=variables or {}, broadcast=True
+    )
+    await publish(client, signal, task_queue)
 
 
 def message_publication(
@@ -72,10 +110,11 @@ def message_publication(
 ) -> MessagePublication:
     if not name or not name.strip():
         raise MessageError("a message needs a name")
-    if correlation_key is None or str(correlation_key).strip() == "":
+    if correlation_key is None:
         raise MessageError(
             f"message {name!r} needs a correlation key: the value the waiting instance's "
-            "zeebe:subscription correlationKey evaluates to"
+            "zeebe:subscription correlationKey evaluates to (an empty one only starts "
+            "processes by their message start event)"
         )
     if variables is not None and not isinstance(variables, dict):
         raise MessageError("message variables must be a JSON object")
@@ -89,10 +128,9 @@ def message_publication(
 
 
 async def _signal_with_start(
-    client: Client, name: str, key: str, task_queue: str, signal: str, payload: dict[str, Any]
+    client: Client, workflow_id: str, task_queue: str, signal: str, payload: dict[str, Any]
 ) -> str:
     """Signal the mailbox, starting it if no run is open; returns its workflow id."""
-    workflow_id = mailbox_id(name, key)
     try:
         await client.start_workflow(
             MAILBOX_WORKFLOW,
@@ -115,13 +153,89 @@ def make_subscribe_message(client: Client):  # type: ignore[no-untyped-def]
     @activity.defn(name=SUBSCRIBE_MESSAGE_ACTIVITY)
     async def subscribe_message(payload: dict[str, Any]) -> str:
         request = SubscribeRequest.model_validate(payload)
-        if request.returned is not None:
+        if request.broadcast is not None:
+            signal, body = PUBLISH_SIGNAL, request.broadcast.model_dump(mode="json")
+        elif request.returned is not None:
             signal, body = RETURN_SIGNAL, request.returned.model_dump(mode="json")
         else:
             signal = UNSUBSCRIBE_SIGNAL if request.unsubscribe else SUBSCRIBE_SIGNAL
             body = request.subscription.model_dump(mode="json")
-        return await _signal_with_start(
-            client, request.name, request.correlation_key, request.task_queue, signal, body
-        )
+        return await _signal_with_start(client, request.mailbox(), request.task_queue, signal, body)
 
     return subscribe_message
+
+
+def make_start_by_event(client: Client, registry: DefinitionRegistry):  # type: ignore[no-untyped-def]
+    """The mailboxes' local activity: start every deployed process whose message or signal
+    start event the publication triggers. Returns the ids of the instances started.
+
+    A message with a correlation key starts at most one instance per process and key while
+    one is active (Zeebe's rule): the workflow id is derived from them and Temporal refuses a
+    second running one. Other starts derive their id from the publication, so a retried
+    activity never starts twice."""
+
+    @activity.defn(name=START_BY_EVENT_ACTIVITY)
+    async def start_by_event(payload: dict[str, Any]) -> list[str]:
+        request = StartByEventRequest.model_validate(payload)
+        publication = request.publication
+        started: list[str] = []
+        for process_id in registry.process_ids():
+            definition = registry.latest(process_id)
+            if definition is None:
+                continue
+            for event_id in triggered_start_events(definition, request.trigger, publication.name):
+                workflow_id = _started_instance_id(request, process_id, event_id)
+                options = InstanceOptions(start_event=event_id)
+                try:
+                    await client.start_workflow(
+                        process_id,
+                        args=[dict(publication.variables), options.model_dump(mode="json")],
+                        id=workflow_id,
+                        task_queue=request.task_queue,
+                        id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
+                        id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
+                    )
+                except WorkflowAlreadyStartedError:
+                    activity.logger.info("%s is active: the message does not start it", workflow_id)
+                    continue
+                started.append(workflow_id)
+        return started
+
+    return start_by_event
+
+
+def triggered_start_events(definition: ProcessDefinition, trigger: str, name: str) -> list[str]:
+    """The process-level start events of ``definition`` that a message or signal ``name``
+    triggers."""
+    events = []
+    for node in definition.nodes.values():
+        if not isinstance(node, TriggeredStartEvent):
+            continue
+        event = node.trigger
+        if (
+            trigger == "signal" and isinstance(event, SignalEventDefinition) and event.name == name
+        ) or (
+            trigger == "message"
+            and isinstance(event, MessageEventDefinition)
+            and _static_name(event) == name
+        ):
+            events.append(node.id)
+    return events
+
+
+def _static_name(event: MessageEventDefinition) -> str | None:
+    """A start event's message name (an expression of no variables: nothing exists yet)."""
+    if event.name is None:
+        return None
+    try:
+        value = evaluate(event.name, {})
+    except ExpressionEvaluationError:
+        return None
+    return value if isinstance(value, str) else None
+
+
+def _started_instance_id(request: StartByEventRequest, process_id: str, event_id: str) -> str:
+    key = request.publication.correlation_key
+    if request.trigger == "message" and key:
+        return f"{process_id}/message/{request.publication.name}/{key}"
+    return f"{process_id}/{request.trigger}/{event_id}/{request.publication_id}"

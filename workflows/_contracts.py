@@ -35,6 +35,10 @@ ESCALATION_SIGNAL = "bpmn.escalation"
 RESOLVE_DEFINITION_ACTIVITY = "bpmn.resolve_definition"
 KAFKA_PUBLISH_ACTIVITY = "bpmn.kafka_publish"
 SUBSCRIBE_MESSAGE_ACTIVITY = "bpmn.subscribe_message"
+"""Everything an instance asks of a mailbox: (un)subscribe, give a message back, broadcast."""
+START_BY_EVENT_ACTIVITY = "bpmn.start_by_event"
+"""Local activity of a mailbox: start the processes whose start event a message or signal
+triggers (the worker's registry knows them)."""
 
 # Message correlation: one mailbox workflow per (message name, correlation key).
 MAILBOX_WORKFLOW = "bpmn.message-mailbox"
@@ -146,6 +150,8 @@ class MessagePublication(_Wire):
     """Publishing twice with the same id while the first is buffered has no effect."""
     expires_at: datetime | None = None
     """Set by the mailbox from its clock when the message arrives."""
+    broadcast: bool = False
+    """A BPMN signal: every instance waiting at publication time gets it; never buffered."""
 
 
 class MessageSubscription(_Wire):
@@ -172,6 +178,26 @@ class SubscribeRequest(_Wire):
     unsubscribe: bool = False
     returned: MessagePublication | None = None
     """Set to give back a message that arrived after its wait ended."""
+    broadcast: MessagePublication | None = None
+    """Set to broadcast a signal (a signal throw event)."""
+    signal: bool = False
+    """The subscription waits for a signal (its mailbox is the signal's hub)."""
+
+    def mailbox(self) -> str:
+        if self.broadcast is not None or self.signal:
+            return signal_hub_id(self.name)
+        return mailbox_id(self.name, self.correlation_key)
+
+
+class StartByEventRequest(_Wire):
+    """Input of ``START_BY_EVENT_ACTIVITY``."""
+
+    trigger: Literal["message", "signal"]
+    publication: MessagePublication
+    publication_id: str
+    """Unique per publication (from the mailbox): start requests retried after a failure
+    reuse the workflow ids they derive from it, so nothing starts twice."""
+    task_queue: str
 
 
 class CompleteUserTaskRequest(_Wire):
@@ -287,6 +313,9 @@ class InstanceOptions(_Wire):
 
     call: CallContext | None = None
     continuation: Continuation | None = None
+    start_event: str | None = None
+    """A message, signal or timer start event of the process to start at (default: the none
+    start event)."""
 
 
 class InstanceState(_Wire):
@@ -313,6 +342,13 @@ def mailbox_id(name: str, correlation_key: str) -> str:
         return f"bpmn-message/{name}/{correlation_key}"
     digest = hashlib.sha256(raw.encode()).hexdigest()
     return f"bpmn-message/{name[:80]}/sha256:{digest}"
+
+
+def signal_hub_id(name: str) -> str:
+    """The workflow id of the mailbox that broadcasts the signal ``name``."""
+    if len(name) <= 200:
+        return f"bpmn-signal/{name}"
+    return f"bpmn-signal/{name[:80]}/sha256:{hashlib.sha256(name.encode()).hexdigest()}"
 
 
 # --- Kafka correlation ids ------------------------------------------------------------------

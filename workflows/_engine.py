@@ -72,6 +72,7 @@ with workflow.unsafe.imports_passed_through():
         ReceiveTask,
         ResultEndEvent,
         ScriptTask,
+        SignalEventDefinition,
         StartEvent,
         SubProcess,
         TerminateEventDefinition,
@@ -257,9 +258,8 @@ class Engine:
         self.continue_at: tuple[str, str | None] | None = None
         self.runs = 1
         self._next_key = 0
-        self._start: tuple[str, str | None] | None = (
-            (definition.start_event, None) if definition.start_event else None
-        )
+        start_event = options.start_event or definition.start_event
+        self._start: tuple[str, str | None] | None = (start_event, None) if start_event else None
         self.call = options.call
         continuation = options.continuation
         self.trace_id = continuation.trace_id if continuation else workflow.uuid4().hex
@@ -284,9 +284,11 @@ class Engine:
 
     async def run(self) -> dict[str, Any]:
         """Run until the process scope is done; the result is the process variables."""
-        if self._start is None:
+        if self._start is None or self._start[0] not in self.definition.nodes:
             raise ApplicationError(
-                f"process {self.definition.id!r} has no none start event to start from",
+                f"process {self.definition.id!r} has no none start event to start from"
+                if self._start is None
+                else f"process {self.definition.id!r} has no start event {self._start[0]!r}",
                 type="NoNoneStartEvent",
                 non_retryable=True,
             )
@@ -507,6 +509,11 @@ class Engine:
             node.result, EscalationEventDefinition
         ):
             await self.throw_escalation(scope, node.result)
+        elif isinstance(node, IntermediateThrowEvent) and isinstance(
+            node.result, SignalEventDefinition
+        ):
+            signal = node.result
+            await self.with_incidents(instance, lambda: self.broadcast_signal(scope, node, signal))
         elif not isinstance(
             node,
             StartEvent
@@ -720,6 +727,20 @@ class Engine:
         escalations = self.call.escalations
         return escalations.get(code, escalations.get(""))
 
+    async def broadcast_signal(
+        self,
+        scope: Scope,
+        node: IntermediateThrowEvent | ResultEndEvent,
+        signal: SignalEventDefinition,
+    ) -> None:
+        """Broadcast a signal to every instance waiting for it (this one included) and to the
+        processes it starts; its variables are the throw event's input mappings."""
+        variables = self._apply_mappings(node.inputs, scope.visible())
+        publication = MessagePublication(
+            name=signal.name, correlation_key="", variables=variables, broadcast=True
+        )
+        await self._mailbox(signal.name, "", node.id, broadcast=publication)
+
     def escalation_caught(self, catcher: Catcher, code: str) -> None:
         if catcher.interrupting:
             raise ErrorThrown(catcher, code, "", {})
@@ -787,6 +808,9 @@ class Engine:
         if isinstance(result, EscalationEventDefinition):
             await self.throw_escalation(scope, result)
             return
+        if isinstance(result, SignalEventDefinition):
+            await self.broadcast_signal(scope, node, result)
+            return
         raise ApplicationError(f"end event result {result.kind!r} cannot run", non_retryable=True)
 
     # --- timers -------------------------------------------------------------------------------
@@ -818,7 +842,7 @@ class Engine:
                 await _sleep_until(plan.first)
                 variables = {}
             else:
-                assert isinstance(trigger, MessageEventDefinition)
+                assert isinstance(trigger, MessageEventDefinition | SignalEventDefinition)
                 variables = await self._receive(scope, trigger, instance, node.id)
         local = scope.child(instance.key, "local", owner_id=node.id)
 
@@ -860,7 +884,10 @@ class Engine:
         return [
             boundary
             for boundary in boundaries_of(scope.container, activity_id)
-            if isinstance(boundary.trigger, TimerEventDefinition | MessageEventDefinition)
+            if isinstance(
+                boundary.trigger,
+                TimerEventDefinition | MessageEventDefinition | SignalEventDefinition,
+            )
         ]
 
     async def _boundary_schedule(
@@ -887,7 +914,7 @@ class Engine:
                 await _sleep_until(plan.first)
                 plan = plan.following()
             else:
-                assert isinstance(boundary.trigger, MessageEventDefinition)
+                assert isinstance(boundary.trigger, MessageEventDefinition | SignalEventDefinition)
                 occurrences += 1
                 subscription = f"{instance.key}/{boundary.id}/{occurrences}"
                 variables = await self._receive(
@@ -935,7 +962,7 @@ class Engine:
             )
         while True:
             variables: dict[str, Any] = {}
-            if isinstance(trigger, MessageEventDefinition):
+            if isinstance(trigger, MessageEventDefinition | SignalEventDefinition):
                 occurrences += 1
                 subscription = f"{placeholder.key}/{handler.id}/{occurrences}"
                 variables = await self._receive(
@@ -984,30 +1011,37 @@ class Engine:
     async def _receive(
         self,
         scope: Scope,
-        message: MessageEventDefinition,
+        event: MessageEventDefinition | SignalEventDefinition,
         instance: ElementInstance,
         element_id: str,
         subscription_id: str | None = None,
     ) -> dict[str, Any]:
-        """Subscribe at the message's mailbox and wait until it delivers; its variables."""
-        name, key = await self.with_incidents(
-            instance, lambda: self._message_address(scope, message, element_id)
-        )
+        """Subscribe at the mailbox of the message (or the hub of the signal) and wait until
+        it delivers; its variables."""
+        if isinstance(event, SignalEventDefinition):
+            name, key, signal = event.name, "", True
+        else:
+            name, key = await self.with_incidents(
+                instance, lambda: self._message_address(scope, event, element_id)
+            )
+            signal = False
         subscription_id = subscription_id or instance.key
         waiting = self.waiting
         waiting.subscribed[subscription_id] = (name, key)
         try:
-            await self._mailbox(name, key, subscription_id)
+            await self._mailbox(name, key, subscription_id, signal=signal)
             await workflow.wait_condition(lambda: subscription_id in waiting.messages)
         except asyncio.CancelledError:
             # The wait ended otherwise (a boundary event, a gateway's other event): stop
-            # waiting, and give back a message that arrived meanwhile.
+            # waiting, and give back a message that arrived meanwhile (a signal is not kept).
             del waiting.subscribed[subscription_id]
             late = waiting.messages.pop(subscription_id, None)
-            if late is not None:
+            if late is not None and not late.broadcast:
                 self._detach(self._mailbox(name, key, subscription_id, returned=late))
-            else:
-                self._detach(self._mailbox(name, key, subscription_id, unsubscribe=True))
+            elif late is None:
+                self._detach(
+                    self._mailbox(name, key, subscription_id, signal=signal, unsubscribe=True)
+                )
             raise
         del waiting.subscribed[subscription_id]
         return dict(waiting.messages.pop(subscription_id).variables)
@@ -1018,6 +1052,8 @@ class Engine:
             self.waiting.messages[correlated.subscription_id] = correlated.message
             return
         message = correlated.message
+        if message.broadcast:
+            return  # a signal for a wait that ended: signals are not kept
         self._detach(
             self._mailbox(
                 message.name, message.correlation_key, correlated.subscription_id, returned=message
@@ -1030,8 +1066,10 @@ class Engine:
         key: str,
         subscription_id: str,
         *,
+        signal: bool = False,
         unsubscribe: bool = False,
         returned: MessagePublication | None = None,
+        broadcast: MessagePublication | None = None,
     ) -> None:
         info = workflow.info()
         request = SubscribeRequest(
@@ -1041,8 +1079,10 @@ class Engine:
                 workflow_id=info.workflow_id, subscription_id=subscription_id
             ),
             task_queue=info.task_queue,
+            signal=signal,
             unsubscribe=unsubscribe,
             returned=returned,
+            broadcast=broadcast,
         )
         await _run_built_in(
             SUBSCRIBE_MESSAGE_ACTIVITY,
@@ -1087,7 +1127,7 @@ class Engine:
                 )
                 await _sleep_until(plan.first)
                 return {}
-            assert isinstance(trigger, MessageEventDefinition)
+            assert isinstance(trigger, MessageEventDefinition | SignalEventDefinition)
             return await self._receive(scope, trigger, placeholder, node.id)
         finally:
             self.active.pop(placeholder.key, None)

@@ -1,5 +1,6 @@
 """Message correlation without visibility queries: one mailbox workflow per message name and
-correlation key (workflow id ``mailbox_id(name, key)``).
+correlation key (workflow id ``mailbox_id(name, key)``), and one per signal name
+(``signal_hub_id(name)``).
 
 Publishers and waiting instances reach the mailbox only by signal-with-start, which Temporal
 makes atomic: the signal lands in the running mailbox or starts it. All state of one (name,
@@ -13,6 +14,12 @@ subscribe can never miss each other, whichever comes first:
 - ``subscribe``/``unsubscribe``: an instance starts or stops waiting.
 - ``return``: an instance got a message for a wait that had just ended (say a timer won the
   race); the message goes back to the front of the buffer, so nothing is lost.
+- a signal (``publish`` with ``broadcast``) goes to every subscription open when it arrives and
+  is never buffered, as Zeebe broadcasts signals.
+
+Each publication first starts the processes whose message or signal start event it triggers
+(a local activity: the worker's registry knows them). A message that started an instance is
+correlated: it still reaches instances already waiting for it, but is not buffered.
 
 A delivery is a signal to the instance; if the instance is gone the message stays buffered.
 A mailbox with nothing left to remember completes (a later signal-with-start opens a new
@@ -25,6 +32,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
     from workflows._contracts import (
@@ -32,14 +41,18 @@ with workflow.unsafe.imports_passed_through():
         MESSAGE_SIGNAL,
         PUBLISH_SIGNAL,
         RETURN_SIGNAL,
+        START_BY_EVENT_ACTIVITY,
         SUBSCRIBE_SIGNAL,
         UNSUBSCRIBE_SIGNAL,
         CorrelatedMessage,
         MessagePublication,
         MessageSubscription,
+        StartByEventRequest,
     )
 
 CONTINUE_AS_NEW_AFTER_EVENTS = 2_000
+START_BY_EVENT_PATCH = "start-by-event"
+"""Mailboxes recorded before start events existed replay without the local activity."""
 
 
 @workflow.defn(name=MAILBOX_WORKFLOW)
@@ -48,6 +61,9 @@ class MessageMailbox:
         self._messages: list[MessagePublication] = []
         self._subscriptions: list[MessageSubscription] = []
         self._seen_ids: dict[str, datetime] = {}
+        self._unstarted: list[MessagePublication] = []
+        """Publications whose start events have not been triggered yet."""
+        self._broadcasts: list[tuple[MessagePublication, list[MessageSubscription]]] = []
         self._changed = False
 
     @workflow.run
@@ -56,8 +72,10 @@ class MessageMailbox:
             self._restore(state)
         while True:
             self._forget_expired()
+            await self._start_instances()
+            await self._broadcast()
             await self._deliver()
-            if not self._messages and not self._subscriptions and not self._seen_ids:
+            if self._is_empty():
                 # Temporal refuses the completion if a signal arrived meanwhile: none is lost.
                 await workflow.wait_condition(workflow.all_handlers_finished)
                 return
@@ -81,8 +99,12 @@ class MessageMailbox:
         message.expires_at = now + ttl
         if message.message_id is not None:
             self._seen_ids[message.message_id] = message.expires_at
-        if ttl or self._subscriptions:
+        if message.broadcast:
+            self._broadcasts.append((message, self._subscriptions))
+            self._subscriptions = []
+        elif ttl or self._subscriptions:
             self._messages.append(message)
+        self._unstarted.append(message)
         self._changed = True
 
     @workflow.signal(name=SUBSCRIBE_SIGNAL)
@@ -110,22 +132,65 @@ class MessageMailbox:
 
     # --- matching -----------------------------------------------------------------------------
 
+    def _is_empty(self) -> bool:
+        return not (
+            self._messages
+            or self._subscriptions
+            or self._seen_ids
+            or self._unstarted
+            or self._broadcasts
+        )
+
+    async def _start_instances(self) -> None:
+        """Start the processes whose start event each new publication triggers."""
+        while self._unstarted:
+            message = self._unstarted.pop(0)
+            if not workflow.patched(START_BY_EVENT_PATCH):
+                continue
+            request = StartByEventRequest(
+                trigger="signal" if message.broadcast else "message",
+                publication=message,
+                publication_id=str(workflow.uuid4()),
+                task_queue=workflow.info().task_queue,
+            )
+            try:
+                started = await workflow.execute_local_activity(
+                    START_BY_EVENT_ACTIVITY,
+                    request.model_dump(mode="json"),
+                    start_to_close_timeout=timedelta(seconds=30),
+                    retry_policy=RetryPolicy(maximum_attempts=5),
+                )
+            except ActivityError as error:
+                workflow.logger.warning("Could not start instances for %s: %s", message, error)
+                continue
+            if started and not self._subscriptions and message in self._messages:
+                self._messages.remove(message)  # correlated with the instance it started
+
+    async def _broadcast(self) -> None:
+        while self._broadcasts:
+            message, recipients = self._broadcasts.pop(0)
+            for subscription in recipients:
+                await self._signal(subscription, message)
+
+    async def _signal(self, subscription: MessageSubscription, message: MessagePublication) -> bool:
+        """Deliver ``message`` to one subscription; False if its instance is gone."""
+        correlated = CorrelatedMessage(
+            subscription_id=subscription.subscription_id, message=message
+        )
+        handle = workflow.get_external_workflow_handle(subscription.workflow_id)
+        try:
+            await handle.signal(MESSAGE_SIGNAL, correlated.model_dump(mode="json"))
+        except Exception as error:  # the instance is gone
+            workflow.logger.info("Subscription of %s dropped: %s", subscription.workflow_id, error)
+            return False
+        return True
+
     async def _deliver(self) -> None:
         """Hand buffered messages to subscriptions, oldest first."""
         while self._messages and self._subscriptions:
             message, subscription = self._messages[0], self._subscriptions.pop(0)
-            correlated = CorrelatedMessage(
-                subscription_id=subscription.subscription_id, message=message
-            )
-            handle = workflow.get_external_workflow_handle(subscription.workflow_id)
-            try:
-                await handle.signal(MESSAGE_SIGNAL, correlated.model_dump(mode="json"))
-            except Exception as error:  # the instance is gone: keep the message for others
-                workflow.logger.info(
-                    "Subscription of %s dropped: %s", subscription.workflow_id, error
-                )
-                continue
-            self._messages.pop(0)
+            if await self._signal(subscription, message):
+                self._messages.pop(0)  # else kept for the next subscription
 
     def _forget_expired(self) -> None:
         now = workflow.now()
@@ -144,6 +209,14 @@ class MessageMailbox:
             "messages": [m.model_dump(mode="json") for m in self._messages],
             "subscriptions": [s.model_dump(mode="json") for s in self._subscriptions],
             "seen_ids": {k: v.isoformat() for k, v in self._seen_ids.items()},
+            "unstarted": [m.model_dump(mode="json") for m in self._unstarted],
+            "broadcasts": [
+                {
+                    "message": m.model_dump(mode="json"),
+                    "recipients": [s.model_dump(mode="json") for s in recipients],
+                }
+                for m, recipients in self._broadcasts
+            ],
         }
 
     def _restore(self, state: dict[str, Any]) -> None:
@@ -152,3 +225,11 @@ class MessageMailbox:
             MessageSubscription.model_validate(s) for s in state["subscriptions"]
         ]
         self._seen_ids = {k: datetime.fromisoformat(v) for k, v in state["seen_ids"].items()}
+        self._unstarted = [MessagePublication.model_validate(m) for m in state.get("unstarted", [])]
+        self._broadcasts = [
+            (
+                MessagePublication.model_validate(b["message"]),
+                [MessageSubscription.model_validate(s) for s in b["recipients"]],
+            )
+            for b in state.get("broadcasts", [])
+        ]

@@ -17,6 +17,7 @@ from translator import (
     EventSubProcess,
     LinkEventDefinition,
     MessageEventDefinition,
+    SignalEventDefinition,
     TimerEventDefinition,
     TriggeredStartEvent,
 )
@@ -60,7 +61,7 @@ def _structure(container: Container) -> _Structure:
         elif isinstance(node, EventSubProcess):
             start = node.nodes.get(node.start_event)
             if isinstance(start, TriggeredStartEvent) and isinstance(
-                start.trigger, TimerEventDefinition | MessageEventDefinition
+                start.trigger, TimerEventDefinition | MessageEventDefinition | SignalEventDefinition
             ):
                 handlers.append(node)
     structure = _Structure(

@@ -45,8 +45,8 @@ RUNNABLE_KINDS = frozenset(
         "eventBasedGateway",
     }
 )
-RUNNABLE_RESULTS = frozenset({"terminate", "error", "escalation"})
-"""End event results the interpreter runs."""
+RUNNABLE_RESULTS = frozenset({"terminate", "error", "escalation", "signal"})
+"""End event results the interpreter runs (a link or none result on a throw event too)."""
 
 
 def unrunnable_nodes(definition: ProcessDefinition) -> list[FlowNode]:
@@ -61,11 +61,15 @@ def unrunnable_reason(node: FlowNode, definition: ProcessDefinition) -> str | No
     if getattr(node, "listeners", ()):
         return "execution listeners"
     if isinstance(node, TriggeredStartEvent) and node.id in definition.nodes:
-        return f"{node.trigger.kind} start events of a process"
+        kind = node.trigger.kind
+        return None if kind in PROCESS_START_TRIGGERS else f"{kind} start events of a process"
     return _event_reason(node)
 
 
-RUNNABLE_TRIGGERS = frozenset({"error", "escalation", "timer", "message"})
+PROCESS_START_TRIGGERS = frozenset({"message", "signal", "timer"})
+"""Start events of a process: a published message or broadcast signal starts an instance
+(see ``_mailbox``), a timer start event is a Temporal Schedule (see ``activities``)."""
+RUNNABLE_TRIGGERS = frozenset({"error", "escalation", "timer", "message", "signal"})
 """Catch event triggers the interpreter runs (boundary, event sub-process, intermediate)."""
 
 
@@ -87,20 +91,16 @@ def _event_reason(node: FlowNode) -> str | None:
     if (
         isinstance(node, IntermediateThrowEvent)
         and node.result
-        and node.result.kind
-        not in (
-            "link",
-            "escalation",
-        )
+        and node.result.kind not in RUNNABLE_RESULTS | {"link"}
     ):
         return f"{node.result.kind} intermediate throw events"
-    if isinstance(node, IntermediateCatchEvent) and node.trigger.kind not in (
-        "link",
-        "timer",
-        "message",
-    ):
+    if isinstance(node, IntermediateCatchEvent) and node.trigger.kind not in CATCH_TRIGGERS:
         return f"{node.trigger.kind} intermediate catch events"
     return None
+
+
+CATCH_TRIGGERS = frozenset({"link", "timer", "message", "signal"})
+"""Triggers of intermediate catch events the interpreter runs."""
 
 
 def _is_cron(timer: TimerEventDefinition) -> bool:

@@ -16,7 +16,12 @@ from temporalio.service import RPCError
 from temporalio.worker import Worker
 
 import translator
-from activities import job_activity, make_resolve_definition, make_subscribe_message
+from activities import (
+    job_activity,
+    make_resolve_definition,
+    make_start_by_event,
+    make_subscribe_message,
+)
 from worker import workflow_runner
 from workflows import (
     KAFKA_PUBLISH_ACTIVITY,
@@ -86,6 +91,7 @@ async def running_interpreter(
     activities = [
         make_resolve_definition(continue_as_new_after_events=continue_as_new_after_events),
         subscribe_and_remember,
+        make_start_by_event(client, REGISTRY),
     ]
     if publish_activity is not None:
         activities.append(publish_activity)

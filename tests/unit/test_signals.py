@@ -1,0 +1,193 @@
+"""Signals and message/signal start events on the time-skipping server: broadcast to every
+waiting instance, thrown by a process, caught by catch events, boundaries and event
+sub-processes, and starting the processes whose start event they trigger."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from temporalio.client import Client
+from temporalio.service import RPCError
+from temporalio.testing import WorkflowEnvironment
+
+from activities import broadcast_signal, publish_message
+from tests.helpers import deploy, running_interpreter, start_process
+from tests.helpers.bpmn import chain, events, model, service
+from workflows import STATE_QUERY, mailbox_id, signal_hub_id
+
+SIGNALS = '<bpmn:signal id="sig_go" name="go" />'
+
+
+def signal_event(element_id: str, kind: str, extra: str = "") -> str:
+    return (
+        f'<bpmn:{kind} id="{element_id}"{extra}>'
+        f'<bpmn:signalEventDefinition signalRef="sig_go" /></bpmn:{kind}>'
+    )
+
+
+def waiting_at(element_id: str) -> Any:
+    return lambda state: any(e["element_id"] == element_id for e in state["active"])
+
+
+async def subscribed(client: Client, signal: str, count: int) -> None:
+    """Wait until ``count`` waits are registered at the signal's hub (signals are not
+    buffered: a broadcast before that would rightly miss them)."""
+    hub = client.get_workflow_handle(signal_hub_id(signal))
+    for _ in range(200):
+        try:
+            if len((await hub.query(STATE_QUERY))["subscriptions"]) >= count:
+                return
+        except RPCError:
+            pass  # not started yet
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"{count} subscriptions to {signal!r} never arrived")
+
+
+async def test_a_broadcast_reaches_every_waiting_instance_and_not_later_ones(
+    time_skipping_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    deploy(
+        model(
+            "wait-for-go",
+            events("start", kind="startEvent"),
+            signal_event("go", "intermediateCatchEvent"),
+            events("end"),
+            chain("start", "go", "end"),
+            extra=SIGNALS,
+        )
+    )
+    client = time_skipping_env.client
+    async with running_interpreter(client, task_queue):
+        first = await start_process(client, task_queue, "wait-for-go")
+        second = await start_process(client, task_queue, "wait-for-go")
+        await subscribed(client, "go", 2)
+        await broadcast_signal(client, "go", {"went": True}, task_queue=task_queue)
+        assert await first.result() == {"went": True}
+        assert await second.result() == {"went": True}
+        late = await start_process(client, task_queue, "wait-for-go")
+        await subscribed(client, "go", 1)
+        assert waiting_at("go")(await late.query(STATE_QUERY))  # signals are not buffered
+        await late.terminate("test over")
+
+
+async def test_a_thrown_signal_reaches_a_boundary_and_an_event_sub_process_of_its_instance(
+    time_skipping_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    deploy(
+        model(
+            "signal-itself",
+            events("start", kind="startEvent"),
+            '<bpmn:parallelGateway id="fork" />',
+            service("wait_here"),
+            signal_event("on_go", "boundaryEvent", ' attachedToRef="wait_here"'),
+            events("interrupted", "never"),
+            service("prepare"),
+            signal_event("throw_go", "intermediateThrowEvent"),
+            events("thrown"),
+            chain("start", "fork", "wait_here", "never"),
+            chain("on_go", "interrupted"),
+            chain("fork", "prepare", "throw_go", "thrown"),
+            '<bpmn:subProcess id="audit" triggeredByEvent="true">',
+            signal_event("audit_start", "startEvent", ' isInterrupting="false"'),
+            service("record"),
+            events("audit_end"),
+            chain("audit_start", "record", "audit_end"),
+            "</bpmn:subProcess>",
+            extra=SIGNALS,
+        )
+    )
+    client = time_skipping_env.client
+    prepared = asyncio.Event()
+
+    async def blocked(job: Any) -> dict[str, Any]:
+        await asyncio.Event().wait()
+        return {}
+
+    async def prepare(job: Any) -> dict[str, Any]:
+        await subscribed(client, "go", 2)  # the boundary and the event sub-process
+        prepared.set()
+        return {"prepared": True}
+
+    jobs = {"wait_here": blocked, "prepare": prepare, "record": lambda job: {"recorded": 1}}
+    async with running_interpreter(client, task_queue, jobs):
+        handle = await start_process(client, task_queue, "signal-itself")
+        result = await handle.result()
+        state = await handle.query(STATE_QUERY)
+    completed = [e["element_id"] for e in state["completed"]]
+    assert result == {"prepared": True, "recorded": 1}
+    assert {"on_go", "interrupted", "throw_go", "audit", "record"} <= set(completed)
+    assert "never" not in completed
+
+
+async def test_a_signal_start_event_starts_an_instance_per_broadcast(
+    time_skipping_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    deploy(
+        model(
+            "started-by-go",
+            signal_event("start_on_go", "startEvent"),
+            service("greet"),
+            events("end"),
+            chain("start_on_go", "greet", "end"),
+            extra=SIGNALS,
+        )
+    )
+    greeted: list[dict[str, Any]] = []
+    jobs = {"greet": lambda job: greeted.append(dict(job.variables))}
+    client = time_skipping_env.client
+    async with running_interpreter(client, task_queue, jobs):
+        await broadcast_signal(client, "go", {"n": 1}, task_queue=task_queue)
+        await broadcast_signal(client, "go", {"n": 2}, task_queue=task_queue)
+        await until(lambda: len(greeted) == 2)
+    assert sorted(v["n"] for v in greeted) == [1, 2]
+
+
+MESSAGE_STARTED = model(
+    "started-by-order",
+    '<bpmn:startEvent id="order_placed">'
+    '<bpmn:messageEventDefinition messageRef="msg_order" /></bpmn:startEvent>',
+    service("handle_order"),
+    events("end"),
+    chain("order_placed", "handle_order", "end"),
+    extra='<bpmn:message id="msg_order" name="order-placed" />',
+)
+
+
+async def test_a_message_start_event_starts_one_instance_per_correlation_key_while_active(
+    time_skipping_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    deploy(MESSAGE_STARTED)
+    handled: list[dict[str, Any]] = []
+    release = asyncio.Event()
+
+    async def handle_order(job: Any) -> dict[str, Any]:
+        handled.append(dict(job.variables))
+        await release.wait()
+        return {"handled": True}
+
+    client = time_skipping_env.client
+    async with running_interpreter(client, task_queue, {"handle_order": handle_order}):
+        await publish_message(client, "order-placed", "o-1", {"n": 1}, task_queue=task_queue)
+        await publish_message(client, "order-placed", "o-2", {"n": 2}, task_queue=task_queue)
+        await until(lambda: len(handled) == 2)
+        # o-1 is active: Zeebe's rule, the same key does not start a second instance.
+        await publish_message(client, "order-placed", "o-1", {"n": 3}, task_queue=task_queue)
+        first = client.get_workflow_handle("started-by-order/message/order-placed/o-1")
+        await asyncio.sleep(0.5)
+        release.set()
+        assert await first.result() == {"n": 1, "handled": True}
+        # Once it completed, the key starts a new instance.
+        await publish_message(client, "order-placed", "o-1", {"n": 4}, task_queue=task_queue)
+        await until(lambda: len(handled) == 3)
+        # The third message started nothing: it waits, buffered, for a catch event on o-1.
+        await client.get_workflow_handle(mailbox_id("order-placed", "o-1")).terminate("test over")
+    assert sorted(v["n"] for v in handled) == [1, 2, 4]
+
+
+async def until(condition: Any, timeout: float = 10.0) -> None:
+    for _ in range(int(timeout / 0.05)):
+        if condition():
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError("condition not reached")
