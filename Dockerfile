@@ -15,6 +15,7 @@ COPY translator/ translator/
 COPY workflows/ workflows/
 COPY activities/ activities/
 COPY stack/ stack/
+COPY bpmn_testing/ bpmn_testing/
 RUN pip install .
 
 # Run unprivileged; the definitions folder is mounted read-only.

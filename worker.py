@@ -2,8 +2,9 @@
 
 Loads every ``.bpmn`` under DIR, runs the interpreter workflow and the built-in activities on
 the task queue ``bpmn``, the built-in connectors (unless ``--no-connectors``) on their job
-types' task queues, and (unless ``--no-bridge``) the Kafka correlation bridge. Stops cleanly on
-SIGINT/SIGTERM.
+types' task queues, and (unless ``--no-bridge``) the Kafka correlation bridge; keeps one
+Temporal Schedule per timer start event; with ``--external-task-api`` serves Camunda 7's
+external-task REST API. Stops cleanly on SIGINT/SIGTERM.
 """
 
 from __future__ import annotations
@@ -35,8 +36,10 @@ from activities import (
     make_resolve_definition,
     make_start_by_event,
     make_subscribe_message,
+    sync_timer_start_schedules,
 )
 from activities.connectors import ConnectorRuntime
+from activities.external_tasks import serve_external_task_api
 from workflows import (
     DEFAULT_CONTINUE_AS_NEW_AFTER_EVENTS,
     DEFAULT_TASK_QUEUE,
@@ -175,7 +178,18 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "search attributes (the memo still carries them)",
     )
     parser.add_argument("--log-level", default=os.environ.get("LOG_LEVEL", "INFO"))
+    parser.add_argument(
+        "--external-task-api",
+        metavar="HOST:PORT",
+        help="also serve Camunda 7's external-task REST API at http://HOST:PORT/engine-rest "
+        "(fetchAndLock, complete, failure, bpmnError, extendLock, unlock)",
+    )
     args = parser.parse_args(argv)
+    if args.external_task_api:
+        host, _, port = args.external_task_api.rpartition(":")
+        if not host or not port.isdigit():
+            parser.error(f"--external-task-api: expected HOST:PORT, not {args.external_task_api!r}")
+        args.external_task_api = (host.strip("[]"), int(port))
     topics = args.message_topic if args.message_topic is not None else [DEFAULT_MESSAGE_TOPIC]
     args.message_topic = [topic for topic in topics if topic]
     return args
@@ -200,10 +214,22 @@ async def serve(
             search_attributes=search_attributes,
         )
         tasks.append(asyncio.create_task(worker.run()))
+        schedules = await sync_timer_start_schedules(client, report.deployed, args.task_queue)
+        if schedules.created or schedules.updated or schedules.deleted:
+            logger.info(
+                "Timer start schedules: created %s, updated %s, deleted %s",
+                schedules.created or "none",
+                schedules.updated or "none",
+                schedules.deleted or "none",
+            )
     if not args.bridge_only and not args.no_connectors:
         connectors = ConnectorRuntime(client)
         tasks.append(asyncio.create_task(connectors.run()))
         logger.info("Connectors: %s", ", ".join(connectors.job_types))
+    if args.external_task_api and not args.bridge_only:
+        host, port = args.external_task_api
+        tasks.append(asyncio.create_task(serve_external_task_api(client, host, port)))
+        logger.info("Camunda 7 external-task API at http://%s:%s/engine-rest", host, port)
     if not args.no_bridge:
         topics = tuple(sorted(report.response_topics() | set(args.response_topic)))
         config = BridgeConfig(

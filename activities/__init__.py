@@ -25,6 +25,8 @@ from activities._messages import (
     make_subscribe_message,
     publish_message,
 )
+from activities._schedules import ScheduleReport, sync_timer_start_schedules
+from activities._schedules import schedule_id as timer_schedule_id
 from activities._search_attributes import ensure_search_attributes
 from activities._standalone import run_standalone_job
 
@@ -42,6 +44,7 @@ __all__ = [
     "KafkaSettings",
     "LoadReport",
     "MessageError",
+    "ScheduleReport",
     "UnroutableError",
     "broadcast_signal",
     "connect_temporal",
@@ -55,5 +58,7 @@ __all__ = [
     "make_subscribe_message",
     "publish_message",
     "run_standalone_job",
+    "sync_timer_start_schedules",
     "temporal_options",
+    "timer_schedule_id",
 ]

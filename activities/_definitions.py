@@ -14,7 +14,13 @@ from pathlib import Path
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from translator import Problem, ProcessDefinition, TranslationError, compile_file
+from translator import (
+    Problem,
+    ProcessDefinition,
+    TranslationError,
+    TriggeredStartEvent,
+    compile_file,
+)
 from workflows import (
     DEFAULT_CONTINUE_AS_NEW_AFTER_EVENTS,
     REGISTRY,
@@ -94,12 +100,13 @@ def _unrunnable_problems(definition: ProcessDefinition) -> list[Problem]:
         )
         for node in unrunnable_nodes(definition)
     ]
-    if definition.start_event is None:
+    if definition.start_event is None and not any(
+        isinstance(node, TriggeredStartEvent) for node in definition.nodes.values()
+    ):
         problems.append(
             Problem(
                 definition.source,
-                f"process {definition.id!r} is not deployed: it has no none start event, and "
-                "message, timer and signal start events are not supported yet",
+                f"process {definition.id!r} is not deployed: it has no start event",
             )
         )
     return problems

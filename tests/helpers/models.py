@@ -69,3 +69,15 @@ CATCH_PAYMENT = model(
     chain("start", "paid", "end"),
     extra=PAYMENT,
 )
+
+
+def timer_started(process_id: str, cycle: str = "R2/PT2S") -> str:
+    """A process started by a timer start event (a Temporal Schedule) every ``cycle``."""
+    return model(
+        process_id,
+        '<bpmn:startEvent id="every_two_seconds"><bpmn:timerEventDefinition>'
+        f"<bpmn:timeCycle>{cycle}</bpmn:timeCycle></bpmn:timerEventDefinition>"
+        "</bpmn:startEvent>",
+        events("end"),
+        chain("every_two_seconds", "end"),
+    )

@@ -15,16 +15,26 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer  # type: ignore[import-untyped]
 from temporalio.client import Client
 
-from activities import DLT_REASON_HEADER, Job, JobWorker, ensure_topics
+import translator
+from activities import (
+    DLT_REASON_HEADER,
+    Job,
+    JobWorker,
+    ensure_topics,
+    sync_timer_start_schedules,
+    timer_schedule_id,
+)
 from tests.conftest import BIN
 from tests.helpers import ORDER_PROCESS, wait_for
-from tests.helpers.models import CATCH_PAYMENT
+from tests.helpers.models import CATCH_PAYMENT, timer_started
 from tests.helpers.processes import worker_process
 from workflows import STATE_QUERY, make_correlation_id
 
 pytestmark = pytest.mark.integration
 
 REQUEST_TOPIC, RESPONSE_TOPIC = "tsm-process-request", "tsm-process-response"
+TIMER_STARTED = f"timer-started-{uuid.uuid4().hex[:8]}"
+"""Unique per run: the dev server keeps schedules, and a finished R2 schedule starts nothing."""
 
 BROKEN_BPMN = """<?xml version="1.0" encoding="UTF-8"?>
 <bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" id="d">
@@ -43,6 +53,7 @@ def definitions(tmp_path_factory: pytest.TempPathFactory) -> Path:
     shutil.copy(ORDER_PROCESS, folder)
     (folder / "broken.bpmn").write_text(BROKEN_BPMN)
     (folder / "await-payment.bpmn").write_text(CATCH_PAYMENT)
+    (folder / "timer-started.bpmn").write_text(timer_started(TIMER_STARTED))
     return folder
 
 
@@ -302,3 +313,37 @@ async def test_unreachable_kafka_does_not_stop_processes_without_kafka_tasks(
         await asyncio.gather(job_task, return_exceptions=True)
     assert result["confirmed"] is True
     assert "bridge retries" in log.read_text()
+
+
+async def test_a_timer_start_event_is_a_schedule_that_starts_instances(
+    worker_log: Path, client: Client
+) -> None:
+    schedule = client.get_schedule_handle(
+        timer_schedule_id("bpmn", TIMER_STARTED, "every_two_seconds")
+    )
+    query = f'WorkflowType="{TIMER_STARTED}" AND ExecutionStatus="Completed"'
+    for _ in range(100):
+        completed = [w async for w in client.list_workflows(query)]
+        if len(completed) >= 2:
+            break
+        await asyncio.sleep(0.2)
+    assert len(completed) == 2, f"instances started by the schedule: {completed}"
+    assert all(w.id.startswith(f"{TIMER_STARTED}/timer/every_two_seconds") for w in completed)
+    described = await schedule.describe()
+    assert described.info.num_actions == 2
+    assert described.schedule.state.remaining_actions == 0
+
+
+async def test_a_schedule_whose_start_event_is_gone_is_deleted(client: Client) -> None:
+    task_queue = f"schedules-{uuid.uuid4()}"
+    definitions = translator.compile_bytes(timer_started("short-lived", "R/PT1H").encode(), "t")
+    report = await sync_timer_start_schedules(client, definitions, task_queue)
+    assert report.created == [timer_schedule_id(task_queue, "short-lived", "every_two_seconds")]
+    again = await sync_timer_start_schedules(client, definitions, task_queue)
+    assert again.unchanged == report.created and not again.created
+    for _ in range(50):  # listing schedules is eventually consistent
+        removed = await sync_timer_start_schedules(client, [], task_queue)
+        if removed.deleted:
+            break
+        await asyncio.sleep(0.2)
+    assert removed.deleted == report.created

@@ -52,30 +52,32 @@ def test_processes_with_elements_the_interpreter_cannot_run_are_not_deployed() -
 
 
 NOT_YET_RUNNABLE = """<?xml version="1.0" encoding="UTF-8"?>
-<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" id="d">
-  <bpmn:process id="with-signal" isExecutable="true">
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"
+    xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" id="d">
+  <bpmn:process id="with-condition" isExecutable="true">
     <bpmn:startEvent id="start" />
     <bpmn:subProcess id="inner">
       <bpmn:startEvent id="inner_start" />
       <bpmn:intermediateCatchEvent id="wait">
-        <bpmn:signalEventDefinition signalRef="go" />
+        <bpmn:conditionalEventDefinition>
+          <bpmn:condition xsi:type="bpmn:tFormalExpression">=ready</bpmn:condition>
+        </bpmn:conditionalEventDefinition>
       </bpmn:intermediateCatchEvent>
       <bpmn:sequenceFlow id="i1" sourceRef="inner_start" targetRef="wait" />
     </bpmn:subProcess>
     <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="inner" />
   </bpmn:process>
-  <bpmn:signal id="go" name="go" />
 </bpmn:definitions>
 """
 
 
 def test_compiled_but_not_yet_runnable_elements_are_refused_by_name(tmp_path: Path) -> None:
-    (tmp_path / "signal.bpmn").write_text(NOT_YET_RUNNABLE)
+    (tmp_path / "conditional.bpmn").write_text(NOT_YET_RUNNABLE)
     report = load_definitions(tmp_path, registry=DefinitionRegistry())
     assert report.deployed == []
     messages = {problem.element_id: problem.message for problem in report.problems}
     assert set(messages) == {"wait"}
-    assert "cannot run signal intermediate catch events yet" in messages["wait"]
+    assert "cannot run conditional intermediate catch events yet" in messages["wait"]
 
 
 def test_boundary_events_the_interpreter_cannot_run_yet_are_refused(tmp_path: Path) -> None:
@@ -86,14 +88,16 @@ def test_boundary_events_the_interpreter_cannot_run_yet_are_refused(tmp_path: Pa
         "<bpmn:timerEventDefinition><bpmn:timeDuration>PT1H</bpmn:timeDuration>"
         "</bpmn:timerEventDefinition>",
     )
-    escalation = ERROR_BOUNDARIES.replace(
-        "<bpmn:errorEventDefinition />", "<bpmn:escalationEventDefinition />"
+    conditional = ERROR_BOUNDARIES.replace(
+        "<bpmn:errorEventDefinition />",
+        "<bpmn:conditionalEventDefinition><bpmn:condition>=ready</bpmn:condition>"
+        "</bpmn:conditionalEventDefinition>",
     )
     (tmp_path / "ok.bpmn").write_text(ERROR_BOUNDARIES)
     (tmp_path / "timer.bpmn").write_text(timer.replace("error-boundaries", "timer-boundary"))
-    (tmp_path / "escalation.bpmn").write_text(escalation.replace("error-boundaries", "esc"))
+    (tmp_path / "conditional.bpmn").write_text(conditional.replace("error-boundaries", "cond"))
     report = load_definitions(tmp_path, registry=DefinitionRegistry())
     assert sorted(d.id for d in report.deployed) == ["error-boundaries", "timer-boundary"]
     (problem,) = report.problems
     assert problem.element_id == "on_any_error"
-    assert "cannot run escalation boundary events yet" in problem.message
+    assert "cannot run conditional boundary events yet" in problem.message
