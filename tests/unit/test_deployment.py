@@ -101,3 +101,39 @@ def test_boundary_events_the_interpreter_cannot_run_yet_are_refused(tmp_path: Pa
     (problem,) = report.problems
     assert problem.element_id == "on_any_error"
     assert "cannot run conditional boundary events yet" in problem.message
+
+
+COMPENSATION = """<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"
+    xmlns:zeebe="http://camunda.org/schema/zeebe/1.0" id="d">
+  <bpmn:process id="saga" isExecutable="true">
+    <bpmn:startEvent id="start" />
+    <bpmn:serviceTask id="book">
+      <bpmn:extensionElements><zeebe:taskDefinition type="book" /></bpmn:extensionElements>
+    </bpmn:serviceTask>
+    <bpmn:boundaryEvent id="on_compensate" attachedToRef="book">
+      <bpmn:compensateEventDefinition />
+    </bpmn:boundaryEvent>
+    <bpmn:serviceTask id="cancel_booking" isForCompensation="true">
+      <bpmn:extensionElements><zeebe:taskDefinition type="cancel" /></bpmn:extensionElements>
+    </bpmn:serviceTask>
+    <bpmn:association id="a1" sourceRef="on_compensate" targetRef="cancel_booking" />
+    <bpmn:intermediateThrowEvent id="undo">
+      <bpmn:compensateEventDefinition />
+    </bpmn:intermediateThrowEvent>
+    <bpmn:endEvent id="end" />
+    <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="book" />
+    <bpmn:sequenceFlow id="f2" sourceRef="book" targetRef="undo" />
+    <bpmn:sequenceFlow id="f3" sourceRef="undo" targetRef="end" />
+  </bpmn:process>
+</bpmn:definitions>
+"""
+
+
+def test_compensation_is_refused_by_name_not_skipped(tmp_path: Path) -> None:
+    (tmp_path / "saga.bpmn").write_text(COMPENSATION)
+    report = load_definitions(tmp_path, registry=DefinitionRegistry())
+    assert report.deployed == []
+    messages = {problem.element_id: problem.message for problem in report.problems}
+    assert "cannot run compensation boundary events yet" in messages["on_compensate"]
+    assert "cannot run compensation intermediate throw events yet" in messages["undo"]

@@ -5,8 +5,12 @@ sub-processes, and starting the processes whose start event they trigger."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import uuid
+from collections.abc import AsyncIterator
 from typing import Any
 
+import pytest
 from temporalio.client import Client
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
@@ -16,7 +20,19 @@ from tests.helpers import deploy, running_interpreter, start_process
 from tests.helpers.bpmn import chain, events, model, service
 from workflows import STATE_QUERY, mailbox_id, signal_hub_id
 
-SIGNALS = '<bpmn:signal id="sig_go" name="go" />'
+
+def signal_definition(name: str) -> str:
+    return f'<bpmn:signal id="sig_go" name="{name}" />'
+
+
+@pytest.fixture
+async def go(time_skipping_env: WorkflowEnvironment) -> AsyncIterator[str]:
+    """A signal name of the test's own, whose hub is gone when the test ends (an open hub
+    holds on to its subscriptions, and to the time-skipping server's clock)."""
+    name = f"go-{uuid.uuid4().hex[:8]}"
+    yield name
+    with contextlib.suppress(RPCError):
+        await time_skipping_env.client.get_workflow_handle(signal_hub_id(name)).terminate("done")
 
 
 def signal_event(element_id: str, kind: str, extra: str = "") -> str:
@@ -45,7 +61,7 @@ async def subscribed(client: Client, signal: str, count: int) -> None:
 
 
 async def test_a_broadcast_reaches_every_waiting_instance_and_not_later_ones(
-    time_skipping_env: WorkflowEnvironment, task_queue: str
+    time_skipping_env: WorkflowEnvironment, task_queue: str, go: str
 ) -> None:
     deploy(
         model(
@@ -54,25 +70,25 @@ async def test_a_broadcast_reaches_every_waiting_instance_and_not_later_ones(
             signal_event("go", "intermediateCatchEvent"),
             events("end"),
             chain("start", "go", "end"),
-            extra=SIGNALS,
+            extra=signal_definition(go),
         )
     )
     client = time_skipping_env.client
     async with running_interpreter(client, task_queue):
         first = await start_process(client, task_queue, "wait-for-go")
         second = await start_process(client, task_queue, "wait-for-go")
-        await subscribed(client, "go", 2)
-        await broadcast_signal(client, "go", {"went": True}, task_queue=task_queue)
+        await subscribed(client, go, 2)
+        await broadcast_signal(client, go, {"went": True}, task_queue=task_queue)
         assert await first.result() == {"went": True}
         assert await second.result() == {"went": True}
         late = await start_process(client, task_queue, "wait-for-go")
-        await subscribed(client, "go", 1)
+        await subscribed(client, go, 1)
         assert waiting_at("go")(await late.query(STATE_QUERY))  # signals are not buffered
         await late.terminate("test over")
 
 
 async def test_a_thrown_signal_reaches_a_boundary_and_an_event_sub_process_of_its_instance(
-    time_skipping_env: WorkflowEnvironment, task_queue: str
+    time_skipping_env: WorkflowEnvironment, task_queue: str, go: str
 ) -> None:
     deploy(
         model(
@@ -94,7 +110,7 @@ async def test_a_thrown_signal_reaches_a_boundary_and_an_event_sub_process_of_it
             events("audit_end"),
             chain("audit_start", "record", "audit_end"),
             "</bpmn:subProcess>",
-            extra=SIGNALS,
+            extra=signal_definition(go),
         )
     )
     client = time_skipping_env.client
@@ -105,7 +121,7 @@ async def test_a_thrown_signal_reaches_a_boundary_and_an_event_sub_process_of_it
         return {}
 
     async def prepare(job: Any) -> dict[str, Any]:
-        await subscribed(client, "go", 2)  # the boundary and the event sub-process
+        await subscribed(client, go, 2)  # the boundary and the event sub-process
         prepared.set()
         return {"prepared": True}
 
@@ -121,7 +137,7 @@ async def test_a_thrown_signal_reaches_a_boundary_and_an_event_sub_process_of_it
 
 
 async def test_a_signal_start_event_starts_an_instance_per_broadcast(
-    time_skipping_env: WorkflowEnvironment, task_queue: str
+    time_skipping_env: WorkflowEnvironment, task_queue: str, go: str
 ) -> None:
     deploy(
         model(
@@ -130,15 +146,15 @@ async def test_a_signal_start_event_starts_an_instance_per_broadcast(
             service("greet"),
             events("end"),
             chain("start_on_go", "greet", "end"),
-            extra=SIGNALS,
+            extra=signal_definition(go),
         )
     )
     greeted: list[dict[str, Any]] = []
     jobs = {"greet": lambda job: greeted.append(dict(job.variables))}
     client = time_skipping_env.client
     async with running_interpreter(client, task_queue, jobs):
-        await broadcast_signal(client, "go", {"n": 1}, task_queue=task_queue)
-        await broadcast_signal(client, "go", {"n": 2}, task_queue=task_queue)
+        await broadcast_signal(client, go, {"n": 1}, task_queue=task_queue)
+        await broadcast_signal(client, go, {"n": 2}, task_queue=task_queue)
         await until(lambda: len(greeted) == 2)
     assert sorted(v["n"] for v in greeted) == [1, 2]
 
