@@ -33,6 +33,7 @@ from activities import (
     connect_temporal,
     ensure_search_attributes,
     load_definitions,
+    make_cancel_instance,
     make_resolve_definition,
     make_start_by_event,
     make_subscribe_message,
@@ -89,6 +90,7 @@ def interpreter_worker(
             publisher.publish,
             make_subscribe_message(client),
             make_start_by_event(client, REGISTRY),
+            make_cancel_instance(client),
         ],
         workflow_runner=workflow_runner(),
     )

@@ -15,6 +15,7 @@ from activities._connections import (
     temporal_options,
 )
 from activities._definitions import LoadReport, load_definitions, make_resolve_definition
+from activities._instances import make_cancel_instance
 from activities._jobs import BpmnError, Job, JobFailure, JobWorker, job_activity
 from activities._kafka_publish import KafkaPublisher
 from activities._kafka_topics import ensure_topics
@@ -53,6 +54,7 @@ __all__ = [
     "ensure_topics",
     "job_activity",
     "load_definitions",
+    "make_cancel_instance",
     "make_resolve_definition",
     "make_start_by_event",
     "make_subscribe_message",

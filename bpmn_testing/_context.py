@@ -20,6 +20,7 @@ from temporalio.worker import Worker
 
 from activities import (
     job_activity,
+    make_cancel_instance,
     make_resolve_definition,
     make_start_by_event,
     make_subscribe_message,
@@ -394,6 +395,7 @@ class BpmnTestContext:
                     make_resolve_definition(self.registry),
                     self._subscribe_activity(),
                     make_start_by_event(self.client, self.registry),
+                    make_cancel_instance(self.client),
                     self.kafka.activity(),
                 ],
                 workflow_runner=workflow_runner(),

@@ -36,6 +36,9 @@ RESOLVE_DEFINITION_ACTIVITY = "bpmn.resolve_definition"
 KAFKA_PUBLISH_ACTIVITY = "bpmn.kafka_publish"
 SUBSCRIBE_MESSAGE_ACTIVITY = "bpmn.subscribe_message"
 """Everything an instance asks of a mailbox: (un)subscribe, give a message back, broadcast."""
+CANCEL_INSTANCE_ACTIVITY = "bpmn.cancel_instance"
+"""Local activity behind the ``cancel`` update: asks Temporal to cancel the instance (a
+workflow cannot request its own cancellation through an external handle on a real server)."""
 START_BY_EVENT_ACTIVITY = "bpmn.start_by_event"
 """Local activity of a mailbox: start the processes whose start event a message or signal
 triggers (the worker's registry knows them)."""

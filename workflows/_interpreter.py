@@ -29,6 +29,7 @@ with workflow.unsafe.imports_passed_through():
     from translator import ProcessDefinition, UserTask, iter_nodes
     from workflows._contracts import (
         BUSINESS_KEY_ATTRIBUTE,
+        CANCEL_INSTANCE_ACTIVITY,
         CANCEL_UPDATE,
         COMPLETE_USER_TASK_UPDATE,
         DEFINITION_HASH_ATTRIBUTE,
@@ -207,8 +208,7 @@ class BpmnInterpreter:
         operator's cancel; the update returns once that request is recorded."""
         self._cancel_reason = CancelRequest.model_validate(request).reason
         workflow.logger.info("Canceling the instance: %s", self._cancel_reason)
-        handle = workflow.get_external_workflow_handle(workflow.info().workflow_id)
-        self._cancel_request = asyncio.create_task(handle.cancel())
+        self._cancel_request = asyncio.create_task(_request_own_cancellation())
 
     @cancel.validator
     def _validate_cancel(self, request: dict[str, Any]) -> None:
@@ -317,3 +317,13 @@ def _decode_options(args: Sequence[RawValue]) -> InstanceOptions:
             type="InvalidInput",
             non_retryable=True,
         ) from None
+
+
+async def _request_own_cancellation() -> None:
+    """Ask Temporal to cancel this instance, as an operator's cancel would."""
+    await workflow.execute_local_activity(
+        CANCEL_INSTANCE_ACTIVITY,
+        workflow.info().workflow_id,
+        start_to_close_timeout=timedelta(seconds=30),
+        retry_policy=RetryPolicy(maximum_interval=timedelta(seconds=10)),
+    )

@@ -18,6 +18,7 @@ from temporalio.worker import Worker
 import translator
 from activities import (
     job_activity,
+    make_cancel_instance,
     make_resolve_definition,
     make_start_by_event,
     make_subscribe_message,
@@ -92,6 +93,7 @@ async def running_interpreter(
         make_resolve_definition(continue_as_new_after_events=continue_as_new_after_events),
         subscribe_and_remember,
         make_start_by_event(client, REGISTRY),
+        make_cancel_instance(client),
     ]
     if publish_activity is not None:
         activities.append(publish_activity)

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer  # type: ignore[import-untyped]
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowExecutionStatus, WorkflowFailureError
 
 import translator
 from activities import (
@@ -28,7 +28,7 @@ from tests.conftest import BIN
 from tests.helpers import ORDER_PROCESS, wait_for
 from tests.helpers.models import CATCH_PAYMENT, timer_started
 from tests.helpers.processes import worker_process
-from workflows import STATE_QUERY, make_correlation_id
+from workflows import CANCEL_UPDATE, STATE_QUERY, make_correlation_id
 
 pytestmark = pytest.mark.integration
 
@@ -347,3 +347,17 @@ async def test_a_schedule_whose_start_event_is_gone_is_deleted(client: Client) -
             break
         await asyncio.sleep(0.2)
     assert removed.deleted == report.created
+
+
+async def test_the_cancel_update_ends_the_instance_as_canceled(
+    worker_log: Path, client: Client
+) -> None:
+    # No job worker runs in this test: the instance waits at its first job until cancelled.
+    handle = await client.start_workflow(
+        "order-process", {"orderId": 9, "amount": 5}, id=f"cancel-{uuid.uuid4()}", task_queue="bpmn"
+    )
+    await wait_for(lambda s: bool(s["active"]), handle, timeout=30)
+    await handle.execute_update(CANCEL_UPDATE, {"reason": "customer withdrew"})
+    with pytest.raises(WorkflowFailureError):
+        await asyncio.wait_for(handle.result(), 30)
+    assert (await handle.describe()).status == WorkflowExecutionStatus.CANCELED
