@@ -38,12 +38,10 @@ from workflows import (
     MessagePublication,
     workflow_id_of,
 )
-from workflows._contracts import DEFAULT_MESSAGE_TTL_SECONDS
+from workflows._contracts import DEFAULT_MESSAGE_TTL_SECONDS, DLT_REASON_HEADER, DLT_SUFFIX
 
 logger = logging.getLogger(__name__)
 
-DLT_SUFFIX = ".DLT"
-DLT_REASON_HEADER = "dlt-reason"
 CONSUMER_GROUP = "bpmn-correlation-bridge"
 
 

@@ -52,6 +52,11 @@ RETURN_SIGNAL = "return"
 DEFAULT_MESSAGE_TTL_SECONDS = 3600
 """Zeebe clients' default time-to-live of a published message: one hour."""
 
+DLT_SUFFIX = ".DLT"
+"""Dead letters of a response topic go to ``<topic>.DLT``."""
+DLT_REASON_HEADER = "dlt-reason"
+"""Header of a dead letter: why it could not be delivered."""
+
 KAFKA_JOB_TYPE = "kafka"
 """A send/service task of this job type is a built-in Kafka publish (Zeebe's Kafka send task)."""
 KAFKA_TOPIC_HEADER = "kafka-topic"
