@@ -310,6 +310,7 @@ class Continuation(_Wire):
     join_arrivals: dict[str, dict[str, int]] = Field(default_factory=dict)
     responses: list[KafkaResponse] = Field(default_factory=list)
     consumed_correlations: list[str] = Field(default_factory=list)
+    abandoned_correlations: dict[str, str] = Field(default_factory=dict)
     timers: dict[str, dict[str, Any]] = Field(default_factory=dict)
     """What is left of the process's timer event sub-process schedules."""
     call: CallContext | None = None

@@ -100,6 +100,8 @@ with workflow.unsafe.imports_passed_through():
         BPMN_ERROR_TYPE,
         BUSINESS_KEY_VARIABLE,
         COMPLETED_TRAIL_LIMIT,
+        DLT_REASON_HEADER,
+        DLT_SUFFIX,
         ESCALATION_SIGNAL,
         FETCH_VARIABLES_HEADER,
         KAFKA_JOB_TYPE,
@@ -233,6 +235,8 @@ class _Waiting:
     pre_triggered: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
     """Catch events an event-based gateway already saw occur: (scope, element) → variables."""
     detached: set[asyncio.Future[None]] = field(default_factory=set)
+    abandoned: dict[str, str] = field(default_factory=dict)
+    """Kafka Tasks that stopped waiting: correlation id → element id (late responses)."""
     escalations: dict[str, list[str]] = field(default_factory=dict)
     """Escalation codes raised by running called processes: child workflow id → codes."""
 
@@ -274,6 +278,7 @@ class Engine:
         self.root.join_arrivals = {k: dict(v) for k, v in continuation.join_arrivals.items()}
         self.waiting.responses = {r.correlation_id: r for r in continuation.responses}
         self.waiting.consumed.extend(continuation.consumed_correlations)
+        self.waiting.abandoned.update(continuation.abandoned_correlations)
         self.root.timer_progress = {
             k: TimerSchedule.from_json(v) for k, v in continuation.timers.items()
         }
@@ -317,6 +322,7 @@ class Engine:
             join_arrivals=self.root.join_arrivals,
             responses=list(self.waiting.responses.values()),
             consumed_correlations=list(self.waiting.consumed),
+            abandoned_correlations=self.waiting.abandoned,
             timers={k: v.to_json() for k, v in self.root.timer_progress.items()},
             call=self.call,
             runs=self.runs,
@@ -1338,6 +1344,16 @@ class Engine:
         waiting.awaiting.add(correlation_id)
         try:
             await workflow.wait_condition(lambda: correlation_id in waiting.responses)
+        except asyncio.CancelledError:
+            # The wait ended otherwise (a boundary timer, cancellation): a response from now
+            # on is late, and goes to the dead-letter topic instead of being kept.
+            waiting.abandoned[correlation_id] = task.id
+            if len(waiting.abandoned) > COMPLETED_TRAIL_LIMIT:
+                del waiting.abandoned[next(iter(waiting.abandoned))]
+            late = waiting.responses.pop(correlation_id, None)
+            if late is not None:
+                self._dead_letter_late(late, task.id)
+            raise
         finally:
             waiting.awaiting.discard(correlation_id)
         waiting.consumed.append(correlation_id)
@@ -1377,8 +1393,30 @@ class Engine:
         if response.correlation_id in self.waiting.consumed:
             workflow.logger.info("Ignoring duplicate response for %s", response.correlation_id)
             return
+        element_id = self.waiting.abandoned.get(response.correlation_id)
+        if element_id is not None:
+            self._dead_letter_late(response, element_id)
+            return
         # Kept even if the task is not waiting yet: a fast consumer may answer first.
         self.waiting.responses.setdefault(response.correlation_id, response)
+
+    def _dead_letter_late(self, response: KafkaResponse, element_id: str) -> None:
+        """A response for a Kafka Task that stopped waiting goes to ``<topic>.DLT`` with the
+        reason and its original headers (once: a re-delivery is then a duplicate)."""
+        self.waiting.consumed.append(response.correlation_id)
+        if response.topic is None:
+            workflow.logger.warning("Late response %s has no topic", response.correlation_id)
+            return
+        reason = (
+            f"late response: the Kafka Task {element_id!r} of {workflow.info().workflow_id} "
+            "stopped waiting (boundary event or cancellation) before it arrived"
+        )
+        request = KafkaPublishRequest(
+            topic=response.topic + DLT_SUFFIX,
+            payload=response.body,
+            headers={**response.headers, DLT_REASON_HEADER: reason},
+        )
+        self._detach(self._publish(request))
 
     # --- call activities ----------------------------------------------------------------------
 
