@@ -231,6 +231,8 @@ class _Waiting:
     user_tasks: dict[str, dict[str, Any]] = field(default_factory=dict)
     subscribed: dict[str, tuple[str, str]] = field(default_factory=dict)
     """Message subscriptions: id → (message name, correlation key)."""
+    signals: dict[str, str] = field(default_factory=dict)
+    """The subscriptions among them that wait for a signal: id → signal name."""
     messages: dict[str, MessagePublication] = field(default_factory=dict)
     pre_triggered: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
     """Catch events an event-based gateway already saw occur: (scope, element) → variables."""
@@ -739,13 +741,20 @@ class Engine:
         node: IntermediateThrowEvent | ResultEndEvent,
         signal: SignalEventDefinition,
     ) -> None:
-        """Broadcast a signal to every instance waiting for it (this one included) and to the
-        processes it starts; its variables are the throw event's input mappings."""
+        """Broadcast a signal to every instance waiting for it and to the processes it starts;
+        its variables are the throw event's input mappings. This instance's own waits catch
+        it at once, before the thrower moves on, as in Zeebe (the hub's later delivery to them
+        finds their wait over and is dropped)."""
         variables = self._apply_mappings(node.inputs, scope.visible())
         publication = MessagePublication(
             name=signal.name, correlation_key="", variables=variables, broadcast=True
         )
+        waiting = self.waiting
+        caught = [sub for sub, name in waiting.signals.items() if name == signal.name]
+        for subscription_id in caught:
+            waiting.messages.setdefault(subscription_id, publication)
         await self._mailbox(signal.name, "", node.id, broadcast=publication)
+        await workflow.wait_condition(lambda: not any(s in waiting.messages for s in caught))
 
     def escalation_caught(self, catcher: Catcher, code: str) -> None:
         if catcher.interrupting:
@@ -1034,6 +1043,8 @@ class Engine:
         subscription_id = subscription_id or instance.key
         waiting = self.waiting
         waiting.subscribed[subscription_id] = (name, key)
+        if signal:
+            waiting.signals[subscription_id] = name
         try:
             await self._mailbox(name, key, subscription_id, signal=signal)
             await workflow.wait_condition(lambda: subscription_id in waiting.messages)
@@ -1041,6 +1052,7 @@ class Engine:
             # The wait ended otherwise (a boundary event, a gateway's other event): stop
             # waiting, and give back a message that arrived meanwhile (a signal is not kept).
             del waiting.subscribed[subscription_id]
+            waiting.signals.pop(subscription_id, None)
             late = waiting.messages.pop(subscription_id, None)
             if late is not None and not late.broadcast:
                 self._detach(self._mailbox(name, key, subscription_id, returned=late))
@@ -1050,6 +1062,7 @@ class Engine:
                 )
             raise
         del waiting.subscribed[subscription_id]
+        waiting.signals.pop(subscription_id, None)
         return dict(waiting.messages.pop(subscription_id).variables)
 
     def message_received(self, correlated: CorrelatedMessage) -> None:
