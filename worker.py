@@ -56,7 +56,7 @@ logger = logging.getLogger("worker")
 # instance: the IR, the content-addressed registry the worker fills, and the interpreter itself
 # (deterministic by review and by the replay tests; re-importing it per instance cost 1.5-2.7x
 # in replay, see BENCHMARKS.md). Everything else a workflow imports stays sandboxed.
-PASSTHROUGH_MODULES = ("translator", "workflows", "pydantic")
+PASSTHROUGH_MODULES = ("translator", "workflows", "pydantic", "opentelemetry")
 
 
 def workflow_runner() -> SandboxedWorkflowRunner:

@@ -1,8 +1,6 @@
 """Where I/O lives: the job-worker SDK, built-in activities and the Kafka correlation bridge."""
 
 from activities._bridge import (
-    DLT_REASON_HEADER,
-    DLT_SUFFIX,
     BridgeConfig,
     CorrelationBridge,
     UnroutableError,
@@ -30,6 +28,7 @@ from activities._schedules import ScheduleReport, sync_timer_start_schedules
 from activities._schedules import schedule_id as timer_schedule_id
 from activities._search_attributes import ensure_search_attributes
 from activities._standalone import run_standalone_job
+from workflows._contracts import DLT_REASON_HEADER, DLT_SUFFIX
 
 __all__ = [
     "DLT_REASON_HEADER",

@@ -91,8 +91,11 @@ class KafkaSettings:
 async def connect_temporal(
     address: str, namespace: str, env: Mapping[str, str] = os.environ
 ) -> Client:
-    """Connect with TLS / API key when the environment asks for them."""
-    return await Client.connect(address, namespace=namespace, **temporal_options(env))
+    """Connect with TLS / API key when the environment asks for them, traced when
+    OpenTelemetry is installed."""
+    return await Client.connect(
+        address, namespace=namespace, interceptors=tracing_interceptors(), **temporal_options(env)
+    )
 
 
 def temporal_options(env: Mapping[str, str] = os.environ) -> dict[str, Any]:
@@ -114,6 +117,17 @@ def temporal_options(env: Mapping[str, str] = os.environ) -> dict[str, Any]:
         options["api_key"] = env["TEMPORAL_API_KEY"]
         options.setdefault("tls", True)
     return options
+
+
+def tracing_interceptors() -> list[Any]:
+    """temporalio's OpenTelemetry interceptor, when OpenTelemetry is installed (the
+    ``opentelemetry`` extra): traces cross into workflows and activities, and a Kafka Task's
+    ``traceId`` header is the trace the instance was started in."""
+    try:
+        from temporalio.contrib.opentelemetry import TracingInterceptor
+    except ImportError:
+        return []
+    return [TracingInterceptor()]
 
 
 def _read(path: str | None, variable: str) -> bytes | None:

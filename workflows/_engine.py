@@ -268,7 +268,7 @@ class Engine:
         self._start: tuple[str, str | None] | None = (start_event, None) if start_event else None
         self.call = options.call
         continuation = options.continuation
-        self.trace_id = continuation.trace_id if continuation else workflow.uuid4().hex
+        self.trace_id = continuation.trace_id if continuation else _current_trace_id()
         if continuation is not None:
             self._restore(continuation)
 
@@ -1522,6 +1522,17 @@ async def _sleep_until(due: datetime) -> None:
     delay = (due - workflow.now()).total_seconds()
     if delay > 0:
         await asyncio.sleep(delay)
+
+
+def _current_trace_id() -> str:
+    """The OpenTelemetry trace the instance was started in (temporalio's TracingInterceptor
+    carries it in the start's headers, so replay sees the same one), else a generated id."""
+    try:
+        from opentelemetry import trace
+    except ImportError:
+        return workflow.uuid4().hex
+    context = trace.get_current_span().get_span_context()
+    return format(context.trace_id, "032x") if context.is_valid else workflow.uuid4().hex
 
 
 def _retrieve_outcome(task: asyncio.Future[Any]) -> None:

@@ -81,3 +81,28 @@ def timer_started(process_id: str, cycle: str = "R2/PT2S") -> str:
         events("end"),
         chain("every_two_seconds", "end"),
     )
+
+
+def kafka_task_process(process_id: str, extra_elements: str = "", extra_flows: str = "") -> str:
+    """start → a tSM Kafka Task ``ask`` (default topics, payload ``n``) → end ``answered``."""
+    return f"""<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"
+    xmlns:zeebe="http://camunda.org/schema/zeebe/1.0"
+    xmlns:camunda="http://camunda.org/schema/1.0/bpmn" id="d">
+  <bpmn:process id="{process_id}" isExecutable="true">
+    <bpmn:startEvent id="start" />
+    <bpmn:receiveTask id="ask">
+      <bpmn:extensionElements>
+        <camunda:executionListener event="start" delegateExpression="#{{tsmKafkaTaskExecutor}}">
+          <camunda:field name="payload" stringValue="#{{#variables.n}}" />
+        </camunda:executionListener>
+      </bpmn:extensionElements>
+    </bpmn:receiveTask>
+    {extra_elements}
+    <bpmn:endEvent id="answered" />
+    <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="ask" />
+    <bpmn:sequenceFlow id="f2" sourceRef="ask" targetRef="answered" />
+    {extra_flows}
+  </bpmn:process>
+</bpmn:definitions>
+"""

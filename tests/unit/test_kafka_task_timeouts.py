@@ -11,36 +11,21 @@ from temporalio.testing import WorkflowEnvironment
 from activities import Job
 from tests.helpers import PublishedRequests, deploy, running_interpreter, start_process
 from tests.helpers.bpmn import service
+from tests.helpers.models import kafka_task_process
 from tests.unit.test_timers import boundary, timer
 from workflows import KAFKA_RESPONSE_SIGNAL
 
 OWN_TIME_SKIPPING_SERVER = True  # the test moves the clock
 
 
-KAFKA_TASK_WITH_TIMEOUT = f"""<?xml version="1.0" encoding="UTF-8"?>
-<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"
-    xmlns:zeebe="http://camunda.org/schema/zeebe/1.0"
-    xmlns:camunda="http://camunda.org/schema/1.0/bpmn" id="d">
-  <bpmn:process id="kafka-timeout" isExecutable="true">
-    <bpmn:startEvent id="start" />
-    <bpmn:receiveTask id="ask">
-      <bpmn:extensionElements>
-        <camunda:executionListener event="start" delegateExpression="#{{tsmKafkaTaskExecutor}}">
-          <camunda:field name="payload" stringValue="#{{#variables.n}}" />
-        </camunda:executionListener>
-      </bpmn:extensionElements>
-    </bpmn:receiveTask>
-    {boundary("too_late", "ask", timer("duration", "PT1H"), interrupting=True)}
-    {service("follow_up")}
-    <bpmn:endEvent id="answered" />
-    <bpmn:endEvent id="followed_up" />
-    <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="ask" />
-    <bpmn:sequenceFlow id="f2" sourceRef="ask" targetRef="answered" />
-    <bpmn:sequenceFlow id="f3" sourceRef="too_late" targetRef="follow_up" />
-    <bpmn:sequenceFlow id="f4" sourceRef="follow_up" targetRef="followed_up" />
-  </bpmn:process>
-</bpmn:definitions>
-"""
+KAFKA_TASK_WITH_TIMEOUT = kafka_task_process(
+    "kafka-timeout",
+    boundary("too_late", "ask", timer("duration", "PT1H"), interrupting=True)
+    + service("follow_up")
+    + '<bpmn:endEvent id="followed_up" />',
+    '<bpmn:sequenceFlow id="f3" sourceRef="too_late" targetRef="follow_up" />'
+    '<bpmn:sequenceFlow id="f4" sourceRef="follow_up" targetRef="followed_up" />',
+)
 
 
 async def test_a_response_after_the_kafka_tasks_timeout_goes_to_the_dead_letter_topic(
