@@ -107,6 +107,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help="folder of .bpmn files; every executable process in it is deployed",
     )
     parser.add_argument(
+        "--templates",
+        type=Path,
+        help="folder of Kafka Task templates (*.json) models may name "
+        "(default: the definitions folder's templates/ subfolder)",
+    )
+    parser.add_argument(
         "--temporal-address",
         default=os.environ.get("TEMPORAL_ADDRESS", "127.0.0.1:7233"),
         help="Temporal frontend host:port (env TEMPORAL_ADDRESS, default 127.0.0.1:7233)",
@@ -274,7 +280,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 2
     store = args.store or args.definitions / ".bpmn-store"
-    report = load_definitions(args.definitions, store=store)
+    report = load_definitions(args.definitions, store=store, templates=args.templates)
     if report.problems and args.strict:
         print(
             f"error: {len(report.problems)} problem(s) in {', '.join(report.files_with_problems)}"

@@ -15,11 +15,13 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from translator import (
+    KafkaTaskTemplate,
     Problem,
     ProcessDefinition,
     TranslationError,
     TriggeredStartEvent,
     compile_file,
+    parse_template,
 )
 from workflows import (
     DEFAULT_CONTINUE_AS_NEW_AFTER_EVENTS,
@@ -51,17 +53,20 @@ def load_definitions(
     *,
     store: Path | None = None,
     registry: DefinitionRegistry = REGISTRY,
+    templates: Path | None = None,
 ) -> LoadReport:
-    """Compile every ``*.bpmn`` under ``folder`` into ``registry``.
+    """Compile every ``*.bpmn`` under ``folder`` into ``registry``, with the Kafka Task
+    templates (``*.json``) in ``templates`` (default: ``folder/templates`` if it exists).
 
     A broken file is reported (file, element, line) and skipped; the others still deploy.
     """
     report = LoadReport()
     if store is not None:
         _load_stored_versions(store, registry)
+    known = load_templates(templates or folder / "templates", report)
     for path in sorted(folder.rglob("*.bpmn")):
         try:
-            definitions = compile_file(path)
+            definitions = compile_file(path, templates=known)
         except TranslationError as error:
             report.problems.extend(error.problems)
             report.files_with_problems.append(str(path))
@@ -87,6 +92,25 @@ def load_definitions(
                 path,
             )
     return report
+
+
+def load_templates(folder: Path, report: LoadReport) -> dict[str, KafkaTaskTemplate]:
+    """The Kafka Task templates in ``folder`` by id; a broken one is reported and skipped."""
+    templates: dict[str, KafkaTaskTemplate] = {}
+    for path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
+        try:
+            template = parse_template(path.read_bytes(), str(path))
+        except TranslationError as error:
+            report.problems.extend(error.problems)
+            report.files_with_problems.append(str(path))
+            for problem in error.problems:
+                logger.error("Template not loaded: %s", problem)
+            continue
+        if template.id in templates:
+            logger.warning("Template %r in %s replaces an earlier one", template.id, path)
+        templates[template.id] = template
+        logger.info("Kafka Task template %r from %s", template.id, path)
+    return templates
 
 
 def _unrunnable_problems(definition: ProcessDefinition) -> list[Problem]:

@@ -70,6 +70,7 @@ from translator._model import (
     UserTask,
     iter_nodes,
 )
+from translator._templates import KafkaTaskContract, KafkaTaskTemplate, parse_template
 
 __all__ = [
     "DEFAULT_JOB_RETRIES",
@@ -104,6 +105,8 @@ __all__ = [
     "JobDefinition",
     "JobTask",
     "KafkaTask",
+    "KafkaTaskContract",
+    "KafkaTaskTemplate",
     "LinkEventDefinition",
     "Listener",
     "LoopActivity",
@@ -132,5 +135,6 @@ __all__ = [
     "compile_file",
     "iter_nodes",
     "parse_retry_backoff",
+    "parse_template",
     "timeout_seconds",
 ]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import gc
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -15,6 +15,7 @@ from translator._errors import Problem, TranslationError
 from translator._model import ProcessDefinition, StartEvent, TriggeredStartEvent
 from translator._namespaces import bpmn
 from translator._scopes import Scope, compile_scope
+from translator._templates import KafkaTaskTemplate
 from translator._xml import MAX_FILE_BYTES, parse_definitions
 
 __all__ = ["MAX_FILE_BYTES", "compile_bytes", "compile_file"]
@@ -22,8 +23,11 @@ __all__ = ["MAX_FILE_BYTES", "compile_bytes", "compile_file"]
 PROCESS = bpmn("process")
 
 
-def compile_file(path: str | Path) -> list[ProcessDefinition]:
-    """Compile every executable process of a ``.bpmn`` file.
+def compile_file(
+    path: str | Path, *, templates: Mapping[str, KafkaTaskTemplate] | None = None
+) -> list[ProcessDefinition]:
+    """Compile every executable process of a ``.bpmn`` file (``templates``: the Kafka Task
+    templates its models may name, by id).
 
     Raises:
         TranslationError: the file cannot be read or has problems; ``problems`` lists them all.
@@ -35,10 +39,12 @@ def compile_file(path: str | Path) -> list[ProcessDefinition]:
         raise TranslationError(
             [Problem(str(path), f"cannot read file: {error.strerror}")]
         ) from None
-    return compile_bytes(data, str(path))
+    return compile_bytes(data, str(path), templates=templates)
 
 
-def compile_bytes(data: bytes, name: str) -> list[ProcessDefinition]:
+def compile_bytes(
+    data: bytes, name: str, *, templates: Mapping[str, KafkaTaskTemplate] | None = None
+) -> list[ProcessDefinition]:
     """Compile every executable process in ``data``; ``name`` is used in messages.
 
     Processes with ``isExecutable`` other than ``true`` are skipped, as Camunda does; so are
@@ -48,7 +54,7 @@ def compile_bytes(data: bytes, name: str) -> list[ProcessDefinition]:
         TranslationError: the XML is not BPMN or a process has problems; all are listed.
     """
     with _collector_paused():
-        return _compile_bytes(data, name)
+        return _compile_bytes(data, name, templates or {})
 
 
 @contextmanager
@@ -69,8 +75,10 @@ def _collector_paused() -> Iterator[None]:
             gc.enable()
 
 
-def _compile_bytes(data: bytes, name: str) -> list[ProcessDefinition]:
-    ctx = CompileContext(name)
+def _compile_bytes(
+    data: bytes, name: str, templates: Mapping[str, KafkaTaskTemplate]
+) -> list[ProcessDefinition]:
+    ctx = CompileContext(name, templates=templates)
     root = parse_definitions(ctx, data)
     if root is None:
         raise TranslationError(ctx.problems)

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from lxml import etree
 
 from translator._errors import Problem
 from translator._namespaces import local_name
+from translator._templates import KafkaTaskTemplate
 from translator.expressions import (
     Dialect,
     Expression,
@@ -28,6 +30,8 @@ class CompileContext:
     node_ids: set[str] = field(default_factory=set)
     """Ids of the flow nodes compiled so far, to find duplicates across scopes."""
     root: etree._Element | None = None
+    templates: Mapping[str, KafkaTaskTemplate] = field(default_factory=dict)
+    """Kafka Task templates models may name (``camunda:modelerTemplate``)."""
     _all_ids: set[str] | None = field(default=None, repr=False)
 
     @property

@@ -31,7 +31,8 @@ from translator._model import (
     ScriptTask,
     UserTask,
 )
-from translator._namespaces import bpmn, local_name, zeebe
+from translator._namespaces import bpmn, camunda, local_name, zeebe
+from translator._templates import KafkaTaskTemplate
 
 Handler = Callable[[CompileContext, etree._Element, dict[str, object]], FlowNode | None]
 
@@ -85,9 +86,19 @@ def receive_task(
     """A tSM Kafka Task when it carries the tsmKafkaTaskExecutor listener, else it waits for
     the BPMN message its messageRef names."""
     listener = dialects.tsm_kafka_listener(element)
-    if listener is not None:
-        return _kafka_task(ctx, element, common, listener)
+    template_id = _modeler_template(element)
+    template = ctx.templates.get(template_id) if template_id else None
+    if listener is not None or template is not None:
+        return _kafka_task(ctx, element, common, listener, template)
     if not element.get("messageRef"):
+        if template_id:
+            loaded = ", ".join(sorted(ctx.templates)) or "none"
+            ctx.problem(
+                element,
+                f"receiveTask uses the Kafka Task template {template_id!r}, which is not "
+                f"loaded (loaded templates: {loaded}); add its JSON file to the templates folder",
+            )
+            return None
         ctx.problem(
             element,
             "receiveTask waits for nothing: set a messageRef to a bpmn:message, or add the "
@@ -104,13 +115,33 @@ def receive_task(
     )
 
 
+def _modeler_template(element: etree._Element) -> str | None:
+    """The element template the Camunda Modeler applied (``camunda:``/``zeebe:modelerTemplate``)."""
+    value = element.get(camunda("modelerTemplate")) or element.get(zeebe("modelerTemplate"))
+    return value.strip() if value and value.strip() else None
+
+
 def _kafka_task(
     ctx: CompileContext,
     element: etree._Element,
     common: dict[str, object],
-    listener: etree._Element,
+    listener: etree._Element | None,
+    template: KafkaTaskTemplate | None,
 ) -> FlowNode | None:
-    fields = dialects.camunda_fields(listener)
+    """A Kafka Task from its listener's fields, over its template's (a field set in the model
+    wins)."""
+    fields: dict[str, str] = {}
+    contract = template.kafka_task if template is not None else None
+    if contract is not None:
+        defaults = {
+            "requestTopic": contract.request_topic,
+            "responseTopic": contract.response_topic,
+            "key": contract.key,
+            "payload": contract.payload,
+        }
+        fields = {name: value for name, value in defaults.items() if value is not None}
+    if listener is not None:
+        fields |= {k: v for k, v in dialects.camunda_fields(listener).items() if v.strip()}
     request_topic, response_topic = dialects.tsm_topics(fields)
     key = dialects.tsm_field_expression(ctx, element, fields.get("key"), "Kafka key")
     payload = dialects.tsm_field_expression(ctx, element, fields.get("payload"), "Kafka payload")
@@ -123,6 +154,9 @@ def _kafka_task(
             "key": key,
             "payload": payload,
             "outputs": outputs,
+            "template": template.id if template is not None else None,
+            "payload_defaults": contract.defaults if contract is not None else {},
+            "payload_required": contract.required if contract is not None else (),
         }
     )
 

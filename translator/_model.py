@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Iterator
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -280,6 +280,12 @@ class KafkaTask(_Node):
     key: Expression | None = None
     payload: Expression | None = None
     outputs: tuple[Mapping, ...] = ()
+    template: str | None = None
+    """The Kafka Task template it was made from, if any."""
+    payload_defaults: dict[str, Any] = Field(default_factory=dict)
+    """From the template: payload fields used when the payload leaves them out."""
+    payload_required: tuple[str, ...] = ()
+    """From the template: payload fields the consumer needs."""
 
 
 class UserTask(_Node):

@@ -1379,6 +1379,7 @@ class Engine:
         variables = scope.visible()
         key = self.evaluate(task.key, variables) if task.key else None
         payload = self.evaluate(task.payload, variables) if task.payload else {}
+        payload = _with_template_contract(task, payload)
         request = KafkaPublishRequest(
             topic=task.request_topic,
             key=None if key is None else str(key),
@@ -1522,6 +1523,28 @@ async def _sleep_until(due: datetime) -> None:
     delay = (due - workflow.now()).total_seconds()
     if delay > 0:
         await asyncio.sleep(delay)
+
+
+def _with_template_contract(task: KafkaTask, payload: Any) -> Any:
+    """The payload with its template's defaults; an incident if a required field is missing
+    (the consumer could not use the request, so it is not sent)."""
+    if not task.payload_defaults and not task.payload_required:
+        return payload
+    if not isinstance(payload, dict):
+        raise IncidentRaised(
+            "EXTRACT_VALUE_ERROR",
+            f"the payload of Kafka Task {task.id!r} is {payload!r}; its template "
+            f"{task.template!r} expects a JSON object",
+        )
+    complete = {**task.payload_defaults, **payload}
+    missing = [name for name in task.payload_required if complete.get(name) is None]
+    if missing:
+        raise IncidentRaised(
+            "EXTRACT_VALUE_ERROR",
+            f"the payload of Kafka Task {task.id!r} lacks {', '.join(map(repr, missing))}, "
+            f"required by its template {task.template!r} (set the variables, then resolve)",
+        )
+    return complete
 
 
 def _current_trace_id() -> str:
