@@ -190,6 +190,27 @@ async def test_a_killed_workers_job_is_reassigned_after_the_job_timeout_and_comp
     )
 
 
+async def test_a_slow_live_handler_keeps_its_job_past_the_job_timeout(
+    client: Client, task_queue: str, job_type: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(workflows._engine, "JOB_TIMEOUT", SHORT_JOB_TIMEOUT)
+    process_id = one_job_process(job_type)
+    attempts: list[int] = []
+    worker = JobWorker(client)
+
+    @worker.job(job_type)
+    async def slow(job: Job) -> dict[str, Any]:
+        attempts.append(job.attempt)
+        await asyncio.sleep(3 * SHORT_JOB_TIMEOUT.total_seconds())  # the SDK heartbeats
+        return {"attempt": job.attempt}
+
+    async with running_interpreter(client, task_queue):
+        handle = await start_process(client, task_queue, process_id)
+        result = await run_until_done(worker, asyncio.wait_for(handle.result(), 30))
+    assert attempts == [1]
+    assert result["attempt"] == 1
+
+
 JOBS_QUEUED = 1000
 
 
@@ -226,23 +247,21 @@ async def test_a_thousand_jobs_queued_with_no_worker_are_all_completed_once_when
 async def every_job_queued(
     client: Client, handles: Sequence[WorkflowHandle[Any, Any]], job_type: str
 ) -> None:
-    """Wait until every instance's job is scheduled and waiting on the server (no worker)."""
-    waiting = list(handles)
+    """Wait until every instance's job is scheduled and waiting on the server (no worker).
+
+    One instance at a time, in the order they were started (roughly the order the
+    interpreter gets to them): few describe calls compete with the instances for the server.
+    """
     deadline = time.monotonic() + 60
-    while waiting:
-        descriptions = await bounded([handle.describe() for handle in waiting], 50)
-        waiting = [
-            handle
-            for handle, description in zip(waiting, descriptions, strict=True)
-            if not any(
-                activity.activity_type.name == job_type
-                and activity.state == PendingActivityState.PENDING_ACTIVITY_STATE_SCHEDULED
-                for activity in description.raw_description.pending_activities
-            )
-        ]
-        if waiting and time.monotonic() > deadline:
-            raise AssertionError(f"{len(waiting)} jobs not scheduled within 60 s")
-        await asyncio.sleep(0.2 if waiting else 0)
+    for handle in handles:
+        while not any(
+            activity.activity_type.name == job_type
+            and activity.state == PendingActivityState.PENDING_ACTIVITY_STATE_SCHEDULED
+            for activity in (await handle.describe()).raw_description.pending_activities
+        ):
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{handle.id}: its job is not scheduled within 60 s")
+            await asyncio.sleep(0.1)
 
 
 async def test_a_worker_never_holds_more_jobs_than_its_limit(
