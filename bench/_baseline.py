@@ -20,6 +20,7 @@ TASK_QUEUE = "bench-b"
 CHAIN_WORKFLOW = "bench-b-chain"
 LOOP_WORKFLOW = "bench-b-loop"
 FANOUT_WORKFLOW = "bench-b-fanout"
+JOBS_WORKFLOW = "bench-b-jobs"
 
 # The interpreter's job activity options (workflows/_interpreter.py), so both sides ask the
 # server for the same thing.
@@ -33,7 +34,8 @@ _RETRY = RetryPolicy(
 class _Jobs:
     """Calls jobs the way the job wire contract describes them."""
 
-    def __init__(self) -> None:
+    def __init__(self, job_type: str = JOB_TYPE) -> None:
+        self._job_type = job_type
         self._next_key = 0
 
     async def run(
@@ -42,7 +44,7 @@ class _Jobs:
         self._next_key += 1
         info = workflow.info()
         payload = {
-            "type": JOB_TYPE,
+            "type": self._job_type,
             "key": f"{info.workflow_id}/{info.run_id}/{self._next_key}",
             "process_instance_id": info.workflow_id,
             "bpmn_process_id": info.workflow_type,
@@ -53,9 +55,9 @@ class _Jobs:
             "retries": 3,
         }
         result = await workflow.execute_activity(
-            JOB_TYPE,
+            self._job_type,
             payload,
-            task_queue=JOB_TYPE,
+            task_queue=self._job_type,
             start_to_close_timeout=timedelta(days=7),
             heartbeat_timeout=timedelta(minutes=5),
             retry_policy=_RETRY,
@@ -118,4 +120,16 @@ class FanOutWorkflow:
         return variables
 
 
-WORKFLOWS = [ChainWorkflow, LoopWorkflow, FanOutWorkflow]
+@workflow.defn(name=JOBS_WORKFLOW)
+class JobsWorkflow:
+    """Load for the job-worker workload: ``jobs`` jobs of ``job_type``, all at once."""
+
+    @workflow.run
+    async def run(self, request: dict[str, Any]) -> int:
+        jobs = _Jobs(str(request["job_type"]))
+        count = int(request["jobs"])
+        await asyncio.gather(*(jobs.run(f"job_{i}", {"i": i}) for i in range(count)))
+        return count
+
+
+WORKFLOWS = [ChainWorkflow, LoopWorkflow, FanOutWorkflow, JobsWorkflow]

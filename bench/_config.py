@@ -20,6 +20,13 @@ class Config:
     ramp_rates: tuple[float, ...]
     """Open-loop start rates (instances/s) tried in order until completions lag."""
     ramp_step_seconds: float
+    job_limits: tuple[int, ...]
+    """The job-worker workload's ``max_concurrent_jobs`` settings (the SDK's default is 10)."""
+    job_batch: int
+    """Jobs per measured batch of the job-worker workload, all queued at once."""
+    job_repeats: int
+    """Interleaved batches per side and limit: the two sides differ by little, so more
+    repeats than elsewhere, to see that difference through the machine's noise."""
     spiff_tasks: int
     compile_repeats: int
     large_model_nodes: int
@@ -45,6 +52,9 @@ QUICK = Config(
     fanout_widths=(10,),
     ramp_rates=(4.0, 8.0),
     ramp_step_seconds=2.0,
+    job_limits=(10,),
+    job_batch=200,
+    job_repeats=1,
     spiff_tasks=100,
     compile_repeats=1,
     large_model_nodes=10_000,
@@ -60,6 +70,9 @@ FULL = Config(
     fanout_widths=(10, 100, 1000),
     ramp_rates=(5.0, 7.0, 10.0, 13.0, 16.0, 20.0, 25.0, 30.0, 36.0, 43.0, 50.0, 60.0),
     ramp_step_seconds=6.0,
+    job_limits=(10, 100),
+    job_batch=1000,
+    job_repeats=7,
     spiff_tasks=100,
     compile_repeats=5,
     large_model_nodes=10_000,

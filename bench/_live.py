@@ -25,6 +25,10 @@ class Live:
 
     client: Client
     workers: Mapping[str, WorkerProcess]
+    address: str
+    """The dev server's, for workloads that start worker processes of their own."""
+    state: Path
+    """The bench's state folder (logs go there)."""
 
 
 @contextmanager

@@ -20,14 +20,14 @@ from pathlib import Path
 from temporalio.client import Client
 
 from activities import load_definitions
-from bench import _chain, _compile, _fanout, _replay, _saturation
+from bench import _chain, _compile, _fanout, _job_workers, _replay, _saturation
 from bench._config import FULL, QUICK, Config
 from bench._live import Live, worker_processes
 from bench._report import Section, fmt, times
 from bench._server import DEFAULT_PORT, temporal_server
 
 ROOT = Path(__file__).resolve().parent.parent
-WORKLOADS = ("compile", "chain", "fanout", "saturation", "replay", "spiff")
+WORKLOADS = ("compile", "chain", "fanout", "saturation", "jobs", "replay", "spiff")
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -62,7 +62,7 @@ async def _live_workloads(
 ) -> list[Section]:
     sections: list[Section] = []
     with temporal_server(state, port) as address, worker_processes(address, state) as workers:
-        live = Live(await Client.connect(address), workers)
+        live = Live(await Client.connect(address), workers, address, state)
         await _chain.warm_up(live)
         if "chain" in selected:
             sections.append(await _chain.run(live, config))
@@ -70,6 +70,8 @@ async def _live_workloads(
             sections.append(await _fanout.run(live, config))
         if "saturation" in selected:
             sections.append(await _saturation.run(live, config))
+        if "jobs" in selected:
+            sections.append(await _job_workers.run(live, config))
         if selected & {"replay", "spiff"}:
             histories = await _replay.record_histories(live, config, state / "histories")
     # The dev server is stopped here: replays below run with no server at all.
@@ -184,6 +186,9 @@ def _summary(sections: list[Section]) -> list[str]:
     saturation = pick(_saturation.TITLE, "sustainable_ratio")
     if saturation:
         add("sustainable rate A/B (no target)", saturation, times(saturation[0]), None)
+    jobs = pick(_job_workers.TITLE, "throughput_ratio")
+    if jobs:
+        add("job worker jobs/s SDK/bare ≥ 0.9", jobs, f"worst {times(min(jobs))}", min(jobs) >= 0.9)
     for key, label in (
         ("corpus_speedup", "compile, corpus: Spiff/ours ≥ 3"),
         ("large_speedup", "compile, 10,000 nodes: Spiff/ours ≥ 3"),
@@ -273,5 +278,6 @@ _ORDER = (
     _fanout.TITLE,
     _replay.SPIFF_TITLE,
     _saturation.TITLE,
+    _job_workers.TITLE,
     _compile.TITLE,
 )

@@ -1,9 +1,11 @@
 """A worker process for one system, so its CPU time can be read from outside (/proc).
 
-``python -m bench._worker --system a|b --address HOST:PORT [--models DIR]`` runs either the
-interpreter as ``worker.py`` wires it (A) or the hand-written workflows (B), each with the
-bench's job handler on its own job type. Both live for a whole workload; the parent reads
-their CPU counters around each measured run.
+``python -m bench._worker --system a|b|sdk|bare --address HOST:PORT [--models DIR]`` runs
+either the interpreter as ``worker.py`` wires it (A) or the hand-written workflows (B), each
+with the bench's job handler on its own job type, or only a job worker: the handler through
+our SDK (``JobWorker.run``) or as a bare temporalio activity worker, for the job-worker
+workload. Each lives for a whole workload; the parent reads its CPU counters around each
+measured run.
 """
 
 from __future__ import annotations
@@ -24,11 +26,13 @@ from temporalio.worker import Worker
 
 from activities import JobWorker, KafkaPublisher, load_definitions
 from bench import _baseline
-from bench._jobs import step
+from bench._jobs import bare_step, step
 from worker import interpreter_worker, workflow_runner
 
 A_TASK_QUEUE = "bench-a"
 A_JOB_TYPE = "bench-a-step"
+SDK_JOB_TYPE = "bench-jobs-sdk"
+BARE_JOB_TYPE = "bench-jobs-bare"
 MAX_CONCURRENT_JOBS = 1000
 """High enough that the job workers never throttle a run (the same for A and B)."""
 READY = "bench worker ready"
@@ -38,8 +42,22 @@ _ROOT = Path(__file__).resolve().parent.parent
 
 async def _serve(args: argparse.Namespace) -> None:
     client = await Client.connect(args.address)
-    jobs = JobWorker(client, max_concurrent_jobs=MAX_CONCURRENT_JOBS)
-    if args.system == "a":
+    jobs = JobWorker(client, max_concurrent_jobs=args.max_concurrent_jobs)
+    if args.system == "sdk":
+        jobs.job(SDK_JOB_TYPE)(step)
+        print(READY, flush=True)
+        await jobs.run()  # the SDK's own entry point, SIGTERM handling included
+        return
+    if args.system == "bare":
+        workers = [
+            Worker(
+                client,
+                task_queue=BARE_JOB_TYPE,
+                activities=[bare_step(BARE_JOB_TYPE)],
+                max_concurrent_activities=args.max_concurrent_jobs,
+            )
+        ]
+    elif args.system == "a":
         load_definitions(args.models)
         # No Kafka task in the bench models: the publisher is never started.
         workers = [interpreter_worker(client, A_TASK_QUEUE, KafkaPublisher("127.0.0.1:9"))]
@@ -68,16 +86,17 @@ async def _serve(args: argparse.Namespace) -> None:
 
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench._worker")
-    parser.add_argument("--system", choices=["a", "b"], required=True)
+    parser.add_argument("--system", choices=["a", "b", "sdk", "bare"], required=True)
     parser.add_argument("--address", required=True)
     parser.add_argument("--models", type=Path)
+    parser.add_argument("--max-concurrent-jobs", type=int, default=MAX_CONCURRENT_JOBS)
     asyncio.run(_serve(parser.parse_args(argv)))
 
 
 class WorkerProcess:
     """One system's worker as a child process, with its CPU time readable at any moment."""
 
-    def __init__(self, system: str, address: str, models: Path, log: Path) -> None:
+    def __init__(self, system: str, address: str, models: Path, log: Path, *options: str) -> None:
         self.system = system
         self._argv = [
             sys.executable,
@@ -89,6 +108,7 @@ class WorkerProcess:
             address,
             "--models",
             str(models),
+            *options,
         ]
         self._log = log
         self._process: subprocess.Popen[bytes] | None = None
