@@ -19,7 +19,9 @@ from activities._kafka_publish import KafkaPublisher
 from activities._kafka_topics import ensure_topics
 from activities._messages import (
     MessageError,
+    MessageNotCorrelated,
     broadcast_signal,
+    correlate_message,
     make_start_by_event,
     make_subscribe_message,
     publish_message,
@@ -44,10 +46,12 @@ __all__ = [
     "KafkaSettings",
     "LoadReport",
     "MessageError",
+    "MessageNotCorrelated",
     "ScheduleReport",
     "UnroutableError",
     "broadcast_signal",
     "connect_temporal",
+    "correlate_message",
     "decode_response",
     "ensure_search_attributes",
     "ensure_topics",

@@ -12,9 +12,9 @@ from datetime import timedelta
 from typing import Any
 
 from temporalio import activity
-from temporalio.client import Client
+from temporalio.client import Client, WithStartWorkflowOperation, WorkflowUpdateFailedError
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
-from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 
 from translator import (
     MessageEventDefinition,
@@ -35,9 +35,11 @@ from workflows import (
     mailbox_id,
 )
 from workflows._contracts import (
+    CORRELATE_UPDATE,
     DEFAULT_MESSAGE_TTL_SECONDS,
     RETURN_SIGNAL,
     START_BY_EVENT_ACTIVITY,
+    CorrelationResult,
     InstanceOptions,
     StartByEventRequest,
     signal_hub_id,
@@ -67,6 +69,43 @@ async def publish_message(
     """
     publication = message_publication(name, correlation_key, variables, time_to_live, message_id)
     await publish(client, publication, task_queue)
+
+
+class MessageNotCorrelated(MessageError):
+    """``correlate_message`` found no instance waiting and no process starting with it."""
+
+
+async def correlate_message(
+    client: Client,
+    name: str,
+    correlation_key: str,
+    variables: dict[str, Any] | None = None,
+    *,
+    task_queue: str = DEFAULT_TASK_QUEUE,
+) -> CorrelationResult:
+    """Correlate a message now and say where it went (Zeebe's CorrelateMessage): to the oldest
+    instance waiting for ``name`` with ``correlation_key``, and to the processes whose message
+    start event it triggers. Unlike ``publish_message`` nothing is buffered: if nothing takes it,
+    ``MessageNotCorrelated`` is raised and the message is gone.
+
+    One update-with-start on the message's mailbox: race-free like publishing."""
+    publication = message_publication(name, correlation_key, variables, timedelta(0), None)
+    start: WithStartWorkflowOperation[Any, Any] = WithStartWorkflowOperation(
+        MAILBOX_WORKFLOW,
+        id=mailbox_id(publication.name, publication.correlation_key),
+        task_queue=task_queue,
+        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+    )
+    try:
+        answer = await client.execute_update_with_start_workflow(
+            CORRELATE_UPDATE, publication.model_dump(mode="json"), start_workflow_operation=start
+        )
+    except WorkflowUpdateFailedError as error:
+        cause = error.cause
+        if isinstance(cause, ApplicationError) and cause.type == "MessageNotCorrelated":
+            raise MessageNotCorrelated(cause.message) from None
+        raise
+    return CorrelationResult.model_validate(answer)
 
 
 async def publish(client: Client, publication: MessagePublication, task_queue: str) -> None:

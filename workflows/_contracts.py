@@ -47,6 +47,7 @@ triggers (the worker's registry knows them)."""
 MAILBOX_WORKFLOW = "bpmn.message-mailbox"
 PUBLISH_SIGNAL = "publish"
 SUBSCRIBE_SIGNAL = "subscribe"
+CORRELATE_UPDATE = "correlate"
 UNSUBSCRIBE_SIGNAL = "unsubscribe"
 RETURN_SIGNAL = "return"
 DEFAULT_MESSAGE_TTL_SECONDS = 3600
@@ -160,6 +161,15 @@ class MessagePublication(_Wire):
     """Set by the mailbox from its clock when the message arrives."""
     broadcast: bool = False
     """A BPMN signal: every instance waiting at publication time gets it; never buffered."""
+
+
+class CorrelationResult(_Wire):
+    """Answer of the mailbox's ``correlate`` update: the instance the message reached (if one
+    was waiting) and the instances it started by their message start event."""
+
+    workflow_id: str | None = None
+    subscription_id: str | None = None
+    started: list[str] = Field(default_factory=list)
 
 
 class MessageSubscription(_Wire):

@@ -7,6 +7,8 @@ makes atomic: the signal lands in the running mailbox or starts it. All state of
 key) lives in that one workflow, whose signals are handled one at a time, so a publish and a
 subscribe can never miss each other, whichever comes first:
 
+- ``correlate`` (update): a message is handed to the oldest subscription now, or the update
+  fails; it is never buffered, and the answer names the instance it reached.
 - ``publish``: a message is handed to the oldest subscription, or buffered until its
   time-to-live ends (TTL 0: only waiting subscriptions get it, as in Zeebe). Each message
   correlates once. A message id seen within its message's TTL is ignored (also after that
@@ -33,10 +35,11 @@ from typing import Any
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError
+from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from workflows._contracts import (
+        CORRELATE_UPDATE,
         MAILBOX_WORKFLOW,
         MESSAGE_SIGNAL,
         PUBLISH_SIGNAL,
@@ -45,6 +48,7 @@ with workflow.unsafe.imports_passed_through():
         SUBSCRIBE_SIGNAL,
         UNSUBSCRIBE_SIGNAL,
         CorrelatedMessage,
+        CorrelationResult,
         MessagePublication,
         MessageSubscription,
         StartByEventRequest,
@@ -107,6 +111,33 @@ class MessageMailbox:
         self._unstarted.append(message)
         self._changed = True
 
+    @workflow.update(name=CORRELATE_UPDATE)
+    async def correlate(self, payload: dict[str, Any]) -> dict[str, Any]:
+        """Correlate a message now, or fail (Zeebe's CorrelateMessage): to the oldest waiting
+        instance and to the processes whose message start event it triggers. Never buffered;
+        answers with the instances it reached."""
+        message = MessagePublication.model_validate(payload)
+        message.time_to_live_seconds = 0
+        message.expires_at = workflow.now()
+        started = await self._start_by(message)
+        while self._subscriptions:
+            subscription = self._subscriptions.pop(0)
+            if await self._signal(subscription, message):
+                self._changed = True
+                return CorrelationResult(
+                    workflow_id=subscription.workflow_id,
+                    subscription_id=subscription.subscription_id,
+                    started=started,
+                ).model_dump(mode="json")
+        self._changed = True
+        if started:
+            return CorrelationResult(started=started).model_dump(mode="json")
+        raise ApplicationError(
+            f"no instance waits for message {message.name!r} with correlation key "
+            f"{message.correlation_key!r}, and no process starts with it",
+            type="MessageNotCorrelated",
+        )
+
     @workflow.signal(name=SUBSCRIBE_SIGNAL)
     def subscribe(self, payload: dict[str, Any]) -> None:
         subscription = MessageSubscription.model_validate(payload)
@@ -147,24 +178,29 @@ class MessageMailbox:
             message = self._unstarted.pop(0)
             if not workflow.patched(START_BY_EVENT_PATCH):
                 continue
-            request = StartByEventRequest(
-                trigger="signal" if message.broadcast else "message",
-                publication=message,
-                publication_id=str(workflow.uuid4()),
-                task_queue=workflow.info().task_queue,
-            )
-            try:
-                started = await workflow.execute_local_activity(
-                    START_BY_EVENT_ACTIVITY,
-                    request.model_dump(mode="json"),
-                    start_to_close_timeout=timedelta(seconds=30),
-                    retry_policy=RetryPolicy(maximum_attempts=5),
-                )
-            except ActivityError as error:
-                workflow.logger.warning("Could not start instances for %s: %s", message, error)
-                continue
+            started = await self._start_by(message)
             if started and not self._subscriptions and message in self._messages:
                 self._messages.remove(message)  # correlated with the instance it started
+
+    async def _start_by(self, message: MessagePublication) -> list[str]:
+        """The instances ``message`` started by their message or signal start event."""
+        request = StartByEventRequest(
+            trigger="signal" if message.broadcast else "message",
+            publication=message,
+            publication_id=str(workflow.uuid4()),
+            task_queue=workflow.info().task_queue,
+        )
+        try:
+            started: list[str] = await workflow.execute_local_activity(
+                START_BY_EVENT_ACTIVITY,
+                request.model_dump(mode="json"),
+                start_to_close_timeout=timedelta(seconds=30),
+                retry_policy=RetryPolicy(maximum_attempts=5),
+            )
+        except ActivityError as error:
+            workflow.logger.warning("Could not start instances for %s: %s", message, error)
+            return []
+        return started
 
     async def _broadcast(self) -> None:
         while self._broadcasts:

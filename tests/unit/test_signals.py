@@ -207,3 +207,35 @@ async def until(condition: Any, timeout: float = 10.0) -> None:
             return
         await asyncio.sleep(0.05)
     raise AssertionError("condition not reached")
+
+
+async def test_correlate_answers_with_the_instance_it_reached_or_fails(
+    time_skipping_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    from activities import MessageNotCorrelated, correlate_message
+    from tests.helpers.models import CATCH_PAYMENT
+
+    deploy(CATCH_PAYMENT)
+    client = time_skipping_env.client
+    async with running_interpreter(client, task_queue):
+        with pytest.raises(MessageNotCorrelated, match="no instance waits"):
+            await correlate_message(client, "payment-received", "o-9", task_queue=task_queue)
+        handle = await start_process(client, task_queue, "await-payment", orderId="o-9")
+        mailbox = client.get_workflow_handle(mailbox_id("payment-received", "o-9"))
+        await until_subscribed(mailbox)
+        result = await correlate_message(
+            client, "payment-received", "o-9", {"amount": 5}, task_queue=task_queue
+        )
+        assert result.workflow_id == handle.id and result.started == []
+        assert (await handle.result())["amount"] == 5
+
+
+async def until_subscribed(mailbox: Any) -> None:
+    for _ in range(200):
+        try:
+            if (await mailbox.query(STATE_QUERY))["subscriptions"]:
+                return
+        except RPCError:
+            pass
+        await asyncio.sleep(0.05)
+    raise AssertionError("the instance never subscribed")
