@@ -10,7 +10,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 WORKDIR /app
 
 # Only what the package needs: never a local .venv or .stack from the build context.
-COPY pyproject.toml README.md worker.py ./
+COPY pyproject.toml README.md worker.py bpmn_cli.py ./
 COPY translator/ translator/
 COPY workflows/ workflows/
 COPY activities/ activities/

@@ -1,0 +1,63 @@
+"""The ``bpmn`` command line: check models, start and operate instances, publish, correlate and
+broadcast, on the time-skipping server; bad input is one line and exit status 1."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from temporalio.testing import WorkflowEnvironment
+
+from bpmn_cli import CliError, main, parse_args, run
+from tests.helpers import EXAMPLES, deploy, running_interpreter
+from tests.helpers.models import CATCH_PAYMENT
+from workflows import mailbox_id
+
+
+def test_check_lists_what_deploys_and_what_not(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["check", str(EXAMPLES)]) == 0
+    assert "ok       order-process" in capsys.readouterr().out
+    broken = tmp_path / "broken.bpmn"
+    broken.write_text(CATCH_PAYMENT.replace('sourceRef="start"', 'sourceRef="nowhere"'))
+    assert main(["check", str(broken)]) == 1
+    assert "problem  " in capsys.readouterr().out
+
+
+def test_bad_input_is_one_line_and_status_1(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["check", "/no/such/folder"]) == 1
+    assert capsys.readouterr().err == "bpmn: /no/such/folder does not exist\n"
+    with pytest.raises(CliError, match="must be a JSON object"):
+        from bpmn_cli import _json_object
+
+        _json_object("[1]", "--variables")
+
+
+async def test_start_publish_state_and_correlate(
+    time_skipping_env: WorkflowEnvironment, task_queue: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    deploy(CATCH_PAYMENT)
+    client = time_skipping_env.client
+    address = client.service_client.config.target_host
+    base = ["--address", address, "--task-queue", task_queue]
+
+    async def bpmn(*argv: str) -> str:
+        assert await run(parse_args([*base, *argv])) == 0
+        return capsys.readouterr().out
+
+    async with running_interpreter(client, task_queue):
+        instance = (
+            await bpmn("start", "await-payment", "--variables", '{"orderId": "c-1"}')
+        ).strip()
+        assert instance.startswith("await-payment-")
+        assert '"element_id": "paid"' in await bpmn("state", instance)
+        await bpmn("publish", "payment-received", "c-1", "--variables", '{"amount": 3}')
+        assert (await client.get_workflow_handle(instance).result())["amount"] == 3
+        with pytest.raises(CliError, match="no instance waits"):
+            await run(parse_args([*base, "correlate", "payment-received", "nobody"]))
+        other = (await bpmn("start", "await-payment", "--variables", '{"orderId": "c-2"}')).strip()
+        await bpmn("cancel", other, "--reason", "test")
+        with pytest.raises(CliError, match="no open incident"):
+            await run(parse_args([*base, "resolve", other, "99"]))
+        await client.get_workflow_handle(mailbox_id("payment-received", "c-2")).terminate("done")
