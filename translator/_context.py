@@ -33,6 +33,9 @@ class CompileContext:
     templates: Mapping[str, KafkaTaskTemplate] = field(default_factory=dict)
     """Kafka Task templates models may name (``camunda:modelerTemplate``)."""
     _all_ids: set[str] | None = field(default=None, repr=False)
+    _problem_ids: set[str | None] = field(default_factory=set, repr=False)
+    """The element ids of ``problems`` (None for a problem of the file), so that asking
+    whether an element has a problem does not scan every problem found so far."""
 
     @property
     def all_ids(self) -> set[str]:
@@ -68,17 +71,18 @@ class CompileContext:
         return target
 
     def has_problem(self, element: etree._Element) -> bool:
-        element_id = element.get("id")
-        return any(p.element_id == element_id for p in self.problems)
+        return element.get("id") in self._problem_ids
 
     def problem(self, element: etree._Element | None, message: str) -> None:
         element_id = element.get("id") if element is not None else None
         line = element.sourceline if element is not None else None
         line = line if isinstance(line, int) else None
-        self.problems.append(Problem(self.source, message, element_id, line))
+        self.problem_at(element_id, line, message)
 
     def problem_at(self, element_id: str | None, line: int | None, message: str) -> None:
+        """Record a problem; every problem goes through here (``has_problem`` reads them)."""
         self.problems.append(Problem(self.source, message, element_id, line))
+        self._problem_ids.add(element_id)
 
     def expression(
         self, element: etree._Element, text: str, dialect: Dialect, what: str

@@ -15,6 +15,7 @@ the job's own policy here.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
 
 from lxml import etree
 
@@ -27,7 +28,7 @@ from translator._model import (
     Listener,
     Mapping,
 )
-from translator._namespaces import ACTIVITI, CAMUNDA, bpmn, camunda, local_name, zeebe
+from translator._namespaces import ACTIVITI, bpmn, camunda, clark, local_name, zeebe
 from translator.expressions import Expression
 
 TSM_KAFKA_LISTENER = "tsmKafkaTaskExecutor"
@@ -35,40 +36,56 @@ TSM_KAFKA_LISTENER = "tsmKafkaTaskExecutor"
 
 EXTENSION_ELEMENTS = bpmn("extensionElements")
 
-_last: tuple[etree._Element | None, tuple[etree._Element, ...]] = (None, ())
-"""The last element ``extensions`` read and its answer: the readers of one element ask for its
-extensions several times in a row. Holding the element keeps its identity from being reused;
-the compiler never changes a tree it reads, so the answer stays right."""
+_Read = tuple[etree._Element | None, tuple[etree._Element, ...], dict[str, etree._Element]]
+_last: _Read = (None, (), {})
+"""The last element ``extensions`` read: the element, its extension elements, and the first of
+them per tag. The readers of one element ask for its extensions several times in a row, each for
+one tag. Holding the element keeps its identity from being reused; the compiler never changes a
+tree it reads, so the answer stays right."""
+
+
+def _read(element: etree._Element) -> _Read:
+    global _last
+    last = _last
+    if last[0] is element:
+        return last
+    found: list[etree._Element] = []
+    first: dict[str, etree._Element] = {}
+    for container in element.iterchildren(EXTENSION_ELEMENTS):
+        for child in container:
+            tag = child.tag
+            if isinstance(tag, str):
+                found.append(child)
+                first.setdefault(tag, child)
+    last = _last = (element, tuple(found), first)
+    return last
 
 
 def extensions(element: etree._Element) -> tuple[etree._Element, ...]:
     """Children of ``<bpmn:extensionElements>``, in document order."""
-    global _last
-    last = _last
-    if last[0] is element:
-        return last[1]
-    found: list[etree._Element] = []
-    for container in element.iterchildren(EXTENSION_ELEMENTS):
-        found.extend(child for child in container if isinstance(child.tag, str))
-    answer = tuple(found)
-    _last = (element, answer)
-    return answer
+    return _read(element)[1]
 
 
 def forget_extensions() -> None:
     """Drop the element ``extensions`` remembers (and with it its tree)."""
     global _last
-    _last = (None, ())
+    _last = (None, (), {})
 
 
 def first_extension(element: etree._Element, tag: str) -> etree._Element | None:
-    return next((child for child in extensions(element) if child.tag == tag), None)
+    return _read(element)[2].get(tag)
+
+
+@cache
+def _camunda_names(name: str) -> tuple[str, str]:
+    return camunda(name), clark(ACTIVITI, name)
 
 
 def camunda_attribute(element: etree._Element, name: str) -> str | None:
     """A ``camunda:`` attribute, also under the older ``activiti:`` namespace."""
-    value = element.get(f"{{{CAMUNDA}}}{name}")
-    return value if value is not None else element.get(f"{{{ACTIVITI}}}{name}")
+    current, old = _camunda_names(name)
+    value = element.get(current)
+    return value if value is not None else element.get(old)
 
 
 # --- Zeebe -----------------------------------------------------------------------------------

@@ -58,7 +58,7 @@ def job_task(
                 'use an external task (camunda:type="external" camunda:topic="...") '
                 "or a Zeebe job type instead",
             )
-        elif not any(p.element_id == element.get("id") for p in ctx.problems):
+        elif not ctx.has_problem(element):
             ctx.problem(
                 element,
                 f"{kind} has no job type: add a zeebe:taskDefinition type "

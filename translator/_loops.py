@@ -25,7 +25,7 @@ def with_loop(
     ctx: CompileContext, element: etree._Element, node: FlowNode, common: dict[str, object]
 ) -> FlowNode | None:
     """``node`` wrapped in its loop characteristics, or as is when it has none."""
-    multi = element.find(MULTI_INSTANCE)
+    multi, loop = _loop_elements(element)
     if multi is not None:
         characteristics = multi_instance(ctx, element, multi)
         if characteristics is None:
@@ -33,13 +33,26 @@ def with_loop(
         return MultiInstanceActivity.model_validate(
             {**common, "activity": node, "multi_instance": characteristics}
         )
-    loop = element.find(STANDARD_LOOP)
     if loop is not None:
         standard = standard_loop(ctx, element, loop)
         if standard is None:
             return None
         return LoopActivity.model_validate({**common, "activity": node, "loop": standard})
     return node
+
+
+def _loop_elements(
+    element: etree._Element,
+) -> tuple[etree._Element | None, etree._Element | None]:
+    """The first multi-instance and the first standard loop child of ``element``, in one pass
+    over its children (every activity is asked; almost none has either)."""
+    loop: etree._Element | None = None
+    for child in element.iterchildren(MULTI_INSTANCE, STANDARD_LOOP):
+        if child.tag == MULTI_INSTANCE:
+            return child, None  # multi-instance wins; the standard loop is not read then
+        if loop is None:
+            loop = child
+    return None, loop
 
 
 def multi_instance(

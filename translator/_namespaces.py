@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import cache
+
 BPMN = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 BPMNDI = "http://www.omg.org/spec/BPMN/20100524/DI"
 XSI = "http://www.w3.org/2001/XMLSchema-instance"
@@ -16,14 +18,20 @@ def clark(namespace: str, local: str) -> str:
     return f"{{{namespace}}}{local}"
 
 
+# The handlers name tags with these on every element they read: cached, a name is built once.
+
+
+@cache
 def bpmn(local: str) -> str:
     return clark(BPMN, local)
 
 
+@cache
 def zeebe(local: str) -> str:
     return clark(ZEEBE, local)
 
 
+@cache
 def camunda(local: str) -> str:
     return clark(CAMUNDA, local)
 

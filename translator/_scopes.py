@@ -41,32 +41,27 @@ class Scope:
 def compile_scope(ctx: CompileContext, scope: etree._Element) -> Scope:
     """The nodes and flows of ``scope``'s direct children; all problems go to ``ctx``."""
     nodes: dict[str, FlowNode] = {}
+    members: dict[str, etree._Element] = {}
+    """The flow nodes directly in ``scope`` (compiled or not), by id."""
     flow_elements: list[etree._Element] = []
     for child in scope:
-        if not isinstance(child.tag, str):
+        tag = child.tag
+        if not isinstance(tag, str):
             continue
-        if child.tag == SEQUENCE_FLOW:
+        if tag == SEQUENCE_FLOW:
             flow_elements.append(child)
-        elif child.tag in HANDLERS:
+        elif tag in HANDLERS:
+            members[child.get("id", "")] = child
             _compile_node(ctx, child, nodes)
-        elif child.tag in elements.REFUSED:
-            ctx.problem(child, elements.REFUSED[child.tag])
-        elif child.tag not in elements.IGNORED:
-            ctx.problem(child, f"{local_name(child.tag)} is not supported yet")
-    members = flow_node_elements(scope)
+        elif tag in elements.REFUSED:
+            members[child.get("id", "")] = child
+            ctx.problem(child, elements.REFUSED[tag])
+        elif tag not in elements.IGNORED:
+            ctx.problem(child, f"{local_name(tag)} is not supported yet")
     flows = _compile_flows(ctx, members, flow_elements, nodes)
     linked = _link(nodes, flows)
-    validate_scope(ctx, scope, members, linked, flows)
+    validate_scope(ctx, members, flow_elements, linked, flows)
     return Scope(linked, flows)
-
-
-def flow_node_elements(scope: etree._Element) -> dict[str, etree._Element]:
-    """The flow nodes directly in ``scope`` (compiled or not), by id."""
-    return {
-        child.get("id", ""): child
-        for child in scope
-        if isinstance(child.tag, str) and (child.tag in HANDLERS or child.tag in elements.REFUSED)
-    }
 
 
 def _compile_node(ctx: CompileContext, element: etree._Element, nodes: dict[str, FlowNode]) -> None:

@@ -50,13 +50,13 @@ EVENT_GATEWAY_TRIGGERS = frozenset({"message", "timer", "signal", "conditional"}
 
 def validate_scope(
     ctx: CompileContext,
-    scope: etree._Element,
     members: dict[str, etree._Element],
+    xml_flows: list[etree._Element],
     nodes: dict[str, FlowNode],
     flows: dict[str, SequenceFlow],
 ) -> None:
-    """Record every problem of the scope's graph; ``members`` are its flow-node elements."""
-    xml_flows = [f for f in scope if f.tag == bpmn("sequenceFlow")]
+    """Record every problem of the scope's graph; ``members`` are its flow-node elements by
+    id, ``xml_flows`` its sequence-flow elements (compiled or not)."""
     _check_gateways(ctx, nodes, flows, xml_flows)
     _check_boundary_events(ctx, members, nodes)
     _check_event_sub_processes(ctx, nodes, xml_flows)
@@ -177,17 +177,21 @@ def _check_links(ctx: CompileContext, nodes: dict[str, FlowNode]) -> None:
             )
 
 
+START_EVENT = bpmn("startEvent")
+ENTRY_TAGS = frozenset({START_EVENT, bpmn("boundaryEvent")})
+SUB_PROCESS = bpmn("subProcess")
+INTERMEDIATE_CATCH_EVENT = bpmn("intermediateCatchEvent")
+LINK_EVENT_DEFINITION = bpmn("linkEventDefinition")
+
+
 def _is_entry(element: etree._Element) -> bool:
     """Where a token can appear without a sequence flow leading there."""
     tag = element.tag
     return (
-        tag in (bpmn("startEvent"), bpmn("boundaryEvent"))
-        or (tag == bpmn("subProcess") and element.get("triggeredByEvent") == "true")
+        tag in ENTRY_TAGS
+        or (tag == SUB_PROCESS and element.get("triggeredByEvent") == "true")
         or element.get("isForCompensation") == "true"
-        or (
-            tag == bpmn("intermediateCatchEvent")
-            and element.find(bpmn("linkEventDefinition")) is not None
-        )
+        or (tag == INTERMEDIATE_CATCH_EVENT and element.find(LINK_EVENT_DEFINITION) is not None)
     )
 
 
@@ -195,7 +199,7 @@ def _check_reachability(
     ctx: CompileContext, members: dict[str, etree._Element], xml_flows: list[etree._Element]
 ) -> None:
     """Every node is reachable from an entry (start, boundary, event sub-process...)."""
-    if not any(e.tag == bpmn("startEvent") for e in members.values()):
+    if not any(e.tag == START_EVENT for e in members.values()):
         return  # no start event at all is reported on its own
     successors: dict[str, list[str]] = {}
     for flow in xml_flows:

@@ -9,7 +9,6 @@ from __future__ import annotations
 from lxml import etree
 
 from translator._context import CompileContext
-from translator._errors import Problem
 from translator._namespaces import bpmn, local_name
 
 MAX_FILE_BYTES = 20 * 1024 * 1024
@@ -61,9 +60,9 @@ def _parse(ctx: CompileContext, data: bytes) -> etree._Element | None:
         message = f"not well-formed XML: {error.msg}"
         if "Excessive depth" in str(error.msg):
             message = "not well-formed XML: elements are nested too deeply"
-        ctx.problems.append(Problem(ctx.source, message, None, line))
+        ctx.problem_at(None, line, message)
     except (etree.LxmlError, ValueError) as error:
-        ctx.problems.append(Problem(ctx.source, f"not well-formed XML: {error}"))
+        ctx.problem_at(None, None, f"not well-formed XML: {error}")
     return None
 
 
