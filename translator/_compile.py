@@ -107,16 +107,21 @@ def _compile_process(ctx: CompileContext, process: etree._Element) -> ProcessDef
         ctx.problem(process, "listeners on a process are not supported yet")
     scope = compile_scope(ctx, process)
     start = _none_start(ctx, process, scope)
-    if start is False:
+    if start is False or ctx.problems:
+        # A file with a problem is refused whole: no definition of it is returned, so none
+        # is built (nor hashed).
         return None
-    definition = ProcessDefinition(
+    # Validate the definition's own fields, then put in the nodes and flows, which were
+    # validated as they were built: validating them again would walk the whole graph.
+    empty = ProcessDefinition(
         id=process_id,
         name=process.get("name"),
         source=ctx.source,
         start_event=start,
-        nodes=scope.nodes,
-        flows=scope.flows,
+        nodes={},
+        flows={},
     )
+    definition = empty.model_copy(update={"nodes": scope.nodes, "flows": scope.flows})
     return definition.with_content_hash()
 
 

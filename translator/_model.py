@@ -459,7 +459,8 @@ class ProcessDefinition(_Frozen):
 
     def with_content_hash(self) -> ProcessDefinition:
         """Return a copy whose ``content_hash`` is the hash of everything else."""
-        canonical = self.model_copy(update={"content_hash": ""}).model_dump_json()
+        unhashed = self.model_copy(update={"content_hash": ""}) if self.content_hash else self
+        canonical = unhashed.model_dump_json()
         digest = hashlib.sha256(canonical.encode()).hexdigest()
         return self.model_copy(update={"content_hash": digest})
 

@@ -25,7 +25,8 @@ from translator._model import (
     TriggeredStartEvent,
 )
 from translator._namespaces import bpmn, local_name
-from translator._validate import validate_scope
+from translator._validate import XmlFlow, validate_scope
+from translator._xml import first_child
 from translator.expressions import Expression
 
 SEQUENCE_FLOW = bpmn("sequenceFlow")
@@ -58,9 +59,13 @@ def compile_scope(ctx: CompileContext, scope: etree._Element) -> Scope:
             ctx.problem(child, elements.REFUSED[tag])
         elif tag not in elements.IGNORED:
             ctx.problem(child, f"{local_name(tag)} is not supported yet")
-    flows = _compile_flows(ctx, members, flow_elements, nodes)
+    xml_flows = [
+        XmlFlow(e, e.get("id", ""), e.get("sourceRef", ""), e.get("targetRef", ""))
+        for e in flow_elements
+    ]
+    flows = _compile_flows(ctx, members, xml_flows, nodes)
     linked = _link(nodes, flows)
-    validate_scope(ctx, members, flow_elements, linked, flows)
+    validate_scope(ctx, members, xml_flows, linked, flows)
     return Scope(linked, flows)
 
 
@@ -93,29 +98,28 @@ def _compile_node(ctx: CompileContext, element: etree._Element, nodes: dict[str,
 def _compile_flows(
     ctx: CompileContext,
     members: dict[str, etree._Element],
-    flow_elements: list[etree._Element],
+    xml_flows: list[XmlFlow],
     nodes: dict[str, FlowNode],
 ) -> dict[str, SequenceFlow]:
     """Flows between compiled nodes; a flow touching a refused node is dropped quietly (the
     refusal already explains it)."""
     flows: dict[str, SequenceFlow] = {}
-    for element in flow_elements:
-        flow_id = element.get("id", "")
-        source, target = element.get("sourceRef", ""), element.get("targetRef", "")
+    for flow in xml_flows:
+        element, flow_id, source, target = flow
+        if flow_id and source in nodes and target in nodes:  # compiled nodes are members
+            flows[flow_id] = SequenceFlow(
+                id=flow_id,
+                source=source,
+                target=target,
+                condition=_condition(ctx, element),
+                line=element.sourceline,
+            )
+            continue
         outside = [ref for ref in (source, target) if ref not in members]
         if outside:
             _explain_outside(ctx, element, outside[0])
         if not flow_id:
             ctx.problem(element, "sequence flow has no id")
-        if outside or not flow_id or source not in nodes or target not in nodes:
-            continue
-        flows[flow_id] = SequenceFlow(
-            id=flow_id,
-            source=source,
-            target=target,
-            condition=_condition(ctx, element),
-            line=element.sourceline,
-        )
     return flows
 
 
@@ -131,7 +135,7 @@ def _explain_outside(ctx: CompileContext, flow: etree._Element, ref: str) -> Non
 
 
 def _condition(ctx: CompileContext, flow: etree._Element) -> Expression | None:
-    condition = flow.find(CONDITION_EXPRESSION)
+    condition = first_child(flow, CONDITION_EXPRESSION)
     if condition is None:
         return None
     text = "".join(str(part) for part in condition.itertext())
@@ -140,13 +144,13 @@ def _condition(ctx: CompileContext, flow: etree._Element) -> Expression | None:
 
 def _link(nodes: dict[str, FlowNode], flows: dict[str, SequenceFlow]) -> dict[str, FlowNode]:
     """Fill each node's incoming/outgoing flow ids in document order of the flows."""
-    incoming: dict[str, list[str]] = {node_id: [] for node_id in nodes}
-    outgoing: dict[str, list[str]] = {node_id: [] for node_id in nodes}
+    incoming: dict[str, list[str]] = {}
+    outgoing: dict[str, list[str]] = {}
     for flow in flows.values():
-        outgoing[flow.source].append(flow.id)
-        incoming[flow.target].append(flow.id)
+        outgoing.setdefault(flow.source, []).append(flow.id)
+        incoming.setdefault(flow.target, []).append(flow.id)
     for node_id, node in nodes.items():
-        _set_links(node, tuple(incoming[node_id]), tuple(outgoing[node_id]))
+        _set_links(node, tuple(incoming.get(node_id, ())), tuple(outgoing.get(node_id, ())))
     return nodes
 
 

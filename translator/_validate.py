@@ -7,6 +7,7 @@ reason neither hides nor repeats a problem (its flows still count for reachabili
 from __future__ import annotations
 
 from collections import deque
+from typing import NamedTuple
 
 from lxml import etree
 
@@ -48,20 +49,33 @@ GATEWAYS = (ExclusiveGateway, InclusiveGateway, ParallelGateway, EventBasedGatew
 EVENT_GATEWAY_TRIGGERS = frozenset({"message", "timer", "signal", "conditional"})
 
 
+class XmlFlow(NamedTuple):
+    """A ``<sequenceFlow>`` as written, read once: every one counts for the checks, compiled
+    or not (``""`` for a missing attribute)."""
+
+    element: etree._Element
+    id: str
+    source: str
+    target: str
+
+
 def validate_scope(
     ctx: CompileContext,
     members: dict[str, etree._Element],
-    xml_flows: list[etree._Element],
+    xml_flows: list[XmlFlow],
     nodes: dict[str, FlowNode],
     flows: dict[str, SequenceFlow],
 ) -> None:
     """Record every problem of the scope's graph; ``members`` are its flow-node elements by
-    id, ``xml_flows`` its sequence-flow elements (compiled or not)."""
-    _check_gateways(ctx, nodes, flows, xml_flows)
+    id, ``xml_flows`` its sequence flows as written."""
+    successors: dict[str, list[str]] = {}
+    for flow in xml_flows:
+        successors.setdefault(flow.source, []).append(flow.target)
+    _check_gateways(ctx, nodes, flows, xml_flows, successors)
     _check_boundary_events(ctx, members, nodes)
-    _check_event_sub_processes(ctx, nodes, xml_flows)
+    _check_event_sub_processes(ctx, nodes, successors)
     _check_links(ctx, nodes)
-    _check_reachability(ctx, members, xml_flows)
+    _check_reachability(ctx, members, successors)
 
 
 def _problem(ctx: CompileContext, node: FlowNode, message: str) -> None:
@@ -72,14 +86,13 @@ def _check_gateways(
     ctx: CompileContext,
     nodes: dict[str, FlowNode],
     flows: dict[str, SequenceFlow],
-    xml_flows: list[etree._Element],
+    xml_flows: list[XmlFlow],
+    successors: dict[str, list[str]],
 ) -> None:
     """Gateways lead somewhere; defaults leave their gateway; conditions follow a gateway that
     decides (exclusive or inclusive); an event-based gateway leads to catch events."""
-    sources = {flow.get("sourceRef") for flow in xml_flows}
-    dropped = {flow.get("id") for flow in xml_flows} - set(flows)
     for node in nodes.values():
-        if isinstance(node, GATEWAYS) and node.id not in sources:
+        if isinstance(node, GATEWAYS) and node.id not in successors:
             _problem(
                 ctx,
                 node,
@@ -87,7 +100,7 @@ def _check_gateways(
             )
         if isinstance(node, ExclusiveGateway | InclusiveGateway):
             default = node.default_flow
-            if default and default not in node.outgoing and default not in dropped:
+            if default and default not in node.outgoing and not _dropped(default, flows, xml_flows):
                 _problem(ctx, node, f"default flow {default!r} is not an outgoing flow")
         elif conditional := [f for f in node.outgoing if flows[f].condition is not None]:
             _problem(
@@ -98,6 +111,12 @@ def _check_gateways(
             )
         if isinstance(node, EventBasedGateway):
             _check_event_gateway_targets(ctx, node, nodes, flows)
+
+
+def _dropped(flow_id: str, flows: dict[str, SequenceFlow], xml_flows: list[XmlFlow]) -> bool:
+    """Whether the scope has a flow ``flow_id`` that was not compiled (its problem, if any, is
+    already recorded)."""
+    return flow_id not in flows and any(flow.id == flow_id for flow in xml_flows)
 
 
 def _check_event_gateway_targets(
@@ -147,11 +166,14 @@ def _check_boundary_events(
 
 
 def _check_event_sub_processes(
-    ctx: CompileContext, nodes: dict[str, FlowNode], xml_flows: list[etree._Element]
+    ctx: CompileContext, nodes: dict[str, FlowNode], successors: dict[str, list[str]]
 ) -> None:
-    ends = {ref for flow in xml_flows for ref in (flow.get("sourceRef"), flow.get("targetRef"))}
-    for node in nodes.values():
-        if isinstance(node, EventSubProcess) and node.id in ends:
+    event_sub_processes = [node for node in nodes.values() if isinstance(node, EventSubProcess)]
+    if not event_sub_processes:
+        return
+    ends = set(successors).union(*successors.values())
+    for node in event_sub_processes:
+        if node.id in ends:
             _problem(
                 ctx,
                 node,
@@ -196,14 +218,11 @@ def _is_entry(element: etree._Element) -> bool:
 
 
 def _check_reachability(
-    ctx: CompileContext, members: dict[str, etree._Element], xml_flows: list[etree._Element]
+    ctx: CompileContext, members: dict[str, etree._Element], successors: dict[str, list[str]]
 ) -> None:
     """Every node is reachable from an entry (start, boundary, event sub-process...)."""
     if not any(e.tag == START_EVENT for e in members.values()):
         return  # no start event at all is reported on its own
-    successors: dict[str, list[str]] = {}
-    for flow in xml_flows:
-        successors.setdefault(flow.get("sourceRef", ""), []).append(flow.get("targetRef", ""))
     reached = {node_id for node_id, element in members.items() if _is_entry(element)}
     queue = deque(reached)
     while queue:

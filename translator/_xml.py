@@ -82,3 +82,9 @@ element. Comments and processing instructions are removed by the parser, so elem
 
 def _too_deep(root: etree._Element) -> bool:
     return bool(_TOO_DEEP(root))
+
+
+def first_child(element: etree._Element, tag: str) -> etree._Element | None:
+    """The first child of ``element`` named ``tag`` (Clark notation), as ``element.find(tag)``
+    finds it, but without ElementPath: several times faster, and asked of every element."""
+    return next(element.iterchildren(tag), None)
