@@ -23,11 +23,10 @@ from __future__ import annotations
 
 import asyncio
 import builtins
-import contextlib
 import inspect
 import logging
 import signal
-from collections.abc import Awaitable, Callable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, TypeVar
@@ -137,56 +136,58 @@ class Job:
 
 def job_activity(job_type: str, handler: Handler) -> Callable[..., Awaitable[Any]]:
     """Wrap a handler as the Temporal activity for ``job_type``."""
+    is_async = inspect.iscoroutinefunction(handler)
 
     @activity.defn(name=job_type)
     async def run_job(payload: dict[str, Any]) -> dict[str, Any] | None:
-        job = Job.from_input(payload, attempt=activity.info().attempt)
+        info = activity.info()
+        job = Job.from_input(payload, attempt=info.attempt)
+        heartbeat = _Heartbeat(info.heartbeat_timeout) if info.heartbeat_timeout else None
         try:
-            with _heartbeating():
-                result = await _call(handler, job)
+            if is_async:
+                result: JobResult = await handler(job)  # type: ignore[misc]
+            else:
+                result = await _call_in_thread(handler, job)
         except (BpmnError, JobFailure) as error:
             raise error.to_application_error() from None
+        finally:
+            if heartbeat is not None:
+                heartbeat.stop()
         return None if result is None else dict(result)
 
     return run_job
 
 
-async def _call(handler: Handler, job: Job) -> JobResult:
-    """Await async handlers; run plain functions in a thread so heartbeats keep going."""
-    if inspect.iscoroutinefunction(handler):
-        return await handler(job)  # type: ignore[no-any-return]
+async def _call_in_thread(handler: Handler, job: Job) -> JobResult:
+    """Run a plain function in a thread, so the loop (and heartbeats) keep going."""
     result = await asyncio.to_thread(handler, job)
     if inspect.isawaitable(result):
         return await result
     return result
 
 
-@contextlib.contextmanager
-def _heartbeating() -> Iterator[None]:
-    """Heartbeat every third of the heartbeat timeout while the block runs.
+class _Heartbeat:
+    """Heartbeats every third of the heartbeat timeout until stopped.
 
     The first beat comes after a third of the timeout, not at once: a job that finishes sooner
     (most do) costs no heartbeat call. A timer on the loop, not a task, so a short job pays no
-    extra turns of the event loop either.
+    extra turns of the event loop either; the timer runs in a copy of the activity's context,
+    where ``activity.heartbeat`` finds the job.
     """
-    timeout = activity.info().heartbeat_timeout
-    if not timeout:
-        yield
-        return
-    loop = asyncio.get_running_loop()
-    interval = timeout.total_seconds() / 3
-    timer: asyncio.TimerHandle
 
-    def beat() -> None:
-        nonlocal timer
-        activity.heartbeat()  # the timer runs in a copy of the activity's context
-        timer = loop.call_later(interval, beat)
+    __slots__ = ("_interval", "_loop", "_timer")
 
-    timer = loop.call_later(interval, beat)
-    try:
-        yield
-    finally:
-        timer.cancel()
+    def __init__(self, timeout: timedelta) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._interval = timeout.total_seconds() / 3
+        self._timer = self._loop.call_later(self._interval, self._beat)
+
+    def _beat(self) -> None:
+        activity.heartbeat()
+        self._timer = self._loop.call_later(self._interval, self._beat)
+
+    def stop(self) -> None:
+        self._timer.cancel()
 
 
 class JobWorker:
