@@ -16,7 +16,7 @@ from translator._model import ProcessDefinition, StartEvent, TriggeredStartEvent
 from translator._namespaces import bpmn
 from translator._scopes import Scope, compile_scope
 from translator._templates import KafkaTaskTemplate
-from translator._xml import MAX_FILE_BYTES, parse_definitions
+from translator._xml import MAX_FILE_BYTES, forget_children, parse_definitions
 
 __all__ = ["MAX_FILE_BYTES", "compile_bytes", "compile_file"]
 
@@ -93,6 +93,7 @@ def _compile_bytes(
                 definitions.append(definition)
     finally:
         dialects.forget_extensions()
+        forget_children()
     if ctx.problems:
         raise TranslationError(ctx.problems)
     return definitions

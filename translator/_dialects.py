@@ -29,12 +29,18 @@ from translator._model import (
     Mapping,
 )
 from translator._namespaces import ACTIVITI, bpmn, camunda, clark, local_name, zeebe
+from translator._xml import children
 from translator.expressions import Expression
 
 TSM_KAFKA_LISTENER = "tsmKafkaTaskExecutor"
 
 
 EXTENSION_ELEMENTS = bpmn("extensionElements")
+ZEEBE_HEADER = zeebe("header")
+ZEEBE_INPUT = zeebe("input")
+ZEEBE_OUTPUT = zeebe("output")
+CAMUNDA_INPUT = camunda("inputParameter")
+CAMUNDA_OUTPUT = camunda("outputParameter")
 
 _Read = tuple[etree._Element | None, tuple[etree._Element, ...], dict[str, etree._Element]]
 _last: _Read = (None, (), {})
@@ -51,7 +57,7 @@ def _read(element: etree._Element) -> _Read:
         return last
     found: list[etree._Element] = []
     first: dict[str, etree._Element] = {}
-    for container in element.iterchildren(EXTENSION_ELEMENTS):
+    for container in children(element).get(EXTENSION_ELEMENTS, ()):
         for child in container:
             tag = child.tag
             if isinstance(tag, str):
@@ -124,7 +130,7 @@ def zeebe_headers(element: etree._Element) -> dict[str, str]:
     headers: dict[str, str] = {}
     container = first_extension(element, zeebe("taskHeaders"))
     if container is not None:
-        for header in container.findall(zeebe("header")):
+        for header in children(container).get(ZEEBE_HEADER, ()):
             headers[header.get("key", "")] = header.get("value", "")
     return headers
 
@@ -136,8 +142,8 @@ def zeebe_mappings(
     container = first_extension(element, zeebe("ioMapping"))
     if container is None:
         return (), ()
-    inputs = _zeebe_mapping_list(ctx, element, container.findall(zeebe("input")), "input")
-    outputs = _zeebe_mapping_list(ctx, element, container.findall(zeebe("output")), "output")
+    inputs = _zeebe_mapping_list(ctx, element, children(container).get(ZEEBE_INPUT, []), "input")
+    outputs = _zeebe_mapping_list(ctx, element, children(container).get(ZEEBE_OUTPUT, []), "output")
     return inputs, outputs
 
 
@@ -188,8 +194,8 @@ def camunda_mappings(
     container = first_extension(element, camunda("inputOutput"))
     if container is None:
         return (), ()
-    inputs = _camunda_parameters(ctx, element, container.findall(camunda("inputParameter")))
-    outputs = _camunda_parameters(ctx, element, container.findall(camunda("outputParameter")))
+    inputs = _camunda_parameters(ctx, element, children(container).get(CAMUNDA_INPUT, []))
+    outputs = _camunda_parameters(ctx, element, children(container).get(CAMUNDA_OUTPUT, []))
     return inputs, outputs
 
 

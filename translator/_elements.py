@@ -33,6 +33,7 @@ from translator._model import (
 )
 from translator._namespaces import bpmn, camunda, local_name, zeebe
 from translator._templates import KafkaTaskTemplate
+from translator._xml import first_child
 
 Handler = Callable[[CompileContext, etree._Element, dict[str, object]], FlowNode | None]
 
@@ -207,7 +208,9 @@ def script_task(
         return job_task(ctx, element, common)
     script = dialects.zeebe_script(ctx, element)
     if script is False:
-        script = dialects.camunda_script(ctx, element, element.find(bpmn("script")), "script")
+        script = dialects.camunda_script(
+            ctx, element, first_child(element, bpmn("script")), "script"
+        )
     if not script:
         return None
     inputs, outputs = _mappings(ctx, element)

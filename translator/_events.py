@@ -37,6 +37,7 @@ from translator._model import (
 )
 from translator._namespaces import bpmn, local_name, zeebe
 from translator._timers import CHECKS, EXAMPLES
+from translator._xml import children, first_child
 from translator.expressions import Expression
 
 Position = Literal[
@@ -200,7 +201,7 @@ def read_terminate(
 def read_conditional(
     ctx: CompileContext, event: etree._Element, definition: etree._Element, catching: bool
 ) -> EventDefinition | None:
-    condition = definition.find(bpmn("condition"))
+    condition = first_child(definition, bpmn("condition"))
     text = "".join(str(part) for part in condition.itertext()) if condition is not None else ""
     if not text.strip():
         ctx.problem(event, "conditional event has no condition")
@@ -246,6 +247,7 @@ READERS: dict[str, tuple[str, Reader]] = {
     bpmn("compensateEventDefinition"): ("compensation", read_compensation),
     bpmn("linkEventDefinition"): ("link", read_link),
 }
+EVENT_DEFINITION_REF = bpmn("eventDefinitionRef")
 UNSUPPORTED_DEFINITIONS = {
     bpmn("cancelEventDefinition"): "cancel events belong to transaction sub-processes, "
     "which are not supported",
@@ -257,13 +259,14 @@ def event_definition(
 ) -> tuple[bool, EventDefinition | None]:
     """The one event definition of ``event`` (None for a none event), checked for
     ``position``; the flag is False when a problem was recorded."""
+    by_tag = children(event)
     found = [
         child
-        for child in event
-        if isinstance(child.tag, str)
-        and (child.tag in READERS or child.tag in UNSUPPORTED_DEFINITIONS)
+        for tag, group in by_tag.items()
+        if tag in READERS or tag in UNSUPPORTED_DEFINITIONS
+        for child in group
     ]
-    if event.find(bpmn("eventDefinitionRef")) is not None:
+    if EVENT_DEFINITION_REF in by_tag:
         ctx.problem(
             event,
             "eventDefinitionRef (shared event definitions) is not supported; "

@@ -15,6 +15,7 @@ from translator._model import (
     StandardLoop,
 )
 from translator._namespaces import bpmn, zeebe
+from translator._xml import children, first_child
 from translator.expressions import Expression
 
 MULTI_INSTANCE = bpmn("multiInstanceLoopCharacteristics")
@@ -44,15 +45,14 @@ def with_loop(
 def _loop_elements(
     element: etree._Element,
 ) -> tuple[etree._Element | None, etree._Element | None]:
-    """The first multi-instance and the first standard loop child of ``element``, in one pass
-    over its children (every activity is asked; almost none has either)."""
-    loop: etree._Element | None = None
-    for child in element.iterchildren(MULTI_INSTANCE, STANDARD_LOOP):
-        if child.tag == MULTI_INSTANCE:
-            return child, None  # multi-instance wins; the standard loop is not read then
-        if loop is None:
-            loop = child
-    return None, loop
+    """The first multi-instance and the first standard loop child of ``element``; when it has
+    both, only the multi-instance one is read."""
+    found = children(element)
+    multi = found.get(MULTI_INSTANCE)
+    if multi:
+        return multi[0], None
+    loop = found.get(STANDARD_LOOP)
+    return None, loop[0] if loop else None
 
 
 def multi_instance(
@@ -128,7 +128,7 @@ def _condition(ctx: CompileContext, element: etree._Element, text: str | None) -
 
 
 def _child_text(parent: etree._Element, local: str) -> str | None:
-    child = parent.find(bpmn(local))
+    child = first_child(parent, bpmn(local))
     if child is None:
         return None
     text = "".join(str(part) for part in child.itertext()).strip()

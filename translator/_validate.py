@@ -27,6 +27,7 @@ from translator._model import (
     SequenceFlow,
 )
 from translator._namespaces import bpmn, local_name
+from translator._xml import first_child
 
 ACTIVITY_TAGS = frozenset(
     bpmn(name)
@@ -213,7 +214,10 @@ def _is_entry(element: etree._Element) -> bool:
         tag in ENTRY_TAGS
         or (tag == SUB_PROCESS and element.get("triggeredByEvent") == "true")
         or element.get("isForCompensation") == "true"
-        or (tag == INTERMEDIATE_CATCH_EVENT and element.find(LINK_EVENT_DEFINITION) is not None)
+        or (
+            tag == INTERMEDIATE_CATCH_EVENT
+            and first_child(element, LINK_EVENT_DEFINITION) is not None
+        )
     )
 
 
