@@ -6,6 +6,7 @@ expand entities (billion laughs), read files or URLs (XXE), or recurse without b
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from types import MappingProxyType
 
@@ -18,7 +19,8 @@ MAX_FILE_BYTES = 20 * 1024 * 1024
 MAX_DEPTH = 64
 """Deepest element nesting we accept. Real models stay far below (a sub-process in a
 sub-process adds one level); the bound keeps the recursive compile far from Python's limit."""
-_DTD_MARKERS = (b"<!DOCTYPE", b"<!ENTITY")
+_DTD_MARKER = re.compile(rb"<!(?:DOCTYPE|ENTITY)")
+"""``<!DOCTYPE`` or ``<!ENTITY`` anywhere: one pass over the bytes instead of one per marker."""
 
 
 def parse_definitions(ctx: CompileContext, data: bytes) -> etree._Element | None:
@@ -26,7 +28,7 @@ def parse_definitions(ctx: CompileContext, data: bytes) -> etree._Element | None
     if len(data) > MAX_FILE_BYTES:
         ctx.problem(None, f"file is larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB")
         return None
-    if any(marker in data for marker in _DTD_MARKERS):
+    if _DTD_MARKER.search(data):
         _refuse_dtd(ctx)
         return None
     root = _parse(ctx, data)
@@ -108,7 +110,8 @@ def children(element: etree._Element) -> Children:
     if not len(element):  # most sequence flows, gateways, plain events
         return _NO_CHILDREN
     found: dict[str, list[etree._Element]] = {}
-    for child in element:
+    # A slice is built in C, faster than lxml's child iterator (lxml-stubs lack slicing).
+    for child in element[:]:  # type: ignore[index]
         tag = child.tag
         if isinstance(tag, str):  # not a comment or processing instruction
             if tag in found:
