@@ -73,6 +73,10 @@ class CompileContext:
     def has_problem(self, element: etree._Element) -> bool:
         return element.get("id") in self._problem_ids
 
+    def has_problem_id(self, element_id: str | None) -> bool:
+        """``has_problem`` for an element whose id the caller has read already."""
+        return element_id in self._problem_ids
+
     def problem(self, element: etree._Element | None, message: str) -> None:
         element_id = element.get("id") if element is not None else None
         line = element.sourceline if element is not None else None

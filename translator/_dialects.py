@@ -14,6 +14,7 @@ the job's own policy here.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache
 
@@ -57,7 +58,7 @@ def _read(element: etree._Element) -> _Read:
         return last
     found: list[etree._Element] = []
     first: dict[str, etree._Element] = {}
-    for container in children(element).get(EXTENSION_ELEMENTS, ()):
+    for container in _extension_containers(element):
         # A slice is built in C, faster than lxml's child iterator (lxml-stubs lack slicing).
         for child in container[:]:  # type: ignore[index]
             tag = child.tag
@@ -66,6 +67,16 @@ def _read(element: etree._Element) -> _Read:
                 first.setdefault(tag, child)
     last = _last = (element, tuple(found), first)
     return last
+
+
+def _extension_containers(element: etree._Element) -> Iterable[etree._Element]:
+    if len(element) > _MANY_CHILDREN:  # a process or sub-process: lxml skips the others in C
+        return element.iterchildren(EXTENSION_ELEMENTS)
+    return children(element).get(EXTENSION_ELEMENTS, ())
+
+
+_MANY_CHILDREN = 16
+"""More children than a task or event has: indexing them all costs more than one lxml pass."""
 
 
 def extensions(element: etree._Element) -> tuple[etree._Element, ...]:

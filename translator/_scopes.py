@@ -52,16 +52,16 @@ def compile_scope(ctx: CompileContext, scope: etree._Element) -> Scope:
         if tag == SEQUENCE_FLOW:
             flow_elements.append(child)
         elif tag in HANDLERS:
-            members[child.get("id", "")] = child
-            _compile_node(ctx, child, nodes)
+            element_id = child.get("id", "")
+            members[element_id] = child
+            _compile_node(ctx, child, tag, element_id, nodes)
         elif tag in elements.REFUSED:
             members[child.get("id", "")] = child
             ctx.problem(child, elements.REFUSED[tag])
         elif tag not in elements.IGNORED:
             ctx.problem(child, f"{local_name(tag)} is not supported yet")
-    xml_flows = [
-        XmlFlow(e, e.get("id", ""), e.get("sourceRef", ""), e.get("targetRef", ""))
-        for e in flow_elements
+    xml_flows: list[XmlFlow] = [
+        (e, e.get("id", ""), e.get("sourceRef", ""), e.get("targetRef", "")) for e in flow_elements
     ]
     flows = _compile_flows(ctx, members, xml_flows, nodes)
     linked = _link(nodes, flows)
@@ -69,10 +69,17 @@ def compile_scope(ctx: CompileContext, scope: etree._Element) -> Scope:
     return Scope(linked, flows)
 
 
-def _compile_node(ctx: CompileContext, element: etree._Element, nodes: dict[str, FlowNode]) -> None:
-    element_id = element.get("id")
+def _compile_node(
+    ctx: CompileContext,
+    element: etree._Element,
+    tag: str,
+    element_id: str,
+    nodes: dict[str, FlowNode],
+) -> None:
+    """Compile one flow node into ``nodes`` (``tag`` and ``element_id`` as read by the caller:
+    lxml builds a new string each time they are read)."""
     if not element_id:
-        ctx.problem(element, f"{local_name(element.tag)} has no id")
+        ctx.problem(element, f"{local_name(tag)} has no id")
         return
     if element_id in ctx.node_ids:
         ctx.problem(element, f"id {element_id!r} is used twice")
@@ -85,13 +92,13 @@ def _compile_node(ctx: CompileContext, element: etree._Element, nodes: dict[str,
     }
     try:
         listeners = dialects.listeners(ctx, element)
-        node = HANDLERS[element.tag](ctx, element, {**common, "listeners": listeners})
+        node = HANDLERS[tag](ctx, element, {**common, "listeners": listeners})
         if node is not None:
             node = with_loop(ctx, element, node, common)
     except ValidationError as error:
-        ctx.problem(element, f"invalid {local_name(element.tag)}: {error.errors()[0]['msg']}")
+        ctx.problem(element, f"invalid {local_name(tag)}: {error.errors()[0]['msg']}")
         return
-    if node is not None and not ctx.has_problem(element):
+    if node is not None and not ctx.has_problem_id(element_id):
         nodes[element_id] = node
 
 
@@ -104,14 +111,14 @@ def _compile_flows(
     """Flows between compiled nodes; a flow touching a refused node is dropped quietly (the
     refusal already explains it)."""
     flows: dict[str, SequenceFlow] = {}
-    for flow in xml_flows:
-        element, flow_id, source, target = flow
+    for element, flow_id, source, target in xml_flows:
         if flow_id and source in nodes and target in nodes:  # compiled nodes are members
             flows[flow_id] = SequenceFlow(
                 id=flow_id,
                 source=source,
                 target=target,
-                condition=_condition(ctx, element),
+                # Most flows have no child element at all, so no condition to look for.
+                condition=_condition(ctx, element) if len(element) else None,
                 line=element.sourceline,
             )
             continue

@@ -7,7 +7,6 @@ reason neither hides nor repeats a problem (its flows still count for reachabili
 from __future__ import annotations
 
 from collections import deque
-from typing import NamedTuple
 
 from lxml import etree
 
@@ -47,17 +46,14 @@ ACTIVITY_TAGS = frozenset(
     )
 )
 GATEWAYS = (ExclusiveGateway, InclusiveGateway, ParallelGateway, EventBasedGateway)
+DECIDING_GATEWAYS = (ExclusiveGateway, InclusiveGateway)
 EVENT_GATEWAY_TRIGGERS = frozenset({"message", "timer", "signal", "conditional"})
 
 
-class XmlFlow(NamedTuple):
-    """A ``<sequenceFlow>`` as written, read once: every one counts for the checks, compiled
-    or not (``""`` for a missing attribute)."""
-
-    element: etree._Element
-    id: str
-    source: str
-    target: str
+XmlFlow = tuple[etree._Element, str, str, str]
+"""A ``<sequenceFlow>`` as written, read once: (element, id, sourceRef, targetRef), ``""`` for
+a missing attribute. Every one counts for the checks, compiled or not. (A plain tuple: a scope
+may hold thousands, and a NamedTuple costs several times more to make.)"""
 
 
 def validate_scope(
@@ -70,8 +66,8 @@ def validate_scope(
     """Record every problem of the scope's graph; ``members`` are its flow-node elements by
     id, ``xml_flows`` its sequence flows as written."""
     successors: dict[str, list[str]] = {}
-    for flow in xml_flows:
-        successors.setdefault(flow.source, []).append(flow.target)
+    for _, _, source, target in xml_flows:
+        successors.setdefault(source, []).append(target)
     _check_gateways(ctx, nodes, flows, xml_flows, successors)
     _check_boundary_events(ctx, members, nodes)
     _check_event_sub_processes(ctx, nodes, successors)
@@ -99,7 +95,7 @@ def _check_gateways(
                 node,
                 "gateway has no outgoing sequence flow: a token reaching it would be stuck",
             )
-        if isinstance(node, ExclusiveGateway | InclusiveGateway):
+        if isinstance(node, DECIDING_GATEWAYS):
             default = node.default_flow
             if default and default not in node.outgoing and not _dropped(default, flows, xml_flows):
                 _problem(ctx, node, f"default flow {default!r} is not an outgoing flow")
@@ -117,7 +113,7 @@ def _check_gateways(
 def _dropped(flow_id: str, flows: dict[str, SequenceFlow], xml_flows: list[XmlFlow]) -> bool:
     """Whether the scope has a flow ``flow_id`` that was not compiled (its problem, if any, is
     already recorded)."""
-    return flow_id not in flows and any(flow.id == flow_id for flow in xml_flows)
+    return flow_id not in flows and any(xml_id == flow_id for _, xml_id, _, _ in xml_flows)
 
 
 def _check_event_gateway_targets(
