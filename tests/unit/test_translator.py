@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import sys
 import textwrap
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -85,6 +87,43 @@ def test_ir_round_trips_through_json_with_a_stable_content_hash() -> None:
     assert restored == definition
     assert restored.with_content_hash().content_hash == definition.content_hash
     assert len(definition.content_hash) == 64
+
+
+def test_rehashing_a_definition_gives_the_same_hash() -> None:
+    (definition,) = translator.compile_file(ORDER_PROCESS)
+    assert definition.with_content_hash() == definition
+    unhashed = definition.model_copy(update={"content_hash": ""})
+    assert unhashed.with_content_hash() == definition
+
+
+def test_files_compiled_at_once_in_threads_give_the_same_ir() -> None:
+    """The compiler remembers the last element it read (a per-module memo): threads that
+    compile at the same time must still each get their own file's IR."""
+    bodies = [
+        f"""
+        <bpmn:startEvent id="s{i}" />
+        <bpmn:serviceTask id="t{i}">
+          <bpmn:extensionElements><zeebe:taskDefinition type="job-{i}" /></bpmn:extensionElements>
+          <bpmn:multiInstanceLoopCharacteristics>
+            <bpmn:loopCardinality>{i + 1}</bpmn:loopCardinality>
+          </bpmn:multiInstanceLoopCharacteristics>
+        </bpmn:serviceTask>
+        <bpmn:endEvent id="e{i}" />
+        <bpmn:sequenceFlow id="f{i}a" sourceRef="s{i}" targetRef="t{i}" />
+        <bpmn:sequenceFlow id="f{i}b" sourceRef="t{i}" targetRef="e{i}" />
+        """
+        for i in range(8)
+    ]
+    files = [model(body, process_id=f"p{i}") for i, body in enumerate(bodies)]
+    expected = [compile_bytes(data, "m.bpmn") for data in files]
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads as often as possible
+    try:
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            results = list(pool.map(lambda data: compile_bytes(data, "m.bpmn"), files * 25))
+    finally:
+        sys.setswitchinterval(interval)
+    assert results == expected * 25
 
 
 def test_a_changed_model_gets_another_hash() -> None:
