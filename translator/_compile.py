@@ -12,7 +12,7 @@ from lxml import etree
 from translator import _dialects as dialects
 from translator._context import CompileContext
 from translator._errors import Problem, TranslationError
-from translator._model import ProcessDefinition, StartEvent, TriggeredStartEvent
+from translator._model import ProcessDefinition
 from translator._namespaces import bpmn
 from translator._scopes import Scope, compile_scope
 from translator._templates import KafkaTaskTemplate
@@ -128,8 +128,8 @@ def _compile_process(ctx: CompileContext, process: etree._Element) -> ProcessDef
 
 def _none_start(ctx: CompileContext, process: etree._Element, scope: Scope) -> str | bool | None:
     """The none start event's id; None if only triggered starts exist; False on a problem."""
-    starts = [node.id for node in scope.nodes.values() if isinstance(node, StartEvent)]
-    triggered = [n for n in scope.nodes.values() if isinstance(n, TriggeredStartEvent)]
+    starts = [node.id for node in scope.nodes.values() if node.kind == "startEvent"]
+    triggered = [n for n in scope.nodes.values() if n.kind == "triggeredStartEvent"]
     if len(starts) > 1:
         ctx.problem(process, f"process has {len(starts)} none start events, expected one")
         return False

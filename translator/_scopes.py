@@ -20,9 +20,7 @@ from translator._model import (
     EventSubProcess,
     FlowNode,
     SequenceFlow,
-    StartEvent,
     SubProcess,
-    TriggeredStartEvent,
 )
 from translator._namespaces import bpmn, local_name
 from translator._validate import XmlFlow, validate_scope
@@ -179,8 +177,8 @@ def sub_process(
     if element.get("triggeredByEvent", "false").strip().lower() == "true":
         return event_sub_process(ctx, element, common)
     scope = compile_scope(ctx, element)
-    starts = [n.id for n in scope.nodes.values() if isinstance(n, StartEvent)]
-    triggered = [n for n in scope.nodes.values() if isinstance(n, TriggeredStartEvent)]
+    starts = [n.id for n in scope.nodes.values() if n.kind == "startEvent"]
+    triggered = [n for n in scope.nodes.values() if n.kind == "triggeredStartEvent"]
     for start in triggered:
         ctx.problem(
             element,
@@ -200,7 +198,7 @@ def event_sub_process(
     ctx: CompileContext, element: etree._Element, common: dict[str, object]
 ) -> FlowNode | None:
     scope = compile_scope(ctx, element)
-    starts = [n.id for n in scope.nodes.values() if isinstance(n, TriggeredStartEvent)]
+    starts = [n.id for n in scope.nodes.values() if n.kind == "triggeredStartEvent"]
     if len(starts) != 1:
         if not ctx.has_problem(element):
             ctx.problem(
