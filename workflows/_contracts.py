@@ -307,6 +307,16 @@ class Incident(_Wire):
 COMPLETED_TRAIL_LIMIT = 1_000
 
 
+class ScopeFrame(_Wire):
+    """A sub-process instance a continued run re-enters on its way to the token."""
+
+    instance: ElementInstance
+    variables: dict[str, Any] = Field(default_factory=dict)
+    join_arrivals: dict[str, dict[str, int]] = Field(default_factory=dict)
+    timers: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    """What is left of the sub-process's timer event sub-process schedules."""
+
+
 class Continuation(_Wire):
     """Second workflow argument after continue-as-new: everything the next run needs."""
 
@@ -315,6 +325,9 @@ class Continuation(_Wire):
     next_key: int
     node_id: str
     via_flow: str | None = None
+    """Where the token continues: in the process, or in the innermost of ``chain``."""
+    chain: list[ScopeFrame] = Field(default_factory=list)
+    """The (nested) sub-process instances the token runs in, outermost first."""
     completed: list[CompletedElement] = Field(default_factory=list)
     completed_count: int = 0
     join_arrivals: dict[str, dict[str, int]] = Field(default_factory=dict)

@@ -127,6 +127,7 @@ with workflow.unsafe.imports_passed_through():
         KafkaResponse,
         MessagePublication,
         MessageSubscription,
+        ScopeFrame,
         SubscribeRequest,
         make_correlation_id,
     )
@@ -134,6 +135,11 @@ with workflow.unsafe.imports_passed_through():
     from workflows._scope import Scope
     from workflows._structure import boundaries_of, can_reach, event_sub_processes
     from workflows._timers import TimerSchedule, TimerValueError, schedule
+
+    try:  # imported here, outside the sandbox: it reads the environment when imported
+        from opentelemetry import trace as otel_trace
+    except ImportError:  # the opentelemetry extra is not installed
+        otel_trace = None  # type: ignore[assignment]
 
 T = TypeVar("T")
 
@@ -212,6 +218,11 @@ class EventSubProcessTriggered(Exception):
         self.variables = variables
 
 
+class ContinueAsNewNow(Exception):
+    """A safe point inside a sub-process: unwind to the process, finishing nothing, so the
+    instance continues as new and re-enters the sub-processes (``ScopeFrame``)."""
+
+
 class IncidentRaised(Exception):
     """A step failed in a way an operator must look at."""
 
@@ -262,6 +273,12 @@ class Engine:
         self.incidents: dict[str, Incident] = {}
         self.waiting = _Waiting()
         self.continue_at: tuple[str, str | None] | None = None
+        self.continue_chain: list[ScopeFrame] = []
+        self._resume: deque[ScopeFrame] = deque()
+        """Sub-process instances a continued run re-enters, outermost first."""
+        self._resuming: dict[str, ScopeFrame] = {}
+        self._resumed_at: tuple[str, str | None] = ("", None)
+        """Where the token continues inside the innermost re-entered sub-process."""
         self.runs = 1
         self._next_key = 0
         start_event = options.start_event or definition.start_event
@@ -275,6 +292,10 @@ class Engine:
     def _restore(self, continuation: Continuation) -> None:
         self._next_key = continuation.next_key
         self._start = (continuation.node_id, continuation.via_flow)
+        self._resume.extend(continuation.chain)
+        if continuation.chain:
+            self._resumed_at = self._start
+            self._start = (continuation.chain[0].instance.element_id, None)
         self.completed.extend(continuation.completed)
         self.completed_count = continuation.completed_count
         self.root.join_arrivals = {k: dict(v) for k, v in continuation.join_arrivals.items()}
@@ -302,6 +323,8 @@ class Engine:
         self._spawn(self.root, *self._start)
         try:
             await self._complete_scope(self.root)
+        except ContinueAsNewNow:
+            pass  # the state to continue with is in continue_at and continue_chain
         except ErrorPropagatedToCaller as propagated:
             raise ApplicationError(
                 propagated.details.message or f"BPMN error {propagated.details.code!r}",
@@ -319,6 +342,7 @@ class Engine:
             next_key=self._next_key,
             node_id=self.continue_at[0],
             via_flow=self.continue_at[1],
+            chain=self.continue_chain,
             completed=list(self.completed),
             completed_count=self.completed_count,
             join_arrivals=self.root.join_arrivals,
@@ -360,10 +384,13 @@ class Engine:
         current: str | None = node_id
         while current is not None:
             scope.tokens[token] = current
-            if scope is self.root and self._continue_as_new_due():
+            if self._continue_as_new_due(scope):
                 # A safe point: the only token, between elements, nothing pending.
                 self.continue_at = (current, via_flow)
-                return
+                if scope is self.root:
+                    return
+                self.continue_chain = self._frames(scope)
+                raise ContinueAsNewNow()
             node = nodes[current]
             taken = await self._execute(scope, node, via_flow)
             link = _link_target(scope, node)
@@ -409,11 +436,15 @@ class Engine:
             return
         raise failure
 
-    def _continue_as_new_due(self) -> bool:
+    def _continue_as_new_due(self, scope: Scope) -> bool:
+        """At a safe point: the token is the only one in its scope and each enclosing one (all
+        the process or sub-processes), only those sub-processes are active, nothing pending."""
+        chain = list(scope.chain())
+        if any(s.kind not in ("process", "subProcess") or len(s.tokens) != 1 for s in chain):
+            return False
         info = workflow.info()
         return (
-            len(self.root.tokens) == 1
-            and not self.active
+            set(self.active) == {s.key for s in chain if s.kind == "subProcess"}
             and not self.incidents
             and not self.waiting.awaiting
             and not self.waiting.subscribed
@@ -424,6 +455,28 @@ class Engine:
                 or info.is_continue_as_new_suggested()
             )
         )
+
+    def _frames(self, scope: Scope) -> list[ScopeFrame]:
+        """The sub-process instances around ``scope``, outermost first, with their state."""
+        return [
+            ScopeFrame(
+                instance=self.active[level.key],
+                variables=level.variables,
+                join_arrivals=level.join_arrivals,
+                timers={k: v.to_json() for k, v in level.timer_progress.items()},
+            )
+            for level in reversed(list(scope.chain()))
+            if level.kind == "subProcess"
+        ]
+
+    def _reenter(self, node: FlowNode) -> ElementInstance | None:
+        """In a continued run, the sub-process instance the token is re-entering, if any."""
+        if not self._resume or self._resume[0].instance.element_id != node.id:
+            return None
+        frame = self._resume.popleft()
+        self._resuming[frame.instance.key] = frame
+        self.active[frame.instance.key] = frame.instance
+        return frame.instance
 
     # --- element instances --------------------------------------------------------------------
 
@@ -463,7 +516,7 @@ class Engine:
             scope, node, via_flow
         ):
             return []
-        instance = self.enter(scope, node)
+        instance = self._reenter(node) or self.enter(scope, node)
         try:
             taken = await self._with_boundary_timers(scope, node, instance)
         except ErrorThrown as thrown:
@@ -476,6 +529,8 @@ class Engine:
         except BoundaryTriggered as triggered:
             self.leave(instance, "terminated")
             return self._occur_boundary(scope, triggered.boundary, triggered.variables)
+        except ContinueAsNewNow:
+            raise  # the instance goes on in the next run
         except (Exception, asyncio.CancelledError):
             # Not GeneratorExit: a workflow evicted from the cache closes its coroutines.
             self.leave(instance, "terminated")
@@ -876,9 +931,16 @@ class Engine:
             return await self._behaviour(scope, node, instance)
         # As in Zeebe, the activity starts only once every timer has a valid schedule.
         plans: list[TimerSchedule | None] = []
+        carried = instance.details.setdefault("boundary_timers", {})  # across continue-as-new
         for boundary in boundaries:
+            if boundary.id in carried:
+                plans.append(TimerSchedule.from_json(carried[boundary.id]))
+                continue
             schedule_of = functools.partial(self._boundary_schedule, scope, boundary)
-            plans.append(await self.with_incidents(instance, schedule_of))
+            plan = await self.with_incidents(instance, schedule_of)
+            if plan is not None:
+                carried[boundary.id] = plan.to_json()
+            plans.append(plan)
         body = asyncio.create_task(self._behaviour(scope, node, instance))
         fired: list[tuple[BoundaryEvent, dict[str, Any]]] = []
         watchers = [
@@ -928,6 +990,11 @@ class Engine:
             if plan is not None:
                 await _sleep_until(plan.first)
                 plan = plan.following()
+                timers = instance.details["boundary_timers"]
+                if plan is None:
+                    timers.pop(boundary.id, None)
+                else:
+                    timers[boundary.id] = plan.to_json()
             else:
                 assert isinstance(boundary.trigger, MessageEventDefinition | SignalEventDefinition)
                 occurrences += 1
@@ -1159,8 +1226,17 @@ class Engine:
         if node.start_event is None:
             return
         child = scope.child(instance.key, "subProcess", container=node, owner_id=node.id)
+        start: tuple[str, str | None] = (node.start_event, None)
+        frame = self._resuming.pop(instance.key, None)
+        if frame is not None:  # continued as new inside this sub-process
+            child.variables = frame.variables
+            child.join_arrivals = frame.join_arrivals
+            child.timer_progress = {k: TimerSchedule.from_json(v) for k, v in frame.timers.items()}
+            start = (
+                (self._resume[0].instance.element_id, None) if self._resume else self._resumed_at
+            )
         instance.details["variables"] = child.variables
-        self._spawn(child, node.start_event)
+        self._spawn(child, *start)
         await self._complete_scope(child)
 
     async def run_inner(self, scope: Scope, activity: FlowNode) -> None:
@@ -1550,11 +1626,9 @@ def _with_template_contract(task: KafkaTask, payload: Any) -> Any:
 def _current_trace_id() -> str:
     """The OpenTelemetry trace the instance was started in (temporalio's TracingInterceptor
     carries it in the start's headers, so replay sees the same one), else a generated id."""
-    try:
-        from opentelemetry import trace
-    except ImportError:
+    if otel_trace is None:
         return workflow.uuid4().hex
-    context = trace.get_current_span().get_span_context()
+    context = otel_trace.get_current_span().get_span_context()
     return format(context.trace_id, "032x") if context.is_valid else workflow.uuid4().hex
 
 

@@ -59,3 +59,59 @@ async def test_a_10000_iteration_loop_continues_as_new_with_its_state(
     first = history.events[0].workflow_execution_started_event_attributes
     assert first.continued_execution_run_id, "the last run continued from an earlier one"
     assert history.events[-1].event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED
+
+
+NESTED_LOOP = model(
+    "nested-loop",
+    events("start", kind="startEvent"),
+    '<bpmn:subProcess id="outer">',
+    events("outer_start", kind="startEvent"),
+    '<bpmn:subProcess id="inner">',
+    events("inner_start", kind="startEvent"),
+    '<bpmn:exclusiveGateway id="again" default="again_done" />',
+    service("tick"),
+    events("inner_end"),
+    chain("inner_start", "again"),
+    flow("again", "tick", "=count &lt; 600"),
+    flow("again", "inner_end", flow_id="again_done"),
+    chain("tick", "again"),
+    "</bpmn:subProcess>",
+    events("outer_end"),
+    chain("outer_start", "inner", "outer_end"),
+    "</bpmn:subProcess>",
+    '<bpmn:boundaryEvent id="too_long" attachedToRef="outer">'
+    "<bpmn:timerEventDefinition><bpmn:timeDuration>P1D</bpmn:timeDuration>"
+    "</bpmn:timerEventDefinition></bpmn:boundaryEvent>",
+    events("done", "timed_out"),
+    chain("start", "outer", "done"),
+    chain("too_long", "timed_out"),
+)
+
+
+async def test_a_loop_inside_nested_sub_processes_continues_as_new_inside_them(
+    time_skipping_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    deploy(NESTED_LOOP)
+    client = time_skipping_env.client
+
+    def tick(job: Job) -> dict[str, Any]:
+        return {"count": job.variables["count"] + 1}
+
+    async with running_interpreter(
+        client, task_queue, {"tick": tick}, continue_as_new_after_events=300
+    ):
+        handle = await client.start_workflow(
+            "nested-loop", {"count": 0}, id=f"nested-{uuid.uuid4()}", task_queue=task_queue
+        )
+        result = await handle.result()
+        state = await handle.query(STATE_QUERY)
+        history = await client.get_workflow_handle(handle.id).fetch_history()
+    assert result["count"] == 600
+    completed = [e["element_id"] for e in state["completed"]]
+    assert completed[-3:] == ["outer_end", "outer", "done"]
+    assert completed.count("outer") == 1 and completed.count("inner") == 1
+    assert "too_long" not in completed
+    assert state["completed_count"] == 2 * 600 + 9
+    first = history.events[0].workflow_execution_started_event_attributes
+    assert first.continued_execution_run_id, "it continued as new inside the sub-processes"
+    assert len(history.events) < 700
