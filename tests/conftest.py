@@ -16,7 +16,8 @@ ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 
 TEST_PORT_OFFSET = int(os.environ.get("BPMN_TEST_PORT_OFFSET", "0"))
-"""Lets two test runs share the machine: each offset gets its own stack directory and ports."""
+"""Lets two test runs share the machine: each offset gets its own stack directory and ports
+(keep offsets 2,000 or more apart: the four ports of one run span 27233..29093 + offset)."""
 TEST_STACK_ROOT = ROOT / ".stack" / ("test" if not TEST_PORT_OFFSET else f"test-{TEST_PORT_OFFSET}")
 TEST_STACK_PORTS = {
     "temporal_port": 27233 + TEST_PORT_OFFSET,
