@@ -69,14 +69,14 @@ def _read(element: etree._Element) -> _Read:
     return last
 
 
+_MANY_CHILDREN = 16
+"""More children than a task or event has: indexing them all costs more than one lxml pass."""
+
+
 def _extension_containers(element: etree._Element) -> Iterable[etree._Element]:
     if len(element) > _MANY_CHILDREN:  # a process or sub-process: lxml skips the others in C
         return element.iterchildren(EXTENSION_ELEMENTS)
     return children(element).get(EXTENSION_ELEMENTS, ())
-
-
-_MANY_CHILDREN = 16
-"""More children than a task or event has: indexing them all costs more than one lxml pass."""
 
 
 def extensions(element: etree._Element) -> tuple[etree._Element, ...]:
