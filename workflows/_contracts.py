@@ -70,6 +70,8 @@ USER_TASK_HEADER_PREFIX = "io.camunda.zeebe:"
 """User tasks are jobs of type ``translator.USER_TASK_JOB_TYPE`` (as in Zeebe); their
 assignment travels in headers named like Zeebe's: ``io.camunda.zeebe:assignee``, ..."""
 FETCH_VARIABLES_HEADER = "fetchVariables"
+JOB_TIMEOUT_HEADER = "jobTimeout"
+"""Task header: an ISO 8601 duration, the job's timeout (a heartbeat timeout) for this task."""
 """Task header: comma-separated names; the job then carries only these (and its inputs)."""
 
 # Where operators find instances: memo keys, and Keyword search attributes when registered.

@@ -89,6 +89,7 @@ with workflow.unsafe.imports_passed_through():
         ExpressionEvaluationError,
         evaluate,
     )
+    from translator.expressions._temporal import parse_duration
     from workflows._catching import (
         Catcher,
         catchable_codes,
@@ -104,6 +105,7 @@ with workflow.unsafe.imports_passed_through():
         DLT_SUFFIX,
         ESCALATION_SIGNAL,
         FETCH_VARIABLES_HEADER,
+        JOB_TIMEOUT_HEADER,
         KAFKA_JOB_TYPE,
         KAFKA_KEY_HEADER,
         KAFKA_PUBLISH_ACTIVITY,
@@ -1316,7 +1318,8 @@ class Engine:
             if isinstance(task, UserTask):
                 result = await self._user_task(task, instance, job_input)
             else:
-                result = await self._execute_job(task, job_input, JOB_MAX_DURATION, JOB_TIMEOUT)
+                timeout = _job_timeout(task)
+                result = await self._execute_job(task, job_input, JOB_MAX_DURATION, timeout)
         except ActivityError as error:
             self._fail(
                 scope,
@@ -1701,6 +1704,22 @@ def _caught_variables(thrown: ErrorThrown) -> dict[str, Any]:
     if definition.message_variable:
         variables[definition.message_variable] = thrown.message
     return variables
+
+
+def _job_timeout(task: JobTask) -> timedelta:
+    """The ``jobTimeout`` task header, else Zeebe's default; a value that is not a positive
+    duration is an incident naming it."""
+    text = task.job.headers.get(JOB_TIMEOUT_HEADER)
+    if text is None:
+        return JOB_TIMEOUT
+    duration = parse_duration(text.strip())
+    if not isinstance(duration, timedelta) or duration <= timedelta():
+        raise IncidentRaised(
+            "EXTRACT_VALUE_ERROR",
+            f"the {JOB_TIMEOUT_HEADER} header of {task.id!r} is {text!r}; use a positive "
+            "ISO 8601 duration like 'PT10M'",
+        )
+    return duration
 
 
 def _job_variables(headers: Mapping[str, str], local: Scope) -> dict[str, Any]:
