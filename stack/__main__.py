@@ -1,4 +1,4 @@
-"""``python -m stack start|stop|status``: the local Temporal + Kafka stack from a shell."""
+"""``python -m stack start|stop|restart|status``: the local Temporal + Kafka stack from a shell."""
 
 from __future__ import annotations
 
@@ -51,7 +51,14 @@ def _parser() -> argparse.ArgumentParser:
         description="Stop the components this stack started; nothing happens for those that "
         "are not running. Data under --root is kept.",
     )
-    for command in (start, stop):
+    restart = commands.add_parser(
+        "restart",
+        help="stop what this stack started, then start it again (data is kept)",
+        description="Stop the stack (or the --only components) as `stop` does, then start it "
+        "as `start` does; data under --root is kept. `restart --only kafka` restarts just the "
+        "broker, for trying what clients do when Kafka goes away and comes back.",
+    )
+    for command in (start, stop, restart):
         command.add_argument(
             "--only",
             action="append",
@@ -117,6 +124,9 @@ def main(argv: list[str] | None = None) -> int:
             return _start(stack, args.only)
         if args.command == "stop":
             return _stop(stack, args.only)
+        if args.command == "restart":
+            _stop(stack, args.only)
+            return _start(stack, args.only)
         return 0 if _print_status(stack) else _EXIT_NOT_RUNNING
     except StackError as error:
         print(f"error: {error}", file=sys.stderr)
