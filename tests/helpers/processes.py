@@ -61,3 +61,41 @@ def wait_for_log(
             raise AssertionError(f"process exited with {process.returncode}:\n{content}")
         time.sleep(0.1)
     raise AssertionError(f"{text!r} not in {log} after {timeout} s:\n{log.read_text()}")
+
+
+def log_count(log: Path, text: str) -> int:
+    """How many times ``text`` occurs in ``log`` so far (0 if it does not exist yet)."""
+    return log.read_text(errors="replace").count(text) if log.exists() else 0
+
+
+def wait_for_log_count(
+    log: Path,
+    text: str,
+    count: int,
+    process: subprocess.Popen[bytes] | None = None,
+    timeout: float = 30.0,
+) -> int:
+    """Wait until ``text`` occurs at least ``count`` times in ``log``; returns how many times.
+
+    Polls every 10 ms, so a caller can act (say, kill the process) soon after the count is hit.
+    """
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = log_count(log, text)
+        if found >= count:
+            return found
+        if process is not None and process.poll() is not None:
+            raise AssertionError(f"process exited with {process.returncode}; log: {log}")
+        time.sleep(0.01)
+    raise AssertionError(f"{text!r} {log_count(log, text)} times (not {count}) in {log}")
+
+
+@contextmanager
+def paused(process: subprocess.Popen[bytes]) -> Iterator[None]:
+    """Freeze ``process`` (SIGSTOP) for the block: a stalled worker, as a long GC pause or an
+    overloaded host would stall it. It always gets SIGCONT, so it can be stopped afterwards."""
+    process.send_signal(signal.SIGSTOP)
+    try:
+        yield
+    finally:
+        process.send_signal(signal.SIGCONT)
