@@ -562,6 +562,10 @@ class Engine:
             await self._run_loop(scope, node, instance)
         elif isinstance(node, CallActivity):
             await self.with_incidents(instance, lambda: self._run_call(scope, node, instance))
+        elif isinstance(node, IntermediateThrowEvent | ResultEndEvent) and node.job is not None:
+            # Zeebe's message throw and end events: a job, exactly like a send task.
+            task = _as_job_task(node)
+            await self.with_incidents(instance, lambda: self._run_job(scope, task, instance))
         elif isinstance(node, ResultEndEvent):
             await self.with_incidents(instance, lambda: self._end_with_result(scope, node))
         elif isinstance(node, IntermediateCatchEvent | ReceiveTask) and not _is_link(node):
@@ -1704,6 +1708,22 @@ def _caught_variables(thrown: ErrorThrown) -> dict[str, Any]:
     if definition.message_variable:
         variables[definition.message_variable] = thrown.message
     return variables
+
+
+def _as_job_task(node: IntermediateThrowEvent | ResultEndEvent) -> JobTask:
+    """A message throw or end event seen as the job task it behaves as."""
+    assert node.job is not None
+    return JobTask.model_construct(
+        id=node.id,
+        name=node.name,
+        line=node.line,
+        incoming=node.incoming,
+        outgoing=node.outgoing,
+        bpmn_type=node.kind,
+        job=node.job,
+        inputs=node.inputs,
+        outputs=getattr(node, "outputs", ()),
+    )
 
 
 def _job_timeout(task: JobTask) -> timedelta:

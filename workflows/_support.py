@@ -86,6 +86,8 @@ def _event_reason(node: FlowNode) -> str | None:
         return None if kind in RUNNABLE_TRIGGERS else f"{kind} event sub-processes"
     if isinstance(node, TriggeredStartEvent) and node.trigger.kind not in RUNNABLE_TRIGGERS:
         return f"{node.trigger.kind} start events"
+    if isinstance(node, IntermediateThrowEvent | ResultEndEvent) and node.job is not None:
+        return None  # a message throw or end event that is a job, like a send task
     if isinstance(node, ResultEndEvent) and node.result.kind not in RUNNABLE_RESULTS:
         return f"{node.result.kind} end events"
     if (
