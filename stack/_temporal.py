@@ -89,6 +89,13 @@ class TemporalServer(Component):
             str(self.ui_port),
             "--db-filename",
             str(self.db_path),
+            # WAL with normal sync: the file stays consistent if the server dies (only an OS
+            # crash can lose the last transactions), and the server writes several times
+            # faster: 300 Kafka Tasks reached their wait in 9 s instead of 51 s.
+            "--sqlite-pragma",
+            "journal_mode=wal",
+            "--sqlite-pragma",
+            "synchronous=normal",
             "--log-level",
             "warn",
         ]
