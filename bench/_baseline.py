@@ -21,6 +21,8 @@ CHAIN_WORKFLOW = "bench-b-chain"
 LOOP_WORKFLOW = "bench-b-loop"
 FANOUT_WORKFLOW = "bench-b-fanout"
 JOBS_WORKFLOW = "bench-b-jobs"
+KAFKA_WAIT_WORKFLOW = "bench-b-kafka-wait"
+KAFKA_WAIT_SIGNAL = "bench.kafka_response"
 
 # The interpreter's job activity options (workflows/_interpreter.py), so both sides ask the
 # server for the same thing.
@@ -132,4 +134,23 @@ class JobsWorkflow:
         return count
 
 
-WORKFLOWS = [ChainWorkflow, LoopWorkflow, FanOutWorkflow, JobsWorkflow]
+@workflow.defn(name=KAFKA_WAIT_WORKFLOW)
+class KafkaWaitWorkflow:
+    """The Kafka bridge workload's floor: waits for one response signal and returns it."""
+
+    def __init__(self) -> None:
+        self._response: dict[str, Any] | None = None
+
+    @workflow.signal(name=KAFKA_WAIT_SIGNAL)
+    def response(self, payload: dict[str, Any]) -> None:
+        if self._response is None:
+            self._response = payload
+
+    @workflow.run
+    async def run(self, variables: dict[str, Any]) -> dict[str, Any]:
+        await workflow.wait_condition(lambda: self._response is not None)
+        assert self._response is not None
+        return self._response
+
+
+WORKFLOWS = [ChainWorkflow, LoopWorkflow, FanOutWorkflow, JobsWorkflow, KafkaWaitWorkflow]

@@ -27,6 +27,10 @@ class Config:
     job_repeats: int
     """Interleaved batches per side and limit: the two sides differ by little, so more
     repeats than elsewhere, to see that difference through the machine's noise."""
+    bridge_round_trips: int
+    """Kafka Task round trips per side and repeat, one at a time (the bridge workload)."""
+    bridge_batch: int
+    """Responses waiting in Kafka for as many instances when the bridge starts."""
     spiff_tasks: int
     compile_repeats: int
     large_model_nodes: int
@@ -55,6 +59,8 @@ QUICK = Config(
     job_limits=(10,),
     job_batch=200,
     job_repeats=1,
+    bridge_round_trips=5,
+    bridge_batch=20,
     spiff_tasks=100,
     compile_repeats=1,
     large_model_nodes=10_000,
@@ -73,6 +79,8 @@ FULL = Config(
     job_limits=(10, 100),
     job_batch=1000,
     job_repeats=7,
+    bridge_round_trips=100,
+    bridge_batch=1000,
     spiff_tasks=100,
     compile_repeats=5,
     large_model_nodes=10_000,

@@ -20,14 +20,14 @@ from pathlib import Path
 from temporalio.client import Client
 
 from activities import load_definitions
-from bench import _chain, _compile, _fanout, _job_workers, _replay, _saturation
+from bench import _chain, _compile, _fanout, _job_workers, _kafka_bridge, _replay, _saturation
 from bench._config import FULL, QUICK, Config
 from bench._live import Live, worker_processes
 from bench._report import Section, fmt, times
-from bench._server import DEFAULT_PORT, temporal_server
+from bench._server import DEFAULT_PORT, KAFKA_PORT_OFFSET, kafka_broker, temporal_server
 
 ROOT = Path(__file__).resolve().parent.parent
-WORKLOADS = ("compile", "chain", "fanout", "saturation", "jobs", "replay", "spiff")
+WORKLOADS = ("compile", "chain", "fanout", "saturation", "jobs", "bridge", "replay", "spiff")
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -48,6 +48,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--port", type=int, default=DEFAULT_PORT, help="dev server port (UI on port + 1000)"
     )
+    parser.add_argument(
+        "--kafka-port",
+        type=int,
+        help=f"Kafka broker port for the bridge workload (default port + {KAFKA_PORT_OFFSET}; "
+        "its KRaft controller takes the next one)",
+    )
     parser.add_argument("--corpus", type=Path, default=ROOT.parent / "shared" / "corpus")
     parser.add_argument(
         "--only",
@@ -58,7 +64,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 
 async def _live_workloads(
-    config: Config, selected: set[str], state: Path, port: int
+    config: Config, selected: set[str], state: Path, port: int, kafka_port: int | None
 ) -> list[Section]:
     sections: list[Section] = []
     with temporal_server(state, port) as address, worker_processes(address, state) as workers:
@@ -72,6 +78,9 @@ async def _live_workloads(
             sections.append(await _saturation.run(live, config))
         if "jobs" in selected:
             sections.append(await _job_workers.run(live, config))
+        if "bridge" in selected:
+            with kafka_broker(state, port, kafka_port) as kafka:
+                sections.append(await _kafka_bridge.run(live, config, kafka))
         if selected & {"replay", "spiff"}:
             histories = await _replay.record_histories(live, config, state / "histories")
     # The dev server is stopped here: replays below run with no server at all.
@@ -189,6 +198,15 @@ def _summary(sections: list[Section]) -> list[str]:
     jobs = pick(_job_workers.TITLE, "throughput_ratio")
     if jobs:
         add("job worker jobs/s SDK/bare ≥ 0.9", jobs, f"worst {times(min(jobs))}", min(jobs) >= 0.9)
+    bridge = _kafka_bridge.TITLE
+    p50 = pick(bridge, "p50_ratio")
+    if p50:
+        bound = _kafka_bridge.TARGET_P50_RATIO
+        add(f"Kafka round trip p50 ours/floor ≤ {bound}", p50, times(p50[0]), p50[0] <= bound)
+    rate = pick(bridge, "ours_per_second")
+    if rate:
+        target = _kafka_bridge.TARGET_PER_SECOND
+        add(f"bridge correlations/s ≥ {target:,.0f}", rate, f"{fmt(rate[0])}/s", rate[0] >= target)
     for key, label in (
         ("corpus_speedup", "compile, corpus: Spiff/ours ≥ 3"),
         ("large_speedup", "compile, 10,000 nodes: Spiff/ours ≥ 3"),
@@ -256,7 +274,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if "compile" in selected:
         sections.append(_compile.run(config, args.corpus))
     if selected - {"compile"}:
-        sections.extend(asyncio.run(_live_workloads(config, selected, state, args.port)))
+        sections.extend(
+            asyncio.run(_live_workloads(config, selected, state, args.port, args.kafka_port))
+        )
     order = {title: i for i, title in enumerate(_ORDER)}
     sections.sort(key=lambda s: order.get(s.title, len(order)))
     command = "python -m bench" + (" " + shlex.join(argv) if argv else "")
@@ -279,5 +299,6 @@ _ORDER = (
     _replay.SPIFF_TITLE,
     _saturation.TITLE,
     _job_workers.TITLE,
+    _kafka_bridge.TITLE,
     _compile.TITLE,
 )

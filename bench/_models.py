@@ -13,10 +13,12 @@ from pathlib import Path
 
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 ZEEBE_NS = "http://camunda.org/schema/zeebe/1.0"
+CAMUNDA_NS = "http://camunda.org/schema/1.0/bpmn"
 
 CHAIN_PROCESS = "bench-chain-{n}"
 LOOP_PROCESS = "bench-loop"
 FANOUT_PROCESS = "bench-fanout"
+KAFKA_TASK_PROCESS = "bench-kafka-task"
 
 LOOP_BODY_TASKS = 10
 """Service tasks executed per pass through the loop model's body."""
@@ -159,6 +161,30 @@ def fanout_model(job_type: str) -> Model:
     body += _service_task("each", job_type, fetch="item", extra=loop)
     body += '    <bpmn:endEvent id="end" />\n' + "".join(flows.xml)
     return Model(FANOUT_PROCESS, _definitions(FANOUT_PROCESS, body))
+
+
+def kafka_task_model(request_topic: str, response_topic: str) -> Model:
+    """start -> one tSM Kafka Task (publishes the variable ``request``, waits for the response
+    on ``response_topic``) -> end."""
+    listener = (
+        f'<camunda:executionListener event="start" delegateExpression="#{{tsmKafkaTaskExecutor}}">'
+        f'<camunda:field name="requestTopic" stringValue="{request_topic}" />'
+        f'<camunda:field name="responseTopic" stringValue="{response_topic}" />'
+        '<camunda:field name="payload" stringValue="#{#variables.request}" />'
+        "</camunda:executionListener>"
+    )
+    flows = _Flows()
+    flows.chain(["start", "ask", "end"])
+    body = '    <bpmn:startEvent id="start" />\n'
+    body += (
+        f'    <bpmn:receiveTask id="ask"><bpmn:extensionElements>{listener}'
+        "</bpmn:extensionElements></bpmn:receiveTask>\n"
+    )
+    body += '    <bpmn:endEvent id="end" />\n' + "".join(flows.xml)
+    xml = _definitions(KAFKA_TASK_PROCESS, body).replace(
+        f'xmlns:zeebe="{ZEEBE_NS}"', f'xmlns:zeebe="{ZEEBE_NS}" xmlns:camunda="{CAMUNDA_NS}"', 1
+    )
+    return Model(KAFKA_TASK_PROCESS, xml)
 
 
 def large_model(flow_nodes: int, job_type: str = "work") -> Model:

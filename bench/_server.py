@@ -15,19 +15,27 @@ from stack import Stack
 
 DEFAULT_PORT = 37233
 """Frontend port; the UI takes port + 1000. Away from the demo's 7233 and the tests' 27233."""
+KAFKA_PORT_OFFSET = 4000
+"""The broker (only the Kafka bridge workload starts one) listens on the frontend port + 4000
+(41233 by default) and its KRaft controller on the next port: clear of the UI's + 1000, of
+the test stacks' 27233-36093 and of 39333."""
+
+
+def _stack(root: Path, port: int, kafka_port: int | None) -> Stack:
+    kafka = port + KAFKA_PORT_OFFSET if kafka_port is None else kafka_port
+    return Stack(
+        root=root,
+        temporal_port=port,
+        temporal_ui_port=port + 1000,
+        kafka_port=kafka,
+        kafka_controller_port=kafka + 1,
+    )
 
 
 @contextmanager
 def temporal_server(root: Path, port: int = DEFAULT_PORT) -> Iterator[str]:
     """Yield the address of a dev server of our own, started (and later stopped) if needed."""
-    # Kafka ports are only configuration here: the bench starts Temporal alone.
-    server = Stack(
-        root=root,
-        temporal_port=port,
-        temporal_ui_port=port + 1000,
-        kafka_port=port + 2000,
-        kafka_controller_port=port + 2001,
-    )
+    server = _stack(root, port, None)
     was_running = server.is_running(only=["temporal"])
     if not was_running:
         shutil.rmtree(root / "temporal", ignore_errors=True)
@@ -37,3 +45,21 @@ def temporal_server(root: Path, port: int = DEFAULT_PORT) -> Iterator[str]:
     finally:
         if not was_running:
             server.stop(only=["temporal"])
+
+
+@contextmanager
+def kafka_broker(
+    root: Path, port: int = DEFAULT_PORT, kafka_port: int | None = None
+) -> Iterator[str]:
+    """Yield the bootstrap address of a Kafka broker of our own (KRaft, one node), started
+    from empty storage (and later stopped) if it was not running."""
+    broker = _stack(root, port, kafka_port)
+    was_running = broker.is_running(only=["kafka"])
+    if not was_running:
+        shutil.rmtree(root / "kafka" / "data", ignore_errors=True)  # the jars in lib/ stay
+    endpoints = broker.start(only=["kafka"])
+    try:
+        yield endpoints.kafka_bootstrap
+    finally:
+        if not was_running:
+            broker.stop(only=["kafka"])

@@ -42,7 +42,7 @@ def test_quick_benchmark_runs_every_workload(tmp_path: Path) -> None:
     )
     assert finished.returncode == 0, finished.stderr[-4000:]
     sections = json.loads(numbers.read_text())
-    assert len(sections) == 7, sorted(sections)
+    assert len(sections) == 8, sorted(sections)
     for title, section in sections.items():
         finite = [v for v in section["numbers"].values() if not math.isnan(v)]
         assert finite, f"{title}: no numbers ({section['skipped']})"
