@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from collections import defaultdict
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -22,7 +23,6 @@ from aiokafka import (
     AIOKafkaConsumer,
     AIOKafkaProducer,
     ConsumerRecord,
-    TopicPartition,
 )
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
@@ -60,6 +60,13 @@ class BridgeConfig:
     group_id: str = CONSUMER_GROUP
     dlt_suffix: str = DLT_SUFFIX
     max_backoff_seconds: float = 30.0
+    fetch_max_wait_ms: int = 50
+    """How long a fetch waits for records: aiokafka's 500 ms default delayed each response by
+    up to that much whenever one of the topics was idle."""
+    max_batch: int = 500
+    """Records fetched and delivered together; their offsets are committed after all are."""
+    max_in_flight: int = 64
+    """Signals sent to Temporal at once (records of one correlation stay in order)."""
 
 
 def decode_response(record: ConsumerRecord) -> KafkaResponse:
@@ -165,6 +172,7 @@ class CorrelationBridge:
             group_id=self._config.group_id,
             enable_auto_commit=False,
             auto_offset_reset="earliest",
+            fetch_max_wait_ms=self._config.fetch_max_wait_ms,
         )
         await self._producer.start()
         await self._consumer.start()
@@ -179,12 +187,43 @@ class CorrelationBridge:
         self._consumer = self._producer = None
 
     async def _consume(self) -> None:
-        assert self._consumer is not None
-        async for record in self._consumer:
-            await self.handle(record)
-            await self._consumer.commit(
-                {TopicPartition(record.topic, record.partition): record.offset + 1}
-            )
+        """Deliver fetched batches; commit a batch's offsets only once every record of it is
+        delivered (a crash before that re-delivers the batch, and instances ignore what they
+        already consumed)."""
+        consumer = self._consumer
+        assert consumer is not None
+        while True:
+            batches = await consumer.getmany(timeout_ms=1000, max_records=self._config.max_batch)
+            if not batches:
+                continue
+            await self._deliver([record for part in batches.values() for record in part])
+            await consumer.commit({tp: part[-1].offset + 1 for tp, part in batches.items()})
+
+    async def _deliver(self, records: list[ConsumerRecord]) -> None:
+        """Deliver records concurrently, except that records of one correlation (or message
+        records of one partition) go one after the other, in offset order: a duplicate never
+        overtakes the response it duplicates."""
+        lanes: dict[object, list[ConsumerRecord]] = defaultdict(list)
+        for record in records:
+            lanes[self._lane(record)].append(record)
+        in_flight = asyncio.Semaphore(self._config.max_in_flight)
+
+        async def deliver_lane(lane: list[ConsumerRecord]) -> None:
+            for record in lane:
+                async with in_flight:
+                    await self.handle(record)
+
+        async with asyncio.TaskGroup() as group:
+            for lane in lanes.values():
+                group.create_task(deliver_lane(lane))
+
+    def _lane(self, record: ConsumerRecord) -> object:
+        if record.topic in self._config.message_topics:
+            return (record.topic, record.partition)
+        for name, value in record.headers or ():
+            if name == "correlationId":
+                return ("correlation", bytes(value))
+        return (record.topic, record.partition, record.offset)
 
     async def handle(self, record: ConsumerRecord) -> None:
         """Deliver one record (signal or dead letter); returns only when it is safe to commit."""
