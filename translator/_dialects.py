@@ -8,14 +8,16 @@ Camunda 7's ``camunda:asyncBefore``, ``camunda:asyncAfter`` and ``camunda:exclus
 accepted and ignored on purpose: they ask the engine to commit its state before or after a
 step and to serialise jobs, and on Temporal every step is already durable (each activity
 result and timer is recorded in the workflow history) and one workflow's code never runs
-concurrently with itself. ``camunda:failedJobRetryTimeCycle`` is ignored too: job retries are
-the job's own policy here.
+concurrently with itself. ``camunda:failedJobRetryTimeCycle`` (``R5/PT1M``) on an external task
+becomes its retries and the wait between them.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import timedelta
 from functools import cache
 
 from lxml import etree
@@ -32,8 +34,12 @@ from translator._model import (
 from translator._namespaces import ACTIVITI, bpmn, camunda, clark, local_name, zeebe
 from translator._xml import children
 from translator.expressions import Expression
+from translator.expressions._temporal import parse_duration
 
 TSM_KAFKA_LISTENER = "tsmKafkaTaskExecutor"
+
+_RETRY_CYCLE = re.compile(r"R(\d+)/(P\S+)")
+"""Camunda 7's retry time cycle: how many retries, and the wait before each."""
 
 
 EXTENSION_ELEMENTS = bpmn("extensionElements")
@@ -186,7 +192,26 @@ def camunda_external_job(ctx: CompileContext, element: etree._Element) -> JobDef
     if not topic:
         ctx.problem(element, 'camunda:type="external" needs a camunda:topic')
         return None
-    return JobDefinition(type=topic, retries=DEFAULT_JOB_RETRIES)
+    retries, backoff = _retry_time_cycle(ctx, element)
+    return JobDefinition(type=topic, retries=retries, retry_backoff=backoff)
+
+
+def _retry_time_cycle(ctx: CompileContext, element: etree._Element) -> tuple[int, timedelta | None]:
+    """``camunda:failedJobRetryTimeCycle`` as (retries, wait between them)."""
+    cycle = first_extension(element, camunda("failedJobRetryTimeCycle"))
+    text = (cycle.text or "").strip() if cycle is not None else ""
+    if not text:
+        return DEFAULT_JOB_RETRIES, None
+    match = _RETRY_CYCLE.fullmatch(text)
+    wait = parse_duration(match.group(2)) if match else None
+    if match is None or not isinstance(wait, timedelta):
+        ctx.problem(
+            element,
+            f"camunda:failedJobRetryTimeCycle {text!r} is not a cycle like 'R5/PT1M' (five "
+            "attempts, a minute apart)",
+        )
+        return DEFAULT_JOB_RETRIES, None
+    return int(match.group(1)), wait
 
 
 def camunda_java_implementation(element: etree._Element) -> str | None:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Iterator
+from datetime import timedelta
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -49,6 +50,9 @@ class JobDefinition(_Frozen):
 
     type: str
     retries: int = DEFAULT_JOB_RETRIES
+    retry_backoff: timedelta | None = None
+    """A fixed wait between attempts (Camunda 7's ``failedJobRetryTimeCycle``); None: the
+    engine's growing backoff."""
     headers: dict[str, str] = Field(default_factory=dict)
     task_queue: str | None = None
     """Defaults to the job type."""

@@ -1355,7 +1355,8 @@ class Engine:
             start_to_close_timeout=max_duration,
             heartbeat_timeout=heartbeat,
             retry_policy=RetryPolicy(
-                initial_interval=JOB_RETRY_INITIAL_INTERVAL,
+                initial_interval=job.retry_backoff or JOB_RETRY_INITIAL_INTERVAL,
+                backoff_coefficient=1.0 if job.retry_backoff else 2.0,
                 maximum_attempts=max(job.retries, 1),
                 non_retryable_error_types=[BPMN_ERROR_TYPE],
             ),

@@ -431,3 +431,31 @@ def test_sequence_flows_cannot_cross_a_sub_process_border() -> None:
         )
     )
     assert any(p.element_id == "cross" and "another scope" in p.message for p in problems)
+
+
+CAMUNDA_RETRIES = """<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"
+    xmlns:camunda="http://camunda.org/schema/1.0/bpmn" id="d">
+  <bpmn:process id="retrying" isExecutable="true">
+    <bpmn:startEvent id="start" />
+    <bpmn:serviceTask id="charge" camunda:type="external" camunda:topic="charge">
+      <bpmn:extensionElements>
+        <camunda:failedJobRetryTimeCycle>{cycle}</camunda:failedJobRetryTimeCycle>
+      </bpmn:extensionElements>
+    </bpmn:serviceTask>
+    <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="charge" />
+  </bpmn:process>
+</bpmn:definitions>
+"""
+
+
+def test_a_camunda_retry_time_cycle_sets_retries_and_their_wait() -> None:
+    from datetime import timedelta
+
+    import translator
+
+    (definition,) = translator.compile_bytes(CAMUNDA_RETRIES.format(cycle="R5/PT1M").encode(), "r")
+    job = definition.nodes["charge"].job  # type: ignore[union-attr]
+    assert (job.retries, job.retry_backoff) == (5, timedelta(minutes=1))
+    with pytest.raises(translator.TranslationError, match="'every minute' is not a cycle"):
+        translator.compile_bytes(CAMUNDA_RETRIES.format(cycle="every minute").encode(), "r")
