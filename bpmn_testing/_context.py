@@ -19,6 +19,8 @@ from temporalio.service import RPCError
 from temporalio.worker import Worker
 
 from activities import (
+    broadcast_signal,
+    correlate_message,
     job_activity,
     make_cancel_instance,
     make_resolve_definition,
@@ -58,7 +60,9 @@ from workflows import (
     MessageMailbox,
     StandaloneJobWorkflow,
     mailbox_id,
+    signal_hub_id,
 )
+from workflows._contracts import CorrelationResult
 
 logger = logging.getLogger(__name__)
 
@@ -215,6 +219,28 @@ class BpmnTestContext:
         await publish_message(
             self.client, name, str(correlation_key), dict(variables or {}), **options
         )
+
+    async def correlate_message(
+        self, name: str, correlation_key: str | int, variables: Mapping[str, Any] | None = None
+    ) -> CorrelationResult:
+        """Correlate a message now (``activities.correlate_message``): the instance it reached,
+        or ``MessageNotCorrelated``. Nothing is buffered."""
+        await self._ensure_running()
+        self._mailboxes.add(mailbox_id(name, str(correlation_key)))
+        return await correlate_message(
+            self.client,
+            name,
+            str(correlation_key),
+            dict(variables or {}),
+            task_queue=self.task_queue,
+        )
+
+    async def broadcast_signal(self, name: str, variables: Mapping[str, Any] | None = None) -> None:
+        """Broadcast a BPMN signal to every instance waiting for it now (and start the
+        processes with a signal start event of that name)."""
+        await self._ensure_running()
+        self._mailboxes.add(signal_hub_id(name))
+        await broadcast_signal(self.client, name, dict(variables or {}), task_queue=self.task_queue)
 
     # --- the clock ------------------------------------------------------------------------
 

@@ -3,6 +3,7 @@ pytester, how it reports bad models and instances a test left waiting."""
 
 from __future__ import annotations
 
+import asyncio
 import textwrap
 from datetime import timedelta
 from typing import Any
@@ -10,7 +11,7 @@ from typing import Any
 import pytest
 
 import bpmn_testing
-from activities import Job
+from activities import Job, MessageNotCorrelated
 from bpmn_testing import BpmnTestContext, ClockBlockedError, KafkaRecord, ProcessAssertionError
 from tests.helpers import ORDER_PROCESS
 from tests.helpers.bpmn import chain, error, error_boundary, events, flow, model, service
@@ -246,6 +247,22 @@ async def test_a_message_published_before_the_wait_is_buffered(bpmn: BpmnTestCon
     instance = await bpmn.start("payment", orderId="o-2")
 
     await instance.assert_completed({"amount": 42})
+
+
+async def test_correlate_names_the_waiting_instance_and_a_signal_reaches_its_wait(
+    bpmn: BpmnTestContext,
+) -> None:
+    bpmn.deploy_xml(PAYMENT)
+    instance = await bpmn.start("payment", orderId="o-3")
+    await instance.assert_waiting_at("wait")
+    for _ in range(100):  # until the wait has subscribed at its mailbox
+        try:
+            result = await bpmn.correlate_message("payment-received", "o-3", {"amount": 1})
+            break
+        except MessageNotCorrelated:
+            await asyncio.sleep(0.05)
+    assert result.workflow_id == instance.id
+    await instance.assert_completed({"amount": 1})
 
 
 async def test_kafka_requests_are_recorded_and_answered_as_they_are_published(
