@@ -310,13 +310,16 @@ COMPLETED_TRAIL_LIMIT = 1_000
 
 
 class ScopeFrame(_Wire):
-    """A sub-process instance a continued run re-enters on its way to the token."""
+    """A sub-process (or standard loop) instance a continued run re-enters on its way to the
+    token."""
 
     instance: ElementInstance
     variables: dict[str, Any] = Field(default_factory=dict)
     join_arrivals: dict[str, dict[str, int]] = Field(default_factory=dict)
     timers: dict[str, dict[str, Any]] = Field(default_factory=dict)
     """What is left of the sub-process's timer event sub-process schedules."""
+    loop_counter: int | None = None
+    """A standard loop: the iterations done; the next run goes on with the next one."""
 
 
 class Continuation(_Wire):

@@ -438,15 +438,19 @@ class Engine:
             return
         raise failure
 
-    def _continue_as_new_due(self, scope: Scope) -> bool:
+    def _continue_as_new_due(self, scope: Scope, loop: ElementInstance | None = None) -> bool:
         """At a safe point: the token is the only one in its scope and each enclosing one (all
-        the process or sub-processes), only those sub-processes are active, nothing pending."""
+        the process or sub-processes), only those sub-processes (and the standard ``loop``
+        between two iterations) are active, nothing pending."""
         chain = list(scope.chain())
         if any(s.kind not in ("process", "subProcess") or len(s.tokens) != 1 for s in chain):
             return False
+        owners = {s.key for s in chain if s.kind == "subProcess"}
+        if loop is not None:
+            owners.add(loop.key)
         info = workflow.info()
         return (
-            set(self.active) == {s.key for s in chain if s.kind == "subProcess"}
+            set(self.active) == owners
             and not self.incidents
             and not self.waiting.awaiting
             and not self.waiting.subscribed
@@ -1253,8 +1257,15 @@ class Engine:
         """BPMN's standard loop: repeat while the condition holds, at most ``maximum`` times;
         with ``test_before`` the condition is checked before each run (a while loop)."""
         loop = node.loop
-        counter = 0
+        resumed = self._resuming.pop(instance.key, None)
+        counter = resumed.loop_counter or 0 if resumed is not None else 0
         while loop.maximum is None or counter < loop.maximum:
+            if counter and self._continue_as_new_due(scope, loop=instance):
+                # Between two iterations: the next run re-enters the loop with its count.
+                self.continue_at = (node.id, None)
+                frame = ScopeFrame(instance=instance, loop_counter=counter)
+                self.continue_chain = [*self._frames(scope), frame]
+                raise ContinueAsNewNow()
             body = scope.child(
                 self.new_key(),
                 "multiInstanceBody",

@@ -115,3 +115,51 @@ async def test_a_loop_inside_nested_sub_processes_continues_as_new_inside_them(
     first = history.events[0].workflow_execution_started_event_attributes
     assert first.continued_execution_run_id, "it continued as new inside the sub-processes"
     assert len(history.events) < 700
+
+
+STANDARD_LOOP = model(
+    "standard-loop",
+    events("start", kind="startEvent"),
+    '<bpmn:subProcess id="around">',
+    events("around_start", kind="startEvent"),
+    service(
+        "tick",
+        extra="<bpmn:standardLoopCharacteristics>"
+        "<bpmn:loopCondition>=count &lt; 1500</bpmn:loopCondition>"
+        "</bpmn:standardLoopCharacteristics>",
+    ),
+    events("around_end"),
+    chain("around_start", "tick", "around_end"),
+    "</bpmn:subProcess>",
+    events("done"),
+    chain("start", "around", "done"),
+)
+
+
+async def test_a_standard_loop_continues_as_new_between_iterations(
+    time_skipping_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    deploy(STANDARD_LOOP)
+    client = time_skipping_env.client
+    counters: list[int] = []
+
+    def tick(job: Job) -> dict[str, Any]:
+        counters.append(job.variables["loopCounter"])
+        return {"count": job.variables["count"] + 1}
+
+    async with running_interpreter(
+        client, task_queue, {"tick": tick}, continue_as_new_after_events=400
+    ):
+        handle = await client.start_workflow(
+            "standard-loop", {"count": 0}, id=f"standard-{uuid.uuid4()}", task_queue=task_queue
+        )
+        result = await handle.result()
+        state = await handle.query(STATE_QUERY)
+        history = await client.get_workflow_handle(handle.id).fetch_history()
+    assert result["count"] == 1500
+    assert counters == list(range(1, 1501)), "loopCounter goes on across runs"
+    # start, around_start, 1,500 iterations and the loop itself, around_end, around, done.
+    assert state["completed_count"] == 1506
+    assert [e["element_id"] for e in state["completed"]][-3:] == ["around_end", "around", "done"]
+    assert history.events[0].workflow_execution_started_event_attributes.continued_execution_run_id
+    assert len(history.events) < 600
