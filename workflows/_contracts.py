@@ -319,7 +319,10 @@ class ScopeFrame(_Wire):
     timers: dict[str, dict[str, Any]] = Field(default_factory=dict)
     """What is left of the sub-process's timer event sub-process schedules."""
     loop_counter: int | None = None
-    """A standard loop: the iterations done; the next run goes on with the next one."""
+    """A standard loop or sequential multi-instance activity: the iterations done; the next
+    run goes on with the next one."""
+    items: list[Any] | None = None
+    """A sequential multi-instance activity: its input collection, as evaluated at its start."""
 
 
 class Continuation(_Wire):

@@ -475,6 +475,21 @@ class Engine:
             if level.kind == "subProcess"
         ]
 
+    def resumed_iteration(self, instance: ElementInstance) -> ScopeFrame | None:
+        """The frame a loop or sequential multi-instance activity continued as new with."""
+        return self._resuming.pop(instance.key, None)
+
+    def between_iterations(
+        self, scope: Scope, instance: ElementInstance, frame: ScopeFrame
+    ) -> None:
+        """Between two iterations of a loop (``instance``, running in ``scope``): continue as
+        new here if it is due; the next run re-enters the loop with ``frame``."""
+        if not self._continue_as_new_due(scope, loop=instance):
+            return
+        self.continue_at = (instance.element_id, None)
+        self.continue_chain = [*self._frames(scope), frame]
+        raise ContinueAsNewNow()
+
     def _reenter(self, node: FlowNode) -> ElementInstance | None:
         """In a continued run, the sub-process instance the token is re-entering, if any."""
         if not self._resume or self._resume[0].instance.element_id != node.id:
@@ -1257,15 +1272,13 @@ class Engine:
         """BPMN's standard loop: repeat while the condition holds, at most ``maximum`` times;
         with ``test_before`` the condition is checked before each run (a while loop)."""
         loop = node.loop
-        resumed = self._resuming.pop(instance.key, None)
+        resumed = self.resumed_iteration(instance)
         counter = resumed.loop_counter or 0 if resumed is not None else 0
         while loop.maximum is None or counter < loop.maximum:
-            if counter and self._continue_as_new_due(scope, loop=instance):
-                # Between two iterations: the next run re-enters the loop with its count.
-                self.continue_at = (node.id, None)
-                frame = ScopeFrame(instance=instance, loop_counter=counter)
-                self.continue_chain = [*self._frames(scope), frame]
-                raise ContinueAsNewNow()
+            if counter:
+                self.between_iterations(
+                    scope, instance, ScopeFrame(instance=instance, loop_counter=counter)
+                )
             body = scope.child(
                 self.new_key(),
                 "multiInstanceBody",

@@ -23,7 +23,7 @@ from temporalio import workflow
 with workflow.unsafe.imports_passed_through():
     from translator import MultiInstance, MultiInstanceActivity
     from workflows._concurrency import while_running
-    from workflows._contracts import ElementInstance
+    from workflows._contracts import ElementInstance, ScopeFrame
     from workflows._scope import Scope
 
 if TYPE_CHECKING:
@@ -81,15 +81,33 @@ async def run_multi_instance(
             )
         return [None] * int(count)
 
-    items = await engine.with_incidents(instance, input_items)
+    resumed = engine.resumed_iteration(instance)
+    if resumed is not None and resumed.items is not None:  # continued as new mid-way
+        items = resumed.items
+    else:
+        items = await engine.with_incidents(instance, input_items)
     body_scope = scope.child(instance.key, "multiInstanceBody", owner_id=node.id)
     body = _Body(scope=body_scope, total=len(items), outputs=[None] * len(items))
+    done = 0
+    if resumed is not None:
+        body_scope.variables = resumed.variables
+        done = body.completed = resumed.loop_counter or 0
+        body.outputs = body_scope.variables.get(spec.output_collection or "", body.outputs)
+        body.finished = set(range(done))
     if spec.output_collection:
         body_scope.variables[spec.output_collection] = body.outputs
     body.publish_counters()
     if spec.sequential:
-        for index, item in enumerate(items):
-            await _run_item(engine, body, node, instance, index, item)
+        for index in range(done, len(items)):
+            if index:
+                frame = ScopeFrame(
+                    instance=instance,
+                    variables=body_scope.variables,
+                    loop_counter=index,
+                    items=items,
+                )
+                engine.between_iterations(scope, instance, frame)
+            await _run_item(engine, body, node, instance, index, items[index])
             if body.done_early:
                 break
     else:

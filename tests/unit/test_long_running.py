@@ -163,3 +163,47 @@ async def test_a_standard_loop_continues_as_new_between_iterations(
     assert [e["element_id"] for e in state["completed"]][-3:] == ["around_end", "around", "done"]
     assert history.events[0].workflow_execution_started_event_attributes.continued_execution_run_id
     assert len(history.events) < 600
+
+
+SEQUENTIAL_ITEMS = model(
+    "many-items",
+    events("start", kind="startEvent"),
+    service(
+        "square",
+        extra='<bpmn:multiInstanceLoopCharacteristics isSequential="true">'
+        "<bpmn:extensionElements>"
+        '<zeebe:loopCharacteristics inputCollection="=items" inputElement="item" '
+        'outputCollection="squares" outputElement="=squared" />'
+        "</bpmn:extensionElements></bpmn:multiInstanceLoopCharacteristics>",
+    ),
+    events("done"),
+    chain("start", "square", "done"),
+)
+
+
+async def test_a_sequential_multi_instance_continues_as_new_between_items(
+    time_skipping_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    deploy(SEQUENTIAL_ITEMS)
+    client = time_skipping_env.client
+    seen: list[int] = []
+
+    def square(job: Job) -> dict[str, Any]:
+        seen.append(job.variables["loopCounter"])
+        return {"squared": job.variables["item"] ** 2}
+
+    async with running_interpreter(
+        client, task_queue, {"square": square}, continue_as_new_after_events=400
+    ):
+        handle = await client.start_workflow(
+            "many-items",
+            {"items": list(range(1200))},
+            id=f"items-{uuid.uuid4()}",
+            task_queue=task_queue,
+        )
+        result = await handle.result()
+        history = await client.get_workflow_handle(handle.id).fetch_history()
+    assert result["squares"] == [n * n for n in range(1200)]
+    assert seen == list(range(1, 1201)), "each item once, in order, across runs"
+    assert history.events[0].workflow_execution_started_event_attributes.continued_execution_run_id
+    assert len(history.events) < 600
