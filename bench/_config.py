@@ -28,7 +28,10 @@ class Config:
     """Interleaved batches per side and limit: the two sides differ by little, so more
     repeats than elsewhere, to see that difference through the machine's noise."""
     bridge_round_trips: int
-    """Kafka Task round trips per side and repeat, one at a time (the bridge workload)."""
+    """Kafka Task round trips per side, repeat and concurrency (the bridge workload)."""
+    bridge_concurrencies: tuple[int, ...]
+    """Round trips in flight at once: 1 is the bare latency; more make responses arrive
+    while the consumer is still busy with earlier ones (where fetch settings matter)."""
     bridge_batch: int
     """Responses waiting in Kafka for as many instances when the bridge starts."""
     spiff_tasks: int
@@ -60,6 +63,7 @@ QUICK = Config(
     job_batch=200,
     job_repeats=1,
     bridge_round_trips=5,
+    bridge_concurrencies=(1, 5),
     bridge_batch=20,
     spiff_tasks=100,
     compile_repeats=1,
@@ -80,6 +84,7 @@ FULL = Config(
     job_batch=1000,
     job_repeats=7,
     bridge_round_trips=100,
+    bridge_concurrencies=(1, 10),
     bridge_batch=1000,
     spiff_tasks=100,
     compile_repeats=5,

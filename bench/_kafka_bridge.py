@@ -6,7 +6,7 @@ instances publish their request through the Kafka publish activity, and the corr
 bridge in a process of its own (``worker.py --bridge-only``). The floor produces the request
 with a plain aiokafka producer (acks=all, idempotent, as our publisher) from this process, and
 a plain consumer (bench/_kafka_peers.py) signals a workflow that only waits for the signal
-(bench/_baseline.py, on B's worker). One echo responder answers both.
+(bench/_baseline.py, in a worker of its own). One echo responder answers both.
 
 Every time is read from the same clocks on both sides: the request record's timestamp (its
 producer's clock, in ms, copied into the response by the echo), the echo's clock when it read
@@ -17,33 +17,36 @@ instance completed).
 from __future__ import annotations
 
 import asyncio
-import functools
+import contextlib
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import time
 import uuid
 from collections import defaultdict
-from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
-from contextlib import ExitStack, contextmanager
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import WorkflowHandle
 
-from activities import ensure_topics
+from activities import BridgeConfig, KafkaSettings, ensure_topics
 from bench import _baseline
 from bench._config import Config
-from bench._kafka_peers import ECHO_NS_HEADER, READY, REQUEST_MS_HEADER
+from bench._kafka_peers import ECHO_NS_HEADER, FLOOR_GROUP, READY, REQUEST_MS_HEADER
 from bench._live import Live
 from bench._models import KAFKA_TASK_PROCESS, kafka_task_model
 from bench._report import Section, fmt, ms, times
 from bench._stats import interleaved, median, percentile, ratio
+from bench._worker import READY as WORKER_READY
 
 TITLE = "7. Kafka bridge: round trips and correlations/s against aiokafka plus one signal"
 TARGET_P50_RATIO = 1.2
@@ -51,15 +54,17 @@ TARGET_PER_SECOND = 1000.0
 TASK_QUEUE = "bench-kafka"
 SIDES = ("ours", "floor")
 _ROOT = Path(__file__).resolve().parent.parent
-_CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 _T = TypeVar("_T")
 _R = TypeVar("_R")
+_WAITING_HISTORY_LENGTH = 4
+"""Started, task scheduled, started, completed: the floor's workflow waits for its signal."""
 _START_CONCURRENCY = 100
 """Instances started (and histories fetched) at once when a batch is loaded."""
 
 
 class Service:
-    """A child process that says in its log when it is ready; its CPU time readable."""
+    """A child process that says in its log when it is ready; its CPU time readable. It can
+    be stopped and started again (``with`` does both)."""
 
     def __init__(
         self, name: str, argv: Sequence[str], log: Path, ready: str, env: dict[str, str]
@@ -71,27 +76,21 @@ class Service:
         self._env = {**os.environ, **env}
         self._process: subprocess.Popen[bytes] | None = None
 
-    def __enter__(self) -> Service:
+    def start(self) -> None:
         self._log.parent.mkdir(parents=True, exist_ok=True)
-        with self._log.open("wb") as log:
+        with self._log.open("ab") as log:  # a restart appends
+            offset = log.tell()
             self._process = subprocess.Popen(
                 self._argv, stdout=log, stderr=subprocess.STDOUT, cwd=_ROOT, env=self._env
             )
         deadline = time.monotonic() + 90
-        while self._ready not in self._log.read_text(errors="replace"):
+        while self._ready not in self._log.read_bytes()[offset:].decode(errors="replace"):
             if self._process.poll() is not None or time.monotonic() > deadline:
-                self.__exit__(None, None, None)
+                self.stop()
                 raise RuntimeError(f"bench {self.name} did not start; see {self._log}")
             time.sleep(0.05)
-        return self
 
-    def cpu_seconds(self) -> float:
-        """User + system CPU time of the process so far (all its threads)."""
-        assert self._process is not None
-        fields = Path(f"/proc/{self._process.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS
-
-    def __exit__(self, *exc_info: object) -> None:
+    def stop(self) -> None:
         if self._process is None or self._process.poll() is not None:
             return
         self._process.send_signal(signal.SIGTERM)
@@ -100,6 +99,24 @@ class Service:
         except subprocess.TimeoutExpired:
             self._process.kill()
             self._process.wait()
+
+    def cpu_seconds(self) -> float:
+        """CPU time of the process's live threads so far, in ns resolution (schedstat):
+        an idle consumer's few fetches a second are below /proc/PID/stat's clock ticks."""
+        assert self._process is not None
+        total = 0
+        tasks = Path(f"/proc/{self._process.pid}/task")
+        for task in tasks.iterdir():
+            with contextlib.suppress(FileNotFoundError, ProcessLookupError):  # a thread ended
+                total += int((task / "schedstat").read_text().split()[0])
+        return total / 1e9
+
+    def __enter__(self) -> Service:
+        self.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
 
 
 @dataclass(frozen=True)
@@ -120,9 +137,6 @@ class Topics:
             f"bench-floor-response-{run}",
         )
 
-    def response(self, side: str) -> str:
-        return self.ours_response if side == "ours" else self.floor_response
-
 
 @dataclass(frozen=True)
 class RoundTrip:
@@ -135,85 +149,54 @@ class RoundTrip:
     completed: float
 
 
-@dataclass
-class Rig:
-    """Everything the workload runs, but the bridge and the floor consumer, which a
-    throughput batch starts only once its responses wait in Kafka."""
+@dataclass(frozen=True)
+class Side:
+    """Ours or the floor: what starts an instance, what runs its workflow, what consumes
+    its responses."""
 
-    live: Live
-    kafka: str
-    topics: Topics
-    models: Path
-    interpreter: Service
-    producer: AIOKafkaProducer
-    """The floor's request producer (the publisher's settings)."""
-    watcher: AIOKafkaConsumer
-    """Reads end offsets, to know when every response of a batch is in Kafka."""
+    name: str
+    response_topic: str
+    group_id: str
+    workflows: Service
+    """The workflow worker: the interpreter (``worker.py --no-bridge``) or the floor's."""
+    consumer: Service
+    """The bridge (``worker.py --bridge-only``) or the floor's plain consumer."""
+    start: Callable[[int], Awaitable[WorkflowHandle[Any, Any]]]
+    """Start one instance, whose request is on its way once this returns."""
 
-    def bridge(self, tag: str) -> Service:
-        return _worker_py(
-            self.live,
-            self.models,
-            self.kafka,
-            f"bridge-{tag}",
-            "--bridge-only",
-            ready="Bridge listening on",
+
+class Kafka:
+    """This process's Kafka clients: the floor's request producer (our publisher's
+    settings) and an admin client that reads end and committed offsets."""
+
+    def __init__(self, bootstrap: str) -> None:
+        self.bootstrap = bootstrap
+        self.producer = AIOKafkaProducer(
+            bootstrap_servers=bootstrap, acks="all", enable_idempotence=True
         )
+        self._watcher = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+        self._admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
 
-    def floor_consumer(self, tag: str) -> Service:
-        return Service(
-            "floor consumer",
-            [
-                *(sys.executable, "-m", "bench._kafka_peers", "floor", "--kafka", self.kafka),
-                *("--address", self.live.address, "--topic", self.topics.floor_response),
-            ],
-            self.live.state / f"kafka-floor-{tag}.log",
-            READY,
-            {},
-        )
+    async def __aenter__(self) -> Kafka:
+        await self.producer.start()
+        await self._watcher.start()
+        await self._admin.start()
+        return self
 
-    def consumer(self, side: str, tag: str) -> Service:
-        return self.bridge(tag) if side == "ours" else self.floor_consumer(tag)
-
-    async def start(self, side: str, index: int) -> WorkflowHandle[Any, Any]:
-        """Start one instance; the floor's request is produced once its workflow exists."""
-        request = {"n": index}
-        if side == "ours":
-            return await self.live.client.start_workflow(
-                KAFKA_TASK_PROCESS,
-                {"request": request},
-                id=f"bench-kafka-ours-{uuid.uuid4()}",
-                task_queue=TASK_QUEUE,
-            )
-        workflow_id = f"bench-kafka-floor-{uuid.uuid4()}"
-        handle = await self.live.client.start_workflow(
-            _baseline.KAFKA_WAIT_WORKFLOW, {}, id=workflow_id, task_queue=_baseline.TASK_QUEUE
-        )
-        await self.producer.send_and_wait(
-            self.topics.floor_request,
-            json.dumps(request).encode(),
-            headers=[("correlationId", workflow_id.encode())],
-        )
-        return handle
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.producer.stop()
+        await self._watcher.stop()
+        await self._admin.close()
 
     async def end_offset(self, topic: str) -> int:
         partition = TopicPartition(topic, 0)
-        offsets = await self.watcher.end_offsets([partition])
-        return int(offsets[partition])
+        return int((await self._watcher.end_offsets([partition]))[partition])
 
-
-def _worker_py(live: Live, models: Path, kafka: str, name: str, *mode: str, ready: str) -> Service:
-    """``worker.py`` as a user runs it, on the bench's server and broker."""
-    return Service(
-        name,
-        [
-            *(sys.executable, "worker.py", "--definitions", str(models), *mode),
-            *("--task-queue", TASK_QUEUE, "--message-topic", "", "--no-connectors"),
-        ],
-        live.state / f"kafka-{name}.log",
-        ready,
-        {"TEMPORAL_ADDRESS": live.address, "KAFKA_BOOTSTRAP_SERVERS": kafka},
-    )
+    async def committed(self, group_id: str, topic: str) -> int:
+        partition = TopicPartition(topic, 0)
+        offsets = await self._admin.list_consumer_group_offsets(group_id, partitions=[partition])
+        found = offsets.get(partition)
+        return -1 if found is None else int(found.offset)
 
 
 async def round_trip(handle: WorkflowHandle[Any, Any]) -> RoundTrip:
@@ -237,6 +220,30 @@ async def round_trip(handle: WorkflowHandle[Any, Any]) -> RoundTrip:
     )
 
 
+async def closed_loop(side: Side, instances: int, concurrency: int) -> list[RoundTrip]:
+    """``instances`` round trips, ``concurrency`` in flight at once."""
+    remaining = iter(range(instances))
+    handles: list[WorkflowHandle[Any, Any]] = []
+
+    async def lane() -> None:
+        for index in remaining:
+            handle = await side.start(index)
+            await asyncio.wait_for(handle.result(), 60)
+            handles.append(handle)
+
+    await asyncio.gather(*(lane() for _ in range(min(concurrency, instances))))
+    return await _bounded(round_trip, handles)
+
+
+async def _idle_cpu(consumer: Service, config: Config) -> float:
+    """The share of a core ``consumer`` uses while no record comes (its fetches of idle
+    topics: the bridge's come every ``fetch_max_wait_ms``)."""
+    seconds = 1.0 if config.quick else 5.0
+    before = consumer.cpu_seconds()
+    await asyncio.sleep(seconds)
+    return (consumer.cpu_seconds() - before) / seconds
+
+
 async def _bounded(call: Callable[[_T], Awaitable[_R]], items: Iterable[_T]) -> list[_R]:
     """``call`` on every item, at most ``_START_CONCURRENCY`` at once."""
     gate = asyncio.Semaphore(_START_CONCURRENCY)
@@ -248,21 +255,23 @@ async def _bounded(call: Callable[[_T], Awaitable[_R]], items: Iterable[_T]) -> 
     return await asyncio.gather(*(one(item) for item in items))
 
 
-async def _until(condition: Callable[[], Awaitable[bool]], what: str, timeout: float) -> None:
+async def _until(
+    condition: Callable[[], Awaitable[bool]], what: str, timeout: float, interval: float = 0.05
+) -> None:
     deadline = time.monotonic() + timeout
     while not await condition():
         if time.monotonic() > deadline:
             raise RuntimeError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.1)
+        await asyncio.sleep(interval)
 
 
-async def _idle(cpu_seconds: Callable[[], float], timeout: float = 120) -> None:
+async def _idle(process: Service, timeout: float = 120) -> None:
     """Wait until a worker process has caught up (used under 2 % of a core for 0.5 s)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        before = cpu_seconds()
+        before = process.cpu_seconds()
         await asyncio.sleep(0.5)
-        if cpu_seconds() - before < 0.01:
+        if process.cpu_seconds() - before < 0.01:
             return
 
 
@@ -275,41 +284,127 @@ class Throughput:
     """The consumer process's CPU time (the bridge's, or the floor consumer's)."""
 
 
-async def throughput_batch(rig: Rig, side: str, size: int, tag: str) -> Throughput:
-    """Load ``size`` waiting instances whose responses all wait in Kafka, then start the
-    bridge (or the floor consumer) and time how fast it signals them."""
-    topic = rig.topics.response(side)
-    before = await rig.end_offset(topic)
-    handles = await _bounded(functools.partial(rig.start, side), range(size))
+async def throughput_batch(kafka: Kafka, side: Side, size: int) -> Throughput:
+    """Load ``size`` waiting instances whose responses all wait in Kafka; stop their workflow
+    worker; start the bridge (or the floor consumer) and time how fast it signals them."""
+    topic = side.response_topic
+    before = await kafka.end_offset(topic)
+    handles = await _bounded(side.start, range(size))
 
     async def answered() -> bool:
-        return await rig.end_offset(topic) >= before + size
+        return await kafka.end_offset(topic) >= before + size
 
-    await _until(answered, f"{size} responses on {topic}", timeout=60 + size * 0.2)
-    workflow_cpu = (
-        rig.interpreter.cpu_seconds if side == "ours" else rig.live.workers["B"].cpu_seconds
-    )
-    await _idle(workflow_cpu)  # every instance waits: the consumer has the machine
-    with rig.consumer(side, tag) as consumer:
-        cpu_before = consumer.cpu_seconds()
-        await asyncio.wait_for(
-            asyncio.gather(*(handle.result() for handle in handles)), 60 + size * 0.2
-        )
-        cpu = consumer.cpu_seconds() - cpu_before
+    async def consumed() -> bool:
+        return await kafka.committed(side.group_id, topic) >= before + size
+
+    limit = 60 + size * 0.2
+    await _until(answered, f"{size} responses on {topic}", limit)
+    await _idle(side.workflows)  # every instance waits
+    # Nothing but the consumer runs now (the server accepts the signals; the workflow tasks
+    # they schedule wait for the worker's return): this is the consumer's own rate.
+    side.workflows.stop()
+    try:
+        with side.consumer as consumer:
+            cpu_before = consumer.cpu_seconds()
+            await _until(consumed, f"{side.consumer.name} to commit {size} responses", limit)
+            cpu = consumer.cpu_seconds() - cpu_before
+    finally:
+        side.workflows.start()
+    await asyncio.wait_for(asyncio.gather(*(handle.result() for handle in handles)), limit)
     trips = await _bounded(round_trip, handles)
     signals = [trip.signalled for trip in trips]
-    span = max(signals) - min(signals)
-    return Throughput(size, ratio(size - 1, span), cpu / size)
+    return Throughput(size, ratio(size - 1, max(signals) - min(signals)), cpu / size)
 
 
-@contextmanager
-def _processes(live: Live, kafka: str, topics: Topics) -> Iterator[tuple[Path, Service, Service]]:
-    models = live.state / "kafka-models"
-    models.mkdir(parents=True, exist_ok=True)
-    for old in models.glob("*.bpmn"):
-        old.unlink()
-    kafka_task_model(topics.ours_request, topics.ours_response).write(models)
-    echo = Service(
+def _worker_py(live: Live, models: Path, kafka: str, name: str, *mode: str, ready: str) -> Service:
+    """``worker.py`` as a user runs it, on the bench's server and broker (so the bridge also
+    consumes the default message topic, ``bpmn-messages``)."""
+    return Service(
+        name,
+        [
+            *(sys.executable, "worker.py", "--definitions", str(models), *mode),
+            *("--task-queue", TASK_QUEUE, "--no-connectors"),
+        ],
+        live.state / f"kafka-{name}.log",
+        ready,
+        {"TEMPORAL_ADDRESS": live.address, "KAFKA_BOOTSTRAP_SERVERS": kafka},
+    )
+
+
+def _sides(live: Live, kafka: Kafka, topics: Topics, models: Path) -> dict[str, Side]:
+    bootstrap = kafka.bootstrap
+
+    async def start_ours(index: int) -> WorkflowHandle[Any, Any]:
+        return await live.client.start_workflow(
+            KAFKA_TASK_PROCESS,
+            {"request": {"n": index}},
+            id=f"bench-kafka-ours-{uuid.uuid4()}",
+            task_queue=TASK_QUEUE,
+        )
+
+    async def start_floor(index: int) -> WorkflowHandle[Any, Any]:
+        workflow_id = f"bench-kafka-floor-{uuid.uuid4()}"
+        handle = await live.client.start_workflow(
+            _baseline.KAFKA_WAIT_WORKFLOW,
+            {},
+            id=workflow_id,
+            task_queue=_baseline.KAFKA_WAIT_TASK_QUEUE,
+        )
+
+        # The request goes out once the workflow waits (its first workflow task completed),
+        # as ours goes out of an instance that waits for the publish activity.
+        async def waiting() -> bool:
+            return (await handle.describe()).history_length >= _WAITING_HISTORY_LENGTH
+
+        await _until(waiting, f"{workflow_id} to wait", timeout=60, interval=0.002)
+        await kafka.producer.send_and_wait(
+            topics.floor_request,
+            json.dumps({"n": index}).encode(),
+            headers=[("correlationId", workflow_id.encode())],
+        )
+        return handle
+
+    floor_workflows = Service(
+        "floor workflow worker",
+        [sys.executable, "-m", "bench._worker", "--system", "wait", "--address", live.address],
+        live.state / "kafka-floor-workflows.log",
+        WORKER_READY,
+        {},
+    )
+    floor_consumer = Service(
+        "floor consumer",
+        [
+            *(sys.executable, "-m", "bench._kafka_peers", "floor", "--kafka", bootstrap),
+            *("--address", live.address, "--topic", topics.floor_response),
+        ],
+        live.state / "kafka-floor-consumer.log",
+        READY,
+        {},
+    )
+    return {
+        "ours": Side(
+            "ours",
+            topics.ours_response,
+            BridgeConfig(KafkaSettings(bootstrap), ()).group_id,
+            _worker_py(live, models, bootstrap, "interpreter", "--no-bridge", ready="Worker ready"),
+            _worker_py(
+                live, models, bootstrap, "bridge", "--bridge-only", ready="Bridge listening"
+            ),
+            start_ours,
+        ),
+        "floor": Side(
+            "floor",
+            topics.floor_response,
+            FLOOR_GROUP,
+            floor_workflows,
+            floor_consumer,
+            start_floor,
+        ),
+    }
+
+
+def _echo(live: Live, kafka: str, topics: Topics) -> Service:
+    return Service(
         "echo",
         [
             *(sys.executable, "-m", "bench._kafka_peers", "echo", "--kafka", kafka),
@@ -320,72 +415,67 @@ def _processes(live: Live, kafka: str, topics: Topics) -> Iterator[tuple[Path, S
         READY,
         {},
     )
-    interpreter = _worker_py(
-        live, models, kafka, "interpreter", "--no-bridge", ready="Worker ready"
-    )
-    with echo, interpreter:
-        yield models, echo, interpreter
 
 
-async def run(live: Live, config: Config, kafka: str) -> Section:
+async def run(live: Live, config: Config, bootstrap: str) -> Section:
     section = Section(TITLE)
     topics = Topics.fresh()
-    await ensure_topics(kafka, [t for t in vars(topics).values()])
-    # The floor's request producer has our publisher's settings (activities/_kafka_publish.py).
-    producer = AIOKafkaProducer(bootstrap_servers=kafka, acks="all", enable_idempotence=True)
-    watcher = AIOKafkaConsumer(bootstrap_servers=kafka, enable_auto_commit=False)
-    await producer.start()
-    await watcher.start()
-    latencies: dict[str, list[RoundTrip]] = defaultdict(list)
+    await ensure_topics(bootstrap, list(vars(topics).values()))
+    models = live.state / "kafka-models"
+    shutil.rmtree(models, ignore_errors=True)
+    kafka_task_model(topics.ours_request, topics.ours_response).write(models)
+    latencies: dict[tuple[int, str], list[RoundTrip]] = defaultdict(list)
     rates: dict[str, list[Throughput]] = defaultdict(list)
-    try:
-        with _processes(live, kafka, topics) as (models, _, interpreter):
-            rig = Rig(live, kafka, topics, models, interpreter, producer, watcher)
+    async with Kafka(bootstrap) as kafka:
+        sides = _sides(live, kafka, topics, models)
+        with ExitStack() as running:
+            running.enter_context(_echo(live, bootstrap, topics))
+            for side in sides.values():
+                running.enter_context(side.workflows)
             with ExitStack() as consumers:
-                consumers.enter_context(rig.bridge("latency"))
-                consumers.enter_context(rig.floor_consumer("latency"))
-                for side in SIDES:  # warm-up, not measured: connections, group joins, caches
+                for side in sides.values():
+                    consumers.enter_context(side.consumer)
+                for side in sides.values():  # warm-up, not measured: connections, caches
                     for index in range(3):
-                        handle = await rig.start(side, index)
-                        await asyncio.wait_for(handle.result(), 60)
-                for _, side in interleaved(SIDES, config.repeats):
-                    for index in range(config.bridge_round_trips):
-                        handle = await rig.start(side, index)
-                        await asyncio.wait_for(handle.result(), 60)
-                        latencies[side].append(await round_trip(handle))
-            for repeat, side in interleaved(SIDES, config.repeats):
-                rates[side].append(
-                    await throughput_batch(rig, side, config.bridge_batch, f"{side}-{repeat}")
-                )
-    finally:
-        await producer.stop()
-        await watcher.stop()
-    _report(section, config, latencies, rates)
+                        await asyncio.wait_for((await side.start(index)).result(), 60)
+                for concurrency in config.bridge_concurrencies:
+                    for _, name in interleaved(SIDES, config.repeats):
+                        latencies[concurrency, name].extend(
+                            await closed_loop(sides[name], config.bridge_round_trips, concurrency)
+                        )
+                idle = {
+                    name: await _idle_cpu(side.consumer, config) for name, side in sides.items()
+                }
+            for _, name in interleaved(SIDES, config.repeats):
+                rates[name].append(await throughput_batch(kafka, sides[name], config.bridge_batch))
+    _report(section, config, latencies, idle, rates)
     return section
 
 
 def _report(
     section: Section,
     config: Config,
-    latencies: dict[str, list[RoundTrip]],
+    latencies: dict[tuple[int, str], list[RoundTrip]],
+    idle: dict[str, float],
     rates: dict[str, list[Throughput]],
 ) -> None:
     section.text(
         "Ours: a BPMN instance whose tSM Kafka Task publishes its request through the publish "
-        "activity (`worker.py --no-bridge`, aiokafka producer with acks=all, idempotent, "
-        "linger 0); an echo responder answers on the response topic with the request's headers "
-        "copied; the correlation bridge (`worker.py --bridge-only`) signals the instance, "
-        "which completes. The floor: the same request produced by a plain aiokafka producer "
-        "(same settings), the same echo responder, a plain aiokafka consumer that sends one "
-        "Temporal signal to a workflow that only waits for it (and commits after Temporal "
-        "accepted it, as the bridge does). One Kafka broker (KRaft, one partition per topic) "
-        "and the dev server on this machine.",
-        "Round trips run one at a time (no other instance in flight): "
-        f"{config.bridge_round_trips} per side in each of {config.repeats} interleaved "
-        "repeat(s), percentiles over all of them. Each leg is read from the same clocks on "
-        "both sides: the request record's timestamp (when its producer sent it; ms "
-        "resolution), the echo's clock when it read the request, the server's event times in "
-        "the instance's history. Target: p50 request → completed, ours/floor ≤ 1.2.",
+        "activity (`worker.py --no-bridge`, aiokafka producer with acks=all, idempotent, linger"
+        " 0); an echo responder answers on the response topic with the request's headers "
+        "copied; the correlation bridge (`worker.py --bridge-only`, which also consumes the "
+        "default message topic) signals the instance, which completes. The floor: the same "
+        "request produced by a plain aiokafka producer (same settings), the same echo "
+        "responder, a plain aiokafka consumer that sends one Temporal signal to a workflow that"
+        " only waits for it (and commits after Temporal accepted it, as the bridge does). One "
+        "Kafka broker (KRaft, one partition per topic) and the dev server on this machine.",
+        f"C round trips in flight at once, closed loop, {config.bridge_round_trips} per side "
+        f"and C in each of {config.repeats} interleaved repeat(s); percentiles over all of "
+        "them. Each leg is read from the same clocks on both sides: the request record's "
+        "timestamp (when its producer sent it; ms resolution), the echo's clock when it read "
+        "the request, the server's event times in the instance's history. Targets: p50 ours/"
+        f"floor ≤ {TARGET_P50_RATIO} at C = 1, request → signal accepted (the request/reply "
+        "through the bridge) and request → completed (with the workflow's part).",
     )
     legs: dict[str, Callable[[RoundTrip], float]] = {
         "request → completed": lambda t: t.completed - t.requested,
@@ -394,42 +484,53 @@ def _report(
         "echo read it → signal accepted": lambda t: t.signalled - t.echoed,
         "signal accepted → completed": lambda t: t.completed - t.signalled,
     }
+    keys = {"request → completed": "completed", "request → signal accepted": "signal"}
     rows = []
-    for leg, measure in legs.items():
-        p50 = {s: percentile([measure(t) for t in latencies[s]], 50) for s in SIDES}
-        p99 = {s: percentile([measure(t) for t in latencies[s]], 99) for s in SIDES}
-        rows.append(
-            [
-                leg,
-                ms(p50["ours"]),
-                ms(p50["floor"]),
-                times(ratio(p50["ours"], p50["floor"])),
-                ms(p99["ours"]),
-                ms(p99["floor"]),
-                times(ratio(p99["ours"], p99["floor"])),
-            ]
-        )
-        if leg == "request → completed":
-            section.numbers["p50_ratio"] = ratio(p50["ours"], p50["floor"])
-            section.numbers["p99_ratio"] = ratio(p99["ours"], p99["floor"])
-            for side in SIDES:
-                section.numbers[f"{side}_p50_ms"] = p50[side] * 1000
-                section.numbers[f"{side}_p99_ms"] = p99[side] * 1000
-        if leg == "request → signal accepted":
-            section.numbers["signal_p50_ratio"] = ratio(p50["ours"], p50["floor"])
+    for concurrency in config.bridge_concurrencies:
+        for leg, measure in legs.items():
+            trips = {s: [measure(t) for t in latencies[concurrency, s]] for s in SIDES}
+            p50 = {s: percentile(trips[s], 50) for s in SIDES}
+            p99 = {s: percentile(trips[s], 99) for s in SIDES}
+            rows.append(
+                [
+                    concurrency,
+                    leg,
+                    ms(p50["ours"]),
+                    ms(p50["floor"]),
+                    times(ratio(p50["ours"], p50["floor"])),
+                    ms(p99["ours"]),
+                    ms(p99["floor"]),
+                    times(ratio(p99["ours"], p99["floor"])),
+                ]
+            )
+            if leg in keys:
+                key = f"{keys[leg]}_c{concurrency}"
+                section.numbers[f"{key}_p50_ratio"] = ratio(p50["ours"], p50["floor"])
+                section.numbers[f"{key}_p99_ratio"] = ratio(p99["ours"], p99["floor"])
+                for side in SIDES:
+                    section.numbers[f"{key}_{side}_p50_ms"] = p50[side] * 1000
+                    section.numbers[f"{key}_{side}_p99_ms"] = p99[side] * 1000
     section.table(
-        ["leg", "ours p50", "floor p50", "ours/floor", "ours p99", "floor p99", "ours/floor"],
+        ["C", "leg", "ours p50", "floor p50", "ours/floor", "ours p99", "floor p99", "ours/floor"],
         rows,
     )
+    section.text(
+        f"Idle (no record coming), the bridge process used {fmt(idle['ours'] * 100)} % of a "
+        f"core, the floor consumer {fmt(idle['floor'] * 100)} %."
+    )
+    section.numbers["ours_idle_cpu_percent"] = idle["ours"] * 100
+    section.numbers["floor_idle_cpu_percent"] = idle["floor"] * 100
     rate = {s: median([r.per_second for r in rates[s]]) for s in SIDES}
     cpu = {s: median([r.cpu_per_correlation for r in rates[s]]) for s in SIDES}
     section.text(
         f"Correlations per second: {config.bridge_batch} instances wait, their "
-        f"{config.bridge_batch} responses already in Kafka, their workflow worker idle; then "
-        "the bridge (or the floor consumer) starts, and the rate is the batch over the time "
-        "from its first accepted signal to its last (the server's event times). CPU is the "
-        f"consumer process's per correlation. Median of {config.repeats} interleaved batch(es) "
-        "per side; target: ours ≥ 1,000/s."
+        f"{config.bridge_batch} responses already in Kafka; their workflow worker is stopped "
+        "(the server accepts signals without it, and the workflows' work is not what is "
+        "measured here), then the bridge (or the floor consumer) starts and runs alone until "
+        "it has committed the batch. The rate is the batch over the time from its first "
+        "accepted signal to its last (the server's event times); CPU is the consumer "
+        f"process's, from ready to committed, per correlation. Median of {config.repeats} "
+        "interleaved batch(es) per side; target: ours ≥ 1,000/s."
     )
     section.table(
         ["responses", "ours /s", "floor /s", "ours/floor", "ours CPU", "floor CPU", "ours/floor"],

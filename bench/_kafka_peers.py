@@ -73,16 +73,21 @@ async def _subscribe(consumer: AIOKafkaConsumer, topics: Sequence[str]) -> None:
 
 async def echo(kafka: str, pairs: dict[str, str]) -> None:
     await ensure_topics(kafka, [*pairs, *pairs.values()])
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=kafka, group_id=ECHO_GROUP, auto_offset_reset="earliest"
-    )
     # The responder's settings are aiokafka's defaults, as a plain service would use them,
-    # with acks=all: it is the same for both sides.
+    # with acks=all. One consumer per request topic: a consumer of several partitions may
+    # hold a record of one of them behind a fetch that waits on the others.
     producer = AIOKafkaProducer(bootstrap_servers=kafka, acks="all")
+    consumers = {
+        request: AIOKafkaConsumer(
+            bootstrap_servers=kafka,
+            group_id=f"{ECHO_GROUP}-{request}",
+            auto_offset_reset="earliest",
+        )
+        for request in pairs
+    }
     await producer.start()
-    try:
-        await _subscribe(consumer, list(pairs))
-        print(READY, file=sys.stderr, flush=True)
+
+    async def answer(consumer: AIOKafkaConsumer, response_topic: str) -> None:
         async for record in consumer:
             received = time.time_ns()
             body = json.loads(record.value) if record.value else None
@@ -93,13 +98,22 @@ async def echo(kafka: str, pairs: dict[str, str]) -> None:
             ]
             # Enqueued, not awaited: the next request is read while this one is sent.
             await producer.send(
-                pairs[record.topic],
+                response_topic,
                 json.dumps({"echo": body}).encode(),
                 key=record.key,
                 headers=headers,
             )
+
+    try:
+        for request, consumer in consumers.items():
+            await _subscribe(consumer, [request])
+        print(READY, file=sys.stderr, flush=True)
+        await asyncio.gather(
+            *(answer(consumer, pairs[request]) for request, consumer in consumers.items())
+        )
     finally:
-        await consumer.stop()
+        for consumer in consumers.values():
+            await consumer.stop()
         await producer.stop()
 
 

@@ -1,11 +1,11 @@
 """A worker process for one system, so its CPU time can be read from outside (/proc).
 
-``python -m bench._worker --system a|b|sdk|bare --address HOST:PORT [--models DIR]`` runs
-either the interpreter as ``worker.py`` wires it (A) or the hand-written workflows (B), each
-with the bench's job handler on its own job type, or only a job worker: the handler through
-our SDK (``JobWorker.run``) or as a bare temporalio activity worker, for the job-worker
-workload. Each lives for a whole workload; the parent reads its CPU counters around each
-measured run.
+``python -m bench._worker --system a|b|sdk|bare|wait --address HOST:PORT [--models DIR]``
+runs either the interpreter as ``worker.py`` wires it (A) or the hand-written workflows (B),
+each with the bench's job handler on its own job type, or only a job worker: the handler
+through our SDK (``JobWorker.run``) or as a bare temporalio activity worker, for the
+job-worker workload; or (``wait``) the Kafka bridge workload's floor workflow. Each lives
+for a whole workload; the parent reads its CPU counters around each measured run.
 """
 
 from __future__ import annotations
@@ -57,6 +57,15 @@ async def _serve(args: argparse.Namespace) -> None:
                 max_concurrent_activities=args.max_concurrent_jobs,
             )
         ]
+    elif args.system == "wait":
+        workers = [
+            Worker(
+                client,
+                task_queue=_baseline.KAFKA_WAIT_TASK_QUEUE,
+                workflows=[_baseline.KafkaWaitWorkflow],
+                workflow_runner=workflow_runner(),
+            )
+        ]
     elif args.system == "a":
         load_definitions(args.models)
         # No Kafka task in the bench models: the publisher is never started.
@@ -86,7 +95,7 @@ async def _serve(args: argparse.Namespace) -> None:
 
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench._worker")
-    parser.add_argument("--system", choices=["a", "b", "sdk", "bare"], required=True)
+    parser.add_argument("--system", choices=["a", "b", "sdk", "bare", "wait"], required=True)
     parser.add_argument("--address", required=True)
     parser.add_argument("--models", type=Path)
     parser.add_argument("--max-concurrent-jobs", type=int, default=MAX_CONCURRENT_JOBS)
