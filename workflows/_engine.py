@@ -50,6 +50,7 @@ with workflow.unsafe.imports_passed_through():
     from translator import (
         BoundaryEvent,
         CallActivity,
+        ConditionalEventDefinition,
         EndEvent,
         ErrorEventDefinition,
         EscalationEventDefinition,
@@ -936,6 +937,8 @@ class Engine:
                 )
                 await _sleep_until(plan.first)
                 variables = {}
+            elif isinstance(trigger, ConditionalEventDefinition):
+                variables = await self._condition_occurs(scope, trigger)
             else:
                 assert isinstance(trigger, MessageEventDefinition | SignalEventDefinition)
                 variables = await self._receive(scope, trigger, instance, node.id)
@@ -988,7 +991,10 @@ class Engine:
             for boundary in boundaries_of(scope.container, activity_id)
             if isinstance(
                 boundary.trigger,
-                TimerEventDefinition | MessageEventDefinition | SignalEventDefinition,
+                TimerEventDefinition
+                | MessageEventDefinition
+                | SignalEventDefinition
+                | ConditionalEventDefinition,
             )
         ]
 
@@ -1020,6 +1026,9 @@ class Engine:
                     timers.pop(boundary.id, None)
                 else:
                     timers[boundary.id] = plan.to_json()
+            elif isinstance(boundary.trigger, ConditionalEventDefinition):
+                await self._condition_occurs(scope, boundary.trigger, again=occurrences > 0)
+                occurrences += 1
             else:
                 assert isinstance(boundary.trigger, MessageEventDefinition | SignalEventDefinition)
                 occurrences += 1
@@ -1075,6 +1084,9 @@ class Engine:
                 variables = await self._receive(
                     scope, trigger, placeholder, handler.id, subscription
                 )
+            elif isinstance(trigger, ConditionalEventDefinition):
+                await self._condition_occurs(scope, trigger, again=occurrences > 0)
+                occurrences += 1
             elif remaining is not None:
                 scope.timer_progress[handler.id] = remaining
                 await _sleep_until(remaining.first)
@@ -1089,6 +1101,29 @@ class Engine:
                 return
             work = self._run_event_sub_process(scope, handler, variables)
             self._track(scope, work, handler.id)
+
+    # --- conditions ---------------------------------------------------------------------------
+
+    async def _condition_occurs(
+        self, scope: Scope, event: ConditionalEventDefinition, *, again: bool = False
+    ) -> dict[str, Any]:
+        """Wait until the condition holds, re-evaluated whenever anything changed (Temporal
+        re-checks wait conditions after every activation: job results, updates, signals). A
+        catch that repeats (non-interrupting) waits for the condition to turn false first, so
+        one change triggers it once."""
+        if again:
+            await workflow.wait_condition(lambda: not self._condition_holds(scope, event))
+        await workflow.wait_condition(lambda: self._condition_holds(scope, event))
+        return {}
+
+    def _condition_holds(self, scope: Scope, event: ConditionalEventDefinition) -> bool:
+        """The condition on the variables the catch event sees; one that cannot be evaluated
+        (a variable not set yet) does not hold."""
+        try:
+            value = evaluate(event.condition, scope.visible(), self._evaluation_context())
+        except ExpressionEvaluationError:
+            return False
+        return value is True
 
     # --- messages -----------------------------------------------------------------------------
 
@@ -1238,6 +1273,8 @@ class Engine:
                 )
                 await _sleep_until(plan.first)
                 return {}
+            if isinstance(trigger, ConditionalEventDefinition):
+                return await self._condition_occurs(scope, trigger)
             assert isinstance(trigger, MessageEventDefinition | SignalEventDefinition)
             return await self._receive(scope, trigger, placeholder, node.id)
         finally:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from translator import (
     BoundaryEvent,
+    ConditionalEventDefinition,
     EventSubProcess,
     LinkEventDefinition,
     MessageEventDefinition,
@@ -61,7 +62,11 @@ def _structure(container: Container) -> _Structure:
         elif isinstance(node, EventSubProcess):
             start = node.nodes.get(node.start_event)
             if isinstance(start, TriggeredStartEvent) and isinstance(
-                start.trigger, TimerEventDefinition | MessageEventDefinition | SignalEventDefinition
+                start.trigger,
+                TimerEventDefinition
+                | MessageEventDefinition
+                | SignalEventDefinition
+                | ConditionalEventDefinition,
             ):
                 handlers.append(node)
     structure = _Structure(

@@ -69,7 +69,7 @@ def unrunnable_reason(node: FlowNode, definition: ProcessDefinition) -> str | No
 PROCESS_START_TRIGGERS = frozenset({"message", "signal", "timer"})
 """Start events of a process: a published message or broadcast signal starts an instance
 (see ``_mailbox``), a timer start event is a Temporal Schedule (see ``activities``)."""
-RUNNABLE_TRIGGERS = frozenset({"error", "escalation", "timer", "message", "signal"})
+RUNNABLE_TRIGGERS = frozenset({"error", "escalation", "timer", "message", "signal", "conditional"})
 """Catch event triggers the interpreter runs (boundary, event sub-process, intermediate)."""
 
 
@@ -101,7 +101,7 @@ def _event_reason(node: FlowNode) -> str | None:
     return None
 
 
-CATCH_TRIGGERS = frozenset({"link", "timer", "message", "signal"})
+CATCH_TRIGGERS = frozenset({"link", "timer", "message", "signal", "conditional"})
 """Triggers of intermediate catch events the interpreter runs."""
 
 

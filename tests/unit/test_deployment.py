@@ -55,17 +55,13 @@ NOT_YET_RUNNABLE = """<?xml version="1.0" encoding="UTF-8"?>
 <bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"
     xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" id="d">
   <bpmn:process id="with-condition" isExecutable="true">
-    <bpmn:startEvent id="start" />
-    <bpmn:subProcess id="inner">
-      <bpmn:startEvent id="inner_start" />
-      <bpmn:intermediateCatchEvent id="wait">
-        <bpmn:conditionalEventDefinition>
-          <bpmn:condition xsi:type="bpmn:tFormalExpression">=ready</bpmn:condition>
-        </bpmn:conditionalEventDefinition>
-      </bpmn:intermediateCatchEvent>
-      <bpmn:sequenceFlow id="i1" sourceRef="inner_start" targetRef="wait" />
-    </bpmn:subProcess>
-    <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="inner" />
+    <bpmn:startEvent id="when_ready">
+      <bpmn:conditionalEventDefinition>
+        <bpmn:condition xsi:type="bpmn:tFormalExpression">=ready</bpmn:condition>
+      </bpmn:conditionalEventDefinition>
+    </bpmn:startEvent>
+    <bpmn:endEvent id="end" />
+    <bpmn:sequenceFlow id="f1" sourceRef="when_ready" targetRef="end" />
   </bpmn:process>
 </bpmn:definitions>
 """
@@ -76,8 +72,8 @@ def test_compiled_but_not_yet_runnable_elements_are_refused_by_name(tmp_path: Pa
     report = load_definitions(tmp_path, registry=DefinitionRegistry())
     assert report.deployed == []
     messages = {problem.element_id: problem.message for problem in report.problems}
-    assert set(messages) == {"wait"}
-    assert "cannot run conditional intermediate catch events yet" in messages["wait"]
+    assert set(messages) == {"when_ready"}
+    assert "cannot run conditional start events of a process yet" in messages["when_ready"]
 
 
 def test_boundary_events_the_interpreter_cannot_run_yet_are_refused(tmp_path: Path) -> None:
@@ -89,9 +85,7 @@ def test_boundary_events_the_interpreter_cannot_run_yet_are_refused(tmp_path: Pa
         "</bpmn:timerEventDefinition>",
     )
     conditional = ERROR_BOUNDARIES.replace(
-        "<bpmn:errorEventDefinition />",
-        "<bpmn:conditionalEventDefinition><bpmn:condition>=ready</bpmn:condition>"
-        "</bpmn:conditionalEventDefinition>",
+        "<bpmn:errorEventDefinition />", "<bpmn:compensateEventDefinition />"
     )
     (tmp_path / "ok.bpmn").write_text(ERROR_BOUNDARIES)
     (tmp_path / "timer.bpmn").write_text(timer.replace("error-boundaries", "timer-boundary"))
@@ -100,7 +94,7 @@ def test_boundary_events_the_interpreter_cannot_run_yet_are_refused(tmp_path: Pa
     assert sorted(d.id for d in report.deployed) == ["error-boundaries", "timer-boundary"]
     (problem,) = report.problems
     assert problem.element_id == "on_any_error"
-    assert "cannot run conditional boundary events yet" in problem.message
+    assert "cannot run compensation boundary events yet" in problem.message
 
 
 COMPENSATION = """<?xml version="1.0" encoding="UTF-8"?>
