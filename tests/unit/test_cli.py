@@ -57,7 +57,7 @@ async def test_start_publish_state_and_correlate(
         with pytest.raises(CliError, match="no instance waits"):
             await run(parse_args([*base, "correlate", "payment-received", "nobody"]))
         other = (await bpmn("start", "await-payment", "--variables", '{"orderId": "c-2"}')).strip()
-        await bpmn("cancel", other, "--reason", "test")
         with pytest.raises(CliError, match="no open incident"):
             await run(parse_args([*base, "resolve", other, "99"]))
+        await bpmn("cancel", other, "--reason", "test")
         await client.get_workflow_handle(mailbox_id("payment-received", "c-2")).terminate("done")
