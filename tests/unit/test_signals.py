@@ -201,7 +201,7 @@ async def test_a_message_start_event_starts_one_instance_per_correlation_key_whi
     assert sorted(v["n"] for v in handled) == [1, 2, 4]
 
 
-async def until(condition: Any, timeout: float = 10.0) -> None:
+async def until(condition: Any, timeout: float = 30.0) -> None:
     for _ in range(int(timeout / 0.05)):
         if condition():
             return
