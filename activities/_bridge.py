@@ -65,8 +65,9 @@ class BridgeConfig:
     up to that much whenever one of the topics was idle."""
     max_batch: int = 500
     """Records fetched and delivered together; their offsets are committed after all are."""
-    max_in_flight: int = 64
-    """Signals sent to Temporal at once (records of one correlation stay in order)."""
+    max_in_flight: int = 500
+    """Signals sent to Temporal at once (records of one correlation stay in order): with 64 the
+    bridge did 540-1,060 correlations/s here, with 500 about 1,450/s."""
 
 
 def decode_response(record: ConsumerRecord) -> KafkaResponse:
