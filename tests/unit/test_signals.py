@@ -21,6 +21,10 @@ from tests.helpers.bpmn import chain, events, model, service
 from workflows import STATE_QUERY, mailbox_id, signal_hub_id
 
 
+OWN_TIME_SKIPPING_SERVER = True
+"""Hubs and started instances of these tests must not meet other modules' leftovers."""
+
+
 def signal_definition(name: str) -> str:
     return f'<bpmn:signal id="sig_go" name="{name}" />'
 
