@@ -13,12 +13,14 @@ from pathlib import Path
 
 from stack import Stack
 
-DEFAULT_PORT = 37233
-"""Frontend port; the UI takes port + 1000. Away from the demo's 7233 and the tests' 27233."""
+DEFAULT_PORT = 17233
+"""Frontend port; the UI takes port + 1000. Away from the demo's 7233 and the tests' 27233, and
+below 32768 where the kernel hands out ephemeral ports (an outgoing connection once took a
+bench broker's port up there)."""
 KAFKA_PORT_OFFSET = 4000
 """The broker (only the Kafka bridge workload starts one) listens on the frontend port + 4000
-(41233 by default) and its KRaft controller on the next port: clear of the UI's + 1000, of
-the test stacks' 27233-36093 and of 39333."""
+(21233 by default) and its KRaft controller on the next port: clear of the UI's + 1000, of
+the test stacks' 27233-29093 (plus their offsets) and of the quick bench's 23333."""
 
 
 def _stack(root: Path, port: int, kafka_port: int | None) -> Stack:
