@@ -13,7 +13,7 @@ from activities._connections import (
     temporal_options,
 )
 from activities._definitions import LoadReport, load_definitions, make_resolve_definition
-from activities._instances import make_cancel_instance
+from activities._instances import make_cancel_instance, start_instance
 from activities._jobs import BpmnError, Job, JobFailure, JobWorker, job_activity
 from activities._kafka_publish import KafkaPublisher
 from activities._kafka_topics import ensure_topics
@@ -63,6 +63,7 @@ __all__ = [
     "make_subscribe_message",
     "publish_message",
     "run_standalone_job",
+    "start_instance",
     "sync_timer_start_schedules",
     "temporal_options",
     "timer_schedule_id",

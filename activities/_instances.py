@@ -1,11 +1,74 @@
-"""Operations an instance asks Temporal to do to itself."""
+"""Starting instances from a client, and operations an instance asks Temporal to do to itself."""
 
 from __future__ import annotations
 
-from temporalio import activity
-from temporalio.client import Client
+import uuid
+from collections.abc import Mapping
+from typing import Any
 
-from workflows._contracts import CANCEL_INSTANCE_ACTIVITY
+from temporalio import activity
+from temporalio.client import Client, WorkflowHandle
+from temporalio.common import SearchAttributeKey, SearchAttributePair, TypedSearchAttributes
+
+from translator import ProcessDefinition
+from workflows._contracts import (
+    CANCEL_INSTANCE_ACTIVITY,
+    DEFAULT_CONTINUE_AS_NEW_AFTER_EVENTS,
+    DEFAULT_TASK_QUEUE,
+    DefinitionPin,
+    InstanceOptions,
+    business_key_of,
+    instance_memo,
+    instance_search_attributes,
+)
+
+
+async def start_instance(
+    client: Client,
+    definition: ProcessDefinition,
+    variables: Mapping[str, Any] | None = None,
+    *,
+    instance_id: str | None = None,
+    task_queue: str = DEFAULT_TASK_QUEUE,
+    search_attributes: bool = False,
+    continue_as_new_after_events: int = DEFAULT_CONTINUE_AS_NEW_AFTER_EVENTS,
+) -> WorkflowHandle[Any, Any]:
+    """Start an instance of ``definition`` with that exact version pinned.
+
+    Zeebe resolves the version when an instance is created; so does this. The instance then
+    needs no local activity to pin itself and no memo upsert (both set here, at start): its
+    history is event for event what a hand-written workflow calling the same activities has.
+    A worker on ``task_queue`` must have this version loaded (one that has not fails the
+    workflow task until one that has takes it). ``search_attributes`` sets the Keyword
+    attributes ``worker.py`` registers (``BpmnProcessId``...); the namespace must have them.
+    ``continue_as_new_after_events`` is ``worker.py --continue-as-new-after-events``.
+
+    Starting with the workflow type and variables alone (Temporal CLI, any SDK) works too: the
+    instance then pins the worker's latest version itself, at the cost of those two events.
+    """
+    values = dict(variables or {})
+    pin = DefinitionPin(
+        content_hash=definition.content_hash,
+        continue_as_new_after_events=continue_as_new_after_events,
+        search_attributes=search_attributes,
+    )
+    identity = (definition.id, definition.content_hash, business_key_of(values))
+    attributes = None
+    if search_attributes:
+        attributes = TypedSearchAttributes(
+            [
+                SearchAttributePair(SearchAttributeKey.for_keyword(name), value)
+                for name, value in instance_search_attributes(*identity)
+            ]
+        )
+    return await client.start_workflow(
+        definition.id,
+        args=[values, InstanceOptions(definition=pin).model_dump(mode="json", exclude_none=True)],
+        id=instance_id or f"{definition.id}-{uuid.uuid4()}",
+        task_queue=task_queue,
+        memo=instance_memo(*identity),
+        search_attributes=attributes,
+    )
 
 
 def make_cancel_instance(client: Client):  # type: ignore[no-untyped-def]

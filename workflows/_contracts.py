@@ -70,9 +70,9 @@ USER_TASK_HEADER_PREFIX = "io.camunda.zeebe:"
 """User tasks are jobs of type ``translator.USER_TASK_JOB_TYPE`` (as in Zeebe); their
 assignment travels in headers named like Zeebe's: ``io.camunda.zeebe:assignee``, ..."""
 FETCH_VARIABLES_HEADER = "fetchVariables"
+"""Task header: comma-separated names; the job then carries only these (and its inputs)."""
 JOB_TIMEOUT_HEADER = "jobTimeout"
 """Task header: an ISO 8601 duration, the job's timeout (a heartbeat timeout) for this task."""
-"""Task header: comma-separated names; the job then carries only these (and its inputs)."""
 
 # Where operators find instances: memo keys, and Keyword search attributes when registered.
 PROCESS_ID_ATTRIBUTE = "BpmnProcessId"
@@ -82,6 +82,31 @@ SEARCH_ATTRIBUTES = (PROCESS_ID_ATTRIBUTE, DEFINITION_HASH_ATTRIBUTE, BUSINESS_K
 
 BUSINESS_KEY_VARIABLE = "businessKey"
 OWNER_TYPE_VARIABLE = "ownerType"
+
+
+def business_key_of(variables: dict[str, Any]) -> str | None:
+    """An instance's business key: its ``businessKey`` variable, as text."""
+    value = variables.get(BUSINESS_KEY_VARIABLE)
+    return None if value is None else str(value)
+
+
+def instance_memo(process_id: str, content_hash: str, business_key: str | None) -> dict[str, Any]:
+    """The memo every instance carries (set at start, or upserted by the instance)."""
+    return {
+        "bpmnProcessId": process_id,
+        "definitionHash": content_hash,
+        "businessKey": business_key,
+    }
+
+
+def instance_search_attributes(
+    process_id: str, content_hash: str, business_key: str | None
+) -> list[tuple[str, str]]:
+    """The Keyword search attributes of an instance, as (name, value) pairs."""
+    pairs = [(PROCESS_ID_ATTRIBUTE, process_id), (DEFINITION_HASH_ATTRIBUTE, content_hash)]
+    if business_key is not None:
+        pairs.append((BUSINESS_KEY_ATTRIBUTE, business_key))
+    return pairs
 
 
 class _Wire(BaseModel):
@@ -237,8 +262,9 @@ DEFAULT_CONTINUE_AS_NEW_AFTER_EVENTS = 10_000
 
 
 class DefinitionPin(_Wire):
-    """Result of ``RESOLVE_DEFINITION_ACTIVITY``: the version an instance runs, plus the worker
-    settings that steer its commands (recorded in history, so replay sees the same ones)."""
+    """The version an instance runs, plus the settings that steer its commands, recorded in
+    history so replay sees the same ones: the result of ``RESOLVE_DEFINITION_ACTIVITY``, or
+    ``InstanceOptions.definition`` when the starter pinned it."""
 
     content_hash: str
     continue_as_new_after_events: int = DEFAULT_CONTINUE_AS_NEW_AFTER_EVENTS
@@ -353,6 +379,9 @@ class InstanceOptions(_Wire):
 
     call: CallContext | None = None
     continuation: Continuation | None = None
+    definition: DefinitionPin | None = None
+    """Pinned by the starter (``activities.start_instance``), which also set the memo and search
+    attributes: the instance then records no pin marker and upserts nothing."""
     start_event: str | None = None
     """A message, signal or timer start event of the process to start at (default: the none
     start event)."""

@@ -132,6 +132,7 @@ with workflow.unsafe.imports_passed_through():
         MessageSubscription,
         ScopeFrame,
         SubscribeRequest,
+        business_key_of,
         make_correlation_id,
     )
     from workflows._multi_instance import run_multi_instance
@@ -358,8 +359,7 @@ class Engine:
         )
 
     def business_key(self) -> str | None:
-        value = self.root.variables.get(BUSINESS_KEY_VARIABLE)
-        return None if value is None else str(value)
+        return business_key_of(self.root.variables)
 
     # --- tokens and scopes --------------------------------------------------------------------
 

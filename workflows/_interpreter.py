@@ -1,15 +1,16 @@
 """The BPMN interpreter: one dynamic Temporal workflow whose type is the BPMN process id.
 
-The workflow pins the definition by content hash (resolved once, by a local activity, when the
-instance starts, and carried over by continue-as-new), so a redeployed model never changes a
-running instance. It hands the run to ``Engine`` (see ``_engine`` for the BPMN semantics) and
-exposes the instance to operators: the ``state`` query, updates to set variables, resolve an
-incident, complete a user task and cancel, and the Kafka response signal. The memo (and the
-search attributes, when the namespace has them) name the BPMN process id, the definition hash
-and the business key.
+The workflow pins the definition by content hash (given by the starter, or else resolved once
+by a local activity when the instance starts; carried over by continue-as-new), so a redeployed
+model never changes a running instance. It hands the run to ``Engine`` (see ``_engine`` for
+the BPMN semantics) and exposes the instance to operators: the ``state`` query, updates to set
+variables, resolve an incident, complete a user task and cancel, and the Kafka response signal.
+The memo (and the search attributes, when the namespace has them) name the BPMN process id,
+the definition hash and the business key.
 
 Inputs: the first argument is the variables (one JSON object); an optional second one carries
-``InstanceOptions`` (a call activity's context, or the state continued from a previous run).
+``InstanceOptions`` (a call activity's context, the version pinned by the starter, or the state
+continued from a previous run).
 """
 
 from __future__ import annotations
@@ -28,15 +29,12 @@ with workflow.unsafe.imports_passed_through():
 
     from translator import ProcessDefinition, UserTask, iter_nodes
     from workflows._contracts import (
-        BUSINESS_KEY_ATTRIBUTE,
         CANCEL_INSTANCE_ACTIVITY,
         CANCEL_UPDATE,
         COMPLETE_USER_TASK_UPDATE,
-        DEFINITION_HASH_ATTRIBUTE,
         ESCALATION_SIGNAL,
         KAFKA_RESPONSE_SIGNAL,
         MESSAGE_SIGNAL,
-        PROCESS_ID_ATTRIBUTE,
         RESOLVE_DEFINITION_ACTIVITY,
         RESOLVE_INCIDENT_UPDATE,
         SET_VARIABLES_UPDATE,
@@ -50,6 +48,8 @@ with workflow.unsafe.imports_passed_through():
         InstanceState,
         KafkaResponse,
         ResolveIncidentRequest,
+        instance_memo,
+        instance_search_attributes,
     )
     from workflows._engine import Engine
     from workflows._registry import REGISTRY
@@ -72,12 +72,14 @@ class BpmnInterpreter:
         options = _decode_options(args)
         if options.continuation is not None:
             pin = options.continuation.definition
+        elif options.definition is not None:
+            pin = options.definition
         else:
             pin = await self._resolve_pin()
         engine = Engine(_definition_of(pin), pin, variables, options)
         self._engine = engine
         self._status = "active"
-        if options.continuation is None and not pin.legacy:
+        if options.continuation is None and options.definition is None and not pin.legacy:
             _publish_metadata(engine)
         self._main = asyncio.create_task(engine.run())
         try:
@@ -244,12 +246,19 @@ class BpmnInterpreter:
 
 
 def _definition_of(pin: DefinitionPin) -> ProcessDefinition:
+    process_id = workflow.info().workflow_type
     definition = REGISTRY.get(pin.content_hash)
     if definition is None:
         # Not a workflow failure: fail this task so a worker that has the version takes it.
         raise RuntimeError(
-            f"definition {workflow.info().workflow_type} version {pin.content_hash[:12]} "
-            "is not loaded on this worker"
+            f"definition {process_id} version {pin.content_hash[:12]} is not loaded on this worker"
+        )
+    if definition.id != process_id:
+        raise ApplicationError(
+            f"version {pin.content_hash[:12]} is process {definition.id!r}, not {process_id!r}: "
+            "start the instance with the workflow type of the process it pins",
+            type="WrongDefinition",
+            non_retryable=True,
         )
     return definition
 
@@ -257,26 +266,15 @@ def _definition_of(pin: DefinitionPin) -> ProcessDefinition:
 def _publish_metadata(engine: Engine) -> None:
     """Memo always; search attributes when the worker found them registered."""
     process_id = workflow.info().workflow_type
-    business_key = engine.business_key()
-    workflow.upsert_memo(
-        {
-            "bpmnProcessId": process_id,
-            "definitionHash": engine.definition.content_hash,
-            "businessKey": business_key,
-        }
-    )
+    identity = (process_id, engine.definition.content_hash, engine.business_key())
+    workflow.upsert_memo(instance_memo(*identity))
     if engine.pin.search_attributes:
-        updates = [
-            SearchAttributeKey.for_keyword(PROCESS_ID_ATTRIBUTE).value_set(process_id),
-            SearchAttributeKey.for_keyword(DEFINITION_HASH_ATTRIBUTE).value_set(
-                engine.definition.content_hash
-            ),
-        ]
-        if business_key is not None:
-            updates.append(
-                SearchAttributeKey.for_keyword(BUSINESS_KEY_ATTRIBUTE).value_set(business_key)
-            )
-        workflow.upsert_search_attributes(updates)
+        workflow.upsert_search_attributes(
+            [
+                SearchAttributeKey.for_keyword(name).value_set(value)
+                for name, value in instance_search_attributes(*identity)
+            ]
+        )
 
 
 def _user_task_ids(definition: ProcessDefinition) -> set[str]:
