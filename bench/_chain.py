@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import uuid
 from collections import defaultdict
 
 from bench._config import Config
-from bench._live import Batch, Live, closed_loop, extra_events
+from bench._live import Batch, HistorySize, Live, closed_loop, extra_events, history_size
 from bench._report import Section, fmt, ms, times
 from bench._stats import interleaved, median, percentile, ratio
 from bench._systems import SYSTEMS, System
@@ -122,12 +123,31 @@ async def run(live: Live, config: Config) -> Section:
         cost_rows,
     )
     section.text(
-        "Events A has that B does not (one instance, lowest concurrency): "
-        + "; ".join(differences)
-        + ". MARKER_RECORDED is the local activity that pins the definition version; "
-        "WORKFLOW_PROPERTIES_MODIFIED is a memo update."
+        "A's instances are started as `activities.start_instance` starts them: the version "
+        "pinned and the memo set by the starter. Events A has that B does not (one instance, "
+        "lowest concurrency): " + "; ".join(differences) + "."
+    )
+    by_type = []
+    for tasks in config.chain_lengths:
+        self_pinned = await _started_by_type(live, tasks)
+        section.numbers[f"events_started_by_type_n{tasks}"] = self_pinned.events
+        extra = extra_events(self_pinned, results[tasks, lowest, "A"][-1].history)
+        by_type.append(f"N={tasks}: {fmt(self_pinned.events)} events ({extra})")
+    section.text(
+        "Started by its workflow type and variables alone (Temporal CLI, any SDK), an instance "
+        "pins its version itself: " + "; ".join(by_type) + ". MARKER_RECORDED is the local "
+        "activity that resolves the version; WORKFLOW_PROPERTIES_MODIFIED is the memo upsert."
     )
     return section
+
+
+async def _started_by_type(live: Live, tasks: int) -> HistorySize:
+    a = _system("A")
+    handle = await live.client.start_workflow(
+        a.chain(tasks), {"tasks": tasks}, id=f"bench-a-{uuid.uuid4()}", task_queue=a.task_queue
+    )
+    await handle.result()
+    return await history_size(handle)
 
 
 def _system(key: str) -> System:

@@ -9,12 +9,15 @@ from typing import Any
 
 from temporalio.client import Client, WorkflowHandle
 
+from activities import load_definitions, start_instance
 from bench import _baseline
 from bench._models import CHAIN_PROCESS, FANOUT_PROCESS, LOOP_PROCESS, Model
 from bench._models import chain_model as _chain_model
 from bench._models import fanout_model as _fanout_model
 from bench._models import loop_model as _loop_model
 from bench._worker import A_JOB_TYPE, A_TASK_QUEUE
+from translator import ProcessDefinition
+from workflows import DefinitionRegistry
 
 
 @dataclass(frozen=True)
@@ -33,11 +36,16 @@ class System:
     async def start(
         self, client: Client, workflow_type: str, variables: dict[str, Any]
     ) -> WorkflowHandle[Any, Any]:
+        instance_id = f"bench-{self.key.lower()}-{uuid.uuid4()}"
+        if self.key == "A":
+            # As a production starter would: the version pinned at start (and the memo set), so
+            # the instance records no pin marker and no memo upsert.
+            definition = _A_DEFINITIONS[workflow_type]
+            return await start_instance(
+                client, definition, variables, instance_id=instance_id, task_queue=self.task_queue
+            )
         return await client.start_workflow(
-            workflow_type,
-            variables,
-            id=f"bench-{self.key.lower()}-{uuid.uuid4()}",
-            task_queue=self.task_queue,
+            workflow_type, variables, id=instance_id, task_queue=self.task_queue
         )
 
 
@@ -72,6 +80,12 @@ def a_models() -> list[Model]:
     ]
 
 
+_A_DEFINITIONS: dict[str, ProcessDefinition] = {}
+"""A's models as its worker loads them (same files, same loader, so the same version hashes)."""
+
+
 def write_models(folder: Path) -> None:
     for model in a_models():
         model.write(folder)
+    report = load_definitions(folder, registry=DefinitionRegistry())
+    _A_DEFINITIONS.update((definition.id, definition) for definition in report.deployed)
