@@ -2,6 +2,7 @@
 
     bpmn check ./processes                        # compile, list what deploys and what not
     bpmn start order-process --variables '{"orderId": 7}' --business-key order-7 --wait
+    bpmn start order-process --definitions ./processes   # the version pinned at start
     bpmn state order-7-...                        # where an instance is, its incidents
     bpmn resolve <instance> <incident key> --variables '{"amount": 5}'
     bpmn publish payment-received order-7 --variables '{"amount": 42}' --ttl PT1H
@@ -37,7 +38,9 @@ from activities import (
     correlate_message,
     load_definitions,
     publish_message,
+    start_instance,
 )
+from translator import ProcessDefinition
 from translator.expressions._temporal import parse_duration
 from workflows import (
     BUSINESS_KEY_VARIABLE,
@@ -102,13 +105,31 @@ async def _start(client: Client, args: argparse.Namespace) -> int:
     if args.business_key is not None:
         variables[BUSINESS_KEY_VARIABLE] = args.business_key
     instance_id = args.id or f"{args.process_id}-{uuid.uuid4()}"
-    handle = await client.start_workflow(
-        args.process_id, variables, id=instance_id, task_queue=args.task_queue
-    )
+    if args.definitions is None:
+        handle = await client.start_workflow(
+            args.process_id, variables, id=instance_id, task_queue=args.task_queue
+        )
+    else:
+        definition = _latest_version(args.definitions, args.process_id)
+        handle = await start_instance(
+            client, definition, variables, instance_id=instance_id, task_queue=args.task_queue
+        )
     print(instance_id)
     if args.wait:
         _print_json(await handle.result())
     return 0
+
+
+def _latest_version(folder: Path, process_id: str) -> ProcessDefinition:
+    """The version of ``process_id`` that ``worker.py --definitions folder`` deploys."""
+    if not folder.is_dir():
+        raise CliError(f"--definitions {folder} is not a folder")
+    report = load_definitions(folder, registry=DefinitionRegistry())
+    for definition in report.deployed:
+        if definition.id == process_id:
+            return definition
+    deployed = ", ".join(sorted(d.id for d in report.deployed)) or "none"
+    raise CliError(f"{folder} deploys no process {process_id!r} (it deploys: {deployed})")
 
 
 async def _state(client: Client, args: argparse.Namespace) -> int:
@@ -193,7 +214,9 @@ COMMANDS = {
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="bpmn", description="Check BPMN models and operate their instances on Temporal.")
+    parser = argparse.ArgumentParser(
+        prog="bpmn", description="Check BPMN models and operate their instances on Temporal."
+    )
     parser.add_argument(
         "--address",
         default=os.environ.get("TEMPORAL_ADDRESS", "127.0.0.1:7233"),
@@ -218,6 +241,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     start.add_argument("--business-key", help=f"sets the variable {BUSINESS_KEY_VARIABLE!r}")
     start.add_argument("--id", help="the workflow id (default: <process id>-<uuid>)")
     start.add_argument("--wait", action="store_true", help="wait and print the final variables")
+    start.add_argument(
+        "--definitions",
+        type=Path,
+        help="pin the version this folder deploys at start (as worker.py --definitions loads "
+        "it), instead of letting the instance ask its worker",
+    )
 
     commands.add_parser("state", help="print an instance's state").add_argument("instance")
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from temporalio.api.enums.v1 import EventType
 from temporalio.testing import WorkflowEnvironment
 
 from bpmn_cli import CliError, main, parse_args, run
@@ -61,3 +62,28 @@ async def test_start_publish_state_and_correlate(
             await run(parse_args([*base, "resolve", other, "99"]))
         await bpmn("cancel", other, "--reason", "test")
         await client.get_workflow_handle(mailbox_id("payment-received", "c-2")).terminate("done")
+
+
+async def test_start_pins_the_version_its_definitions_folder_deploys(
+    time_skipping_env: WorkflowEnvironment,
+    task_queue: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    model = tmp_path / "payment.bpmn"
+    model.write_text(CATCH_PAYMENT)
+    [definition] = deploy(model)
+    client = time_skipping_env.client
+    base = ["--address", client.service_client.config.target_host, "--task-queue", task_queue]
+    async with running_interpreter(client, task_queue):
+        argv = [*base, "start", "await-payment", "--definitions", str(tmp_path)]
+        assert await run(parse_args([*argv, "--variables", '{"orderId": "p-1"}'])) == 0
+        handle = client.get_workflow_handle(capsys.readouterr().out.strip())
+        await handle.cancel()
+        history = await handle.fetch_history()
+        with pytest.raises(CliError, match=r"deploys no process 'nope' \(it deploys: await-"):
+            await run(parse_args([*base, "start", "nope", "--definitions", str(tmp_path)]))
+    started = history.events[0].workflow_execution_started_event_attributes
+    assert definition.content_hash in started.input.payloads[1].data.decode()
+    kinds = {event.event_type for event in history.events}
+    assert EventType.EVENT_TYPE_MARKER_RECORDED not in kinds
