@@ -32,6 +32,7 @@ from typing import Any
 
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowHandle
 
@@ -91,7 +92,9 @@ class KafkaScenario:
         return f"{self.process_id}-{n}"
 
 
-async def kafka_scenario(tmp_path: Path, bootstrap: str) -> KafkaScenario:
+async def kafka_scenario(
+    tmp_path: Path, bootstrap: str, response_partitions: int = 1
+) -> KafkaScenario:
     """Write the definitions folder and create the topics."""
     suffix = uuid.uuid4().hex[:8]
     scenario = KafkaScenario(
@@ -109,6 +112,14 @@ async def kafka_scenario(tmp_path: Path, bootstrap: str) -> KafkaScenario:
             response=scenario.response_topic,
         )
     )
+    if response_partitions > 1:
+        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+        await admin.start()
+        try:
+            topic = NewTopic(scenario.response_topic, response_partitions, replication_factor=1)
+            await admin.create_topics([topic])
+        finally:
+            await admin.close()
     topics = [scenario.request_topic, scenario.response_topic, scenario.dead_letter_topic]
     await ensure_topics(bootstrap, topics)
     return scenario
@@ -211,9 +222,12 @@ class Responder:
 
     async def answer(self, request: ConsumerRecord, body: dict[str, Any]) -> None:
         """Publish a response to ``request`` (buffered; ``flush`` waits for the broker)."""
+        # Keyed by the correlation: on a topic of several partitions, a response and its
+        # duplicate then share one and keep their order.
         await self.producer.send(
             self.scenario.response_topic,
             json.dumps(body).encode(),
+            key=dict(request.headers)["correlationId"],
             headers=list(request.headers),
         )
 
