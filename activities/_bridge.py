@@ -23,7 +23,9 @@ from aiokafka import (
     AIOKafkaConsumer,
     AIOKafkaProducer,
     ConsumerRecord,
+    TopicPartition,
 )
+from aiokafka.errors import CommitFailedError, IllegalStateError
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -198,7 +200,27 @@ class CorrelationBridge:
             if not batches:
                 continue
             await self._deliver([record for part in batches.values() for record in part])
-            await consumer.commit({tp: part[-1].offset + 1 for tp, part in batches.items()})
+            await self._commit(consumer, {tp: part[-1].offset + 1 for tp, part in batches.items()})
+
+    async def _commit(self, consumer: AIOKafkaConsumer, offsets: dict[TopicPartition, int]) -> None:
+        """Commit what is still ours. A rebalance during the batch (a replica joined or died)
+        may have moved partitions away: their new owner re-delivers from the last commit, and
+        the instances drop what they already consumed, so this is no error to reconnect over
+        (reconnecting would rebalance the group once more)."""
+        assigned = consumer.assignment()
+        kept = {tp: offset for tp, offset in offsets.items() if tp in assigned}
+        moved = [tp for tp in offsets if tp not in kept]
+        try:
+            if kept:
+                await consumer.commit(kept)
+        except (CommitFailedError, IllegalStateError):
+            moved = list(offsets)
+        if moved:
+            logger.info(
+                "The group rebalanced during a batch: %s not committed here; the new owner "
+                "re-delivers from the last commit",
+                ", ".join(f"{tp.topic}[{tp.partition}]" for tp in moved),
+            )
 
     async def _deliver(self, records: list[ConsumerRecord]) -> None:
         """Deliver records concurrently, except that records of one correlation (or message
