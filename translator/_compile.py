@@ -72,22 +72,7 @@ def _collector_paused() -> Iterator[None]:
         yield
     finally:
         if was_enabled:
-            _promote_young_objects()
             gc.enable()
-
-
-def _promote_young_objects() -> None:
-    """Move the objects made while the collector was paused to the oldest generation.
-
-    Otherwise the first allocation after it resumes starts a collection of the youngest
-    generation, which now holds the whole IR: a tenth of a large model's compile time, to
-    find nothing. ``freeze`` then ``unfreeze`` moves every tracked object there without
-    looking at any (survivors of a collection end up there anyway). Skipped if the program
-    froze objects itself (``gc.freeze`` before forking): ``unfreeze`` would thaw them too.
-    """
-    if gc.get_freeze_count() == 0:
-        gc.freeze()
-        gc.unfreeze()
 
 
 def _compile_bytes(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 import random
 import re
 
@@ -47,26 +46,3 @@ def test_the_scan_agrees_with_the_regex_on_random_bytes() -> None:
     for _ in range(5000):
         data = b"".join(rng.choice(pieces) for _ in range(rng.randint(0, 200)))
         assert _declares_dtd(data) == bool(SLOW_DTD_SCAN.search(data)), data
-
-
-def test_compiling_leaves_the_collector_as_it_found_it() -> None:
-    assert gc.isenabled()
-    compile_bytes(model(), "on.bpmn")
-    assert gc.isenabled()
-    assert gc.get_freeze_count() == 0  # nothing the compile made stays out of collections
-    gc.disable()
-    try:
-        compile_bytes(model(), "off.bpmn")
-        assert not gc.isenabled()
-    finally:
-        gc.enable()
-
-
-def test_objects_the_program_froze_stay_frozen() -> None:
-    gc.freeze()
-    try:
-        frozen = gc.get_freeze_count()
-        compile_bytes(model(), "frozen.bpmn")
-        assert 0 < gc.get_freeze_count() <= frozen  # some may be freed meanwhile
-    finally:
-        gc.unfreeze()
