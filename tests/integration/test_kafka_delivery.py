@@ -25,7 +25,7 @@ import subprocess
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterable, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from contextlib import AbstractContextManager, asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -142,6 +142,21 @@ async def start_instances(
     )
 
 
+def interpreter_only(
+    scenario: KafkaScenario, log: Path, temporal_address: str, bootstrap: str
+) -> AbstractContextManager[subprocess.Popen[bytes]]:
+    """``worker.py --no-bridge`` on the scenario's task queue, as a process of its own."""
+    return worker_process(
+        scenario.folder,
+        log,
+        temporal_address,
+        bootstrap,
+        "--no-bridge",
+        "--task-queue",
+        scenario.task_queue,
+    )
+
+
 @contextmanager
 def interpreter_and_bridge(
     scenario: KafkaScenario, logs: Path, temporal_address: str, bootstrap: str
@@ -150,14 +165,8 @@ def interpreter_and_bridge(
     interpreter process and the bridge's log."""
     bridge_log = logs / "bridge.log"
     with (
-        worker_process(
-            scenario.folder,
-            logs / "interpreter.log",
-            temporal_address,
-            bootstrap,
-            "--no-bridge",
-            "--task-queue",
-            scenario.task_queue,
+        interpreter_only(
+            scenario, logs / "interpreter.log", temporal_address, bootstrap
         ) as interpreter,
         worker_process(scenario.folder, bridge_log, temporal_address, bootstrap, "--bridge-only"),
     ):
@@ -364,15 +373,7 @@ async def test_bridge_killed_with_500_responses_in_flight(dev_stack: Any, tmp_pa
     bootstrap, address = dev_stack.kafka_bootstrap, dev_stack.temporal_address
     scenario = await kafka_scenario(tmp_path, bootstrap)
     client = await Client.connect(address)
-    with worker_process(
-        scenario.folder,
-        tmp_path / "interpreter.log",
-        address,
-        bootstrap,
-        "--no-bridge",
-        "--task-queue",
-        scenario.task_queue,
-    ):
+    with interpreter_only(scenario, tmp_path / "interpreter.log", address, bootstrap):
         async with responder(bootstrap, scenario) as answering:
             handles = await start_instances(client, scenario, range(IN_FLIGHT))
             requests = await answering.collect(IN_FLIGHT)

@@ -31,6 +31,7 @@ from tests.integration.test_kafka_delivery import (
     NOT_RUNNING,
     check_requests,
     dead_letters,
+    interpreter_only,
     kafka_scenario,
     reasons_of,
     responder,
@@ -74,15 +75,7 @@ async def test_two_bridge_replicas_share_partitions_and_one_takes_over_from_the_
     client = await Client.connect(address)
     logs = [tmp_path / "bridge-a.log", tmp_path / "bridge-b.log"]
     bridge = [scenario.folder, address, bootstrap, "--bridge-only"]
-    with worker_process(
-        scenario.folder,
-        tmp_path / "interpreter.log",
-        address,
-        bootstrap,
-        "--no-bridge",
-        "--task-queue",
-        scenario.task_queue,
-    ):
+    with interpreter_only(scenario, tmp_path / "interpreter.log", address, bootstrap):
         async with responder(bootstrap, scenario) as answering:
             handles = await start_instances(client, scenario, range(INSTANCES))
             requests = await answering.collect(INSTANCES)
