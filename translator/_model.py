@@ -1,7 +1,8 @@
 """The process IR: what the interpreter walks. Frozen pydantic models, JSON-serialisable.
 
 A ProcessDefinition is content-addressed: ``content_hash`` is the SHA-256 of its canonical JSON
-(without the hash itself), so an instance pinned to a hash always sees the same model.
+(without the hash itself and without ``source``, where the file lay), so an instance pinned to a
+hash always sees the same model, and the same file yields the same hash wherever it is read.
 
 Every flow node has a ``kind`` (the discriminator of ``FlowNode``). A kind names one behaviour:
 a none start event is ``startEvent``, a start event with a trigger is ``triggeredStartEvent``,
@@ -462,9 +463,10 @@ class ProcessDefinition(_Frozen):
     content_hash: str = ""
 
     def with_content_hash(self) -> ProcessDefinition:
-        """Return a copy whose ``content_hash`` is the hash of everything else."""
-        unhashed = self.model_copy(update={"content_hash": ""}) if self.content_hash else self
-        canonical = unhashed.model_dump_json()
+        """Return a copy whose ``content_hash`` is the hash of everything but ``source``: a
+        starter that compiled ``./processes/order.bpmn`` must pin the version a worker loaded
+        from ``/app/processes/order.bpmn``."""
+        canonical = self.model_dump_json(exclude={"content_hash", "source"})
         digest = hashlib.sha256(canonical.encode()).hexdigest()
         return self.model_copy(update={"content_hash": digest})
 

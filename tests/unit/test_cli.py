@@ -70,9 +70,8 @@ async def test_start_pins_the_version_its_definitions_folder_deploys(
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    model = tmp_path / "payment.bpmn"
-    model.write_text(CATCH_PAYMENT)
-    [definition] = deploy(model)
+    (tmp_path / "payment.bpmn").write_text(CATCH_PAYMENT)
+    [definition] = deploy(CATCH_PAYMENT)  # the worker read it elsewhere: the same version
     client = time_skipping_env.client
     base = ["--address", client.service_client.config.target_host, "--task-queue", task_queue]
     async with running_interpreter(client, task_queue):

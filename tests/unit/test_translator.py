@@ -96,6 +96,16 @@ def test_rehashing_a_definition_gives_the_same_hash() -> None:
     assert unhashed.with_content_hash() == definition
 
 
+def test_the_hash_names_the_model_not_where_its_file_lies() -> None:
+    data = ORDER_PROCESS.read_bytes()
+    (here,) = translator.compile_bytes(data, "/app/processes/order-process.bpmn")
+    (there,) = translator.compile_bytes(data, "processes/order-process.bpmn")
+    assert here.source != there.source
+    assert here.content_hash == there.content_hash
+    (changed,) = translator.compile_bytes(data.replace(b'name="Order', b'name="An order'), "x")
+    assert changed.content_hash != here.content_hash
+
+
 def test_files_compiled_at_once_in_threads_give_the_same_ir() -> None:
     """The compiler remembers the last element it read (a per-module memo): threads that
     compile at the same time must still each get their own file's IR."""
