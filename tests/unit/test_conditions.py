@@ -62,13 +62,13 @@ async def test_a_conditional_boundary_interrupts_and_an_event_sub_process_runs_p
             events("start", kind="startEvent"),
             service("work"),
             '<bpmn:boundaryEvent id="withdrawn" attachedToRef="work">'
-            f'{condition("=withdrawn = true")}</bpmn:boundaryEvent>',
+            f"{condition('=withdrawn = true')}</bpmn:boundaryEvent>",
             events("done", "cancelled"),
             chain("start", "work", "done"),
             chain("withdrawn", "cancelled"),
             '<bpmn:subProcess id="on_priority" triggeredByEvent="true">'
             '<bpmn:startEvent id="priority_start" isInterrupting="false">'
-            f'{condition("=priority &gt; 5")}</bpmn:startEvent>',
+            f"{condition('=priority &gt; 5')}</bpmn:startEvent>",
             service("page"),
             events("paged"),
             chain("priority_start", "page", "paged"),

@@ -13,9 +13,7 @@ from temporalio.worker import Worker
 from tests.helpers import deploy, running_interpreter, start_process, wait_for
 from tests.helpers.bpmn import chain, events, model
 
-HEADERS = (
-    '<zeebe:taskHeaders><zeebe:header key="jobTimeout" value="{value}" /></zeebe:taskHeaders>'
-)
+HEADERS = '<zeebe:taskHeaders><zeebe:header key="jobTimeout" value="{value}" /></zeebe:taskHeaders>'
 
 
 def with_timeout(process_id: str, value: str) -> str:
@@ -44,10 +42,12 @@ async def test_a_silent_worker_loses_the_job_after_the_headers_timeout(
             await asyncio.sleep(30)  # never heartbeats: as if the worker hung
         return {"attempt": activity.info().attempt}
 
-    async with running_interpreter(client, task_queue):
-        async with Worker(client, task_queue="silent-job", activities=[silent_job]):
-            handle = await start_process(client, task_queue, "short-job-timeout")
-            result = await asyncio.wait_for(handle.result(), 20)
+    async with (
+        running_interpreter(client, task_queue),
+        Worker(client, task_queue="silent-job", activities=[silent_job]),
+    ):
+        handle = await start_process(client, task_queue, "short-job-timeout")
+        result = await asyncio.wait_for(handle.result(), 20)
     assert result == {"attempt": 2}
     assert attempts == [1, 2]
 

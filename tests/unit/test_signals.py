@@ -20,7 +20,6 @@ from tests.helpers import deploy, running_interpreter, start_process
 from tests.helpers.bpmn import chain, events, model, service
 from workflows import STATE_QUERY, mailbox_id, signal_hub_id
 
-
 OWN_TIME_SKIPPING_SERVER = True
 """Hubs and started instances of these tests must not meet other modules' leftovers."""
 
