@@ -26,6 +26,13 @@ def ratio(numerator: float, denominator: float) -> float:
     return numerator / denominator
 
 
+def paired_ratio(numerators: Sequence[float], denominators: Sequence[float]) -> float:
+    """The median of ``numerators[i] / denominators[i]``: each pair measured next to each other
+    in time (one repeat of ``interleaved``), so a drift over the run (the dev server slows as its
+    database grows) cancels within a pair instead of skewing one side's median."""
+    return median([ratio(n, d) for n, d in zip(numerators, denominators, strict=True)])
+
+
 def interleaved(systems: Sequence[str], repeats: int) -> list[tuple[int, str]]:
     """(repeat, system) in ABBA order, so drift (a noisy neighbour, a warming cache) hits
     every system alike instead of favouring whichever runs first."""
