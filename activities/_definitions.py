@@ -180,7 +180,6 @@ def make_resolve_definition(  # type: ignore[no-untyped-def]
             content_hash=definition.content_hash,
             continue_as_new_after_events=continue_as_new_after_events,
             search_attributes=search_attributes,
-            publish_locally=True,
         ).model_dump(mode="json")
 
     return resolve_definition

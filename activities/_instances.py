@@ -51,7 +51,6 @@ async def start_instance(
         content_hash=definition.content_hash,
         continue_as_new_after_events=continue_as_new_after_events,
         search_attributes=search_attributes,
-        publish_locally=True,
     )
     identity = (definition.id, definition.content_hash, business_key_of(values))
     attributes = None

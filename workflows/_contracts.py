@@ -269,10 +269,6 @@ class DefinitionPin(_Wire):
     content_hash: str
     continue_as_new_after_events: int = DEFAULT_CONTINUE_AS_NEW_AFTER_EVENTS
     search_attributes: bool = False
-    publish_locally: bool = False
-    """Kafka records go out from a local activity. Pins recorded before it existed say False
-    and replay with the activity they recorded; the recorded pin decides rather than a patch,
-    as ``workflow.patched()`` beside a local activity broke query replays (temporalio 1.35)."""
     legacy: bool = False
     """Resolved by a worker older than this model (a bare hash): no memo or search attributes."""
 

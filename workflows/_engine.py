@@ -1546,11 +1546,6 @@ class Engine:
             request.model_dump(mode="json"),
             "KAFKA_PUBLISH_FAILED",
             f"could not publish to {request.topic!r}",
-            # A local activity: the publish finishes inside the workflow task that reaches the
-            # wait, so the response does not race a second workflow task on the server (it did
-            # for 96 % of responses, costing the signal 1.5 ms), and the history holds one
-            # marker where an activity took three events and a workflow task three more.
-            local=self.pin.publish_locally,
         )
 
     def kafka_response(self, response: KafkaResponse) -> None:
@@ -1821,18 +1816,11 @@ def _job_variables(headers: Mapping[str, str], local: Scope) -> dict[str, Any]:
 
 
 async def _run_built_in(
-    name: str,
-    payload: dict[str, Any],
-    incident_type: IncidentType,
-    failing: str,
-    *,
-    local: bool = False,
+    name: str, payload: dict[str, Any], incident_type: IncidentType, failing: str
 ) -> None:
-    """Run one of worker.py's built-in activities (in the workflow task, as a local activity,
-    if ``local``); when its retries run out, an incident."""
-    run = workflow.execute_local_activity if local else workflow.execute_activity
+    """Run one of worker.py's built-in activities; when its retries run out, an incident."""
     try:
-        await run(
+        await workflow.execute_activity(
             name,
             payload,
             start_to_close_timeout=timedelta(seconds=30),

@@ -50,8 +50,6 @@ DELIVERED = "Delivered response"
 DUPLICATE = {"answer": -1}
 """The body of every duplicate response: it must never become an instance's result."""
 NOT_RUNNING = "process instance ... is not running"
-LOCAL_ACTIVITY_MARKER = "core_local_activity"
-"""The marker name temporalio records for a local activity (the request's publish)."""
 """The one dead-letter reason these tests expect (see ``reasons_of``)."""
 
 KAFKA_PROCESS = """<?xml version="1.0" encoding="UTF-8"?>
@@ -309,26 +307,13 @@ def reasons_of(records: list[ConsumerRecord]) -> set[str]:
 
 
 async def signalled_before_waiting(handle: WorkflowHandle[Any, Any]) -> bool:
-    """Whether the response's signal was accepted before the instance durably waited for it:
-    before the workflow task that published the request (a local activity) and began the wait
-    completed. The server holds a signal that comes during a workflow task and writes it after
-    that task's events, with the time it was accepted."""
-    events = list((await handle.fetch_history()).events)
-    signalled = next(
-        e for e in events if e.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED
-    )
-    published = next(
-        i
-        for i, e in enumerate(events)
-        if e.event_type == EventType.EVENT_TYPE_MARKER_RECORDED
-        and e.marker_recorded_event_attributes.marker_name == LOCAL_ACTIVITY_MARKER
-    )
-    waiting = next(
-        e
-        for e in reversed(events[:published])
-        if e.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED
-    )
-    return signalled.event_time.ToNanoseconds() < waiting.event_time.ToNanoseconds()
+    """Whether the instance's history holds the response's signal before the workflow task
+    that ran on from the publish (the one that reached the wait) completed."""
+    events = [event.event_type for event in (await handle.fetch_history()).events]
+    signalled = events.index(EventType.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED)
+    published = events.index(EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED)
+    waiting = events.index(EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED, published)
+    return signalled < waiting
 
 
 async def test_a_thousand_instances_answered_early_in_random_order_and_twice(

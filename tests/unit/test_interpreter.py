@@ -6,7 +6,6 @@ import uuid
 from typing import Any
 
 import pytest
-from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowFailureError
 from temporalio.testing import WorkflowEnvironment
 
@@ -19,7 +18,6 @@ from tests.helpers import (
     wait_for,
 )
 from workflows import (
-    KAFKA_PUBLISH_ACTIVITY,
     KAFKA_RESPONSE_SIGNAL,
     RESOLVE_INCIDENT_UPDATE,
     SET_VARIABLES_UPDATE,
@@ -118,23 +116,8 @@ async def test_large_order_waits_for_the_kafka_response(
         # A redelivered response changes nothing.
         await handle.signal(KAFKA_RESPONSE_SIGNAL, {**response, "body": {"approved": False}})
         result = await handle.result()
-        history = await handle.fetch_history()
     assert result["approved"] is True
     assert result["confirmationSent"] == "email"
-    # The request went out from a local activity, inside the workflow task that reached the
-    # wait: a marker, no activity events (the job activities are the order's other tasks).
-    scheduled = [
-        e.activity_task_scheduled_event_attributes.activity_type.name
-        for e in history.events
-        if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED
-    ]
-    assert KAFKA_PUBLISH_ACTIVITY not in scheduled
-    markers = [
-        e.marker_recorded_event_attributes.marker_name
-        for e in history.events
-        if e.event_type == EventType.EVENT_TYPE_MARKER_RECORDED
-    ]
-    assert "core_local_activity" in markers
 
 
 async def test_a_response_faster_than_the_wait_is_kept(
