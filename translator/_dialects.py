@@ -15,12 +15,10 @@ becomes its retries and the wait between them.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping as MappingType
-from collections.abc import Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import cache
-from types import MappingProxyType
 
 from lxml import etree
 
@@ -50,17 +48,9 @@ ZEEBE_INPUT = zeebe("input")
 ZEEBE_OUTPUT = zeebe("output")
 CAMUNDA_INPUT = camunda("inputParameter")
 CAMUNDA_OUTPUT = camunda("outputParameter")
-# Tags every job task asks for, named once here rather than on each call.
-ZEEBE_TASK_DEFINITION = zeebe("taskDefinition")
-ZEEBE_TASK_HEADERS = zeebe("taskHeaders")
-ZEEBE_IO_MAPPING = zeebe("ioMapping")
-CAMUNDA_INPUT_OUTPUT = camunda("inputOutput")
-CAMUNDA_CONNECTOR = camunda("connector")
-CAMUNDA_EXECUTION_LISTENER = camunda("executionListener")
 
-_Read = tuple[etree._Element | None, tuple[etree._Element, ...], MappingType[str, etree._Element]]
-_NONE_FOUND: MappingType[str, etree._Element] = MappingProxyType({})
-_last: _Read = (None, (), _NONE_FOUND)
+_Read = tuple[etree._Element | None, tuple[etree._Element, ...], dict[str, etree._Element]]
+_last: _Read = (None, (), {})
 """The last element ``extensions`` read: the element, its extension elements, and the first of
 them per tag. The readers of one element ask for its extensions several times in a row, each for
 one tag. Holding the element keeps its identity from being reused; the compiler never changes a
@@ -72,13 +62,9 @@ def _read(element: etree._Element) -> _Read:
     last = _last
     if last[0] is element:
         return last
-    containers = _extension_containers(element)
-    if not containers:  # most elements of most models
-        last = _last = (element, (), _NONE_FOUND)
-        return last
     found: list[etree._Element] = []
     first: dict[str, etree._Element] = {}
-    for container in containers:
+    for container in _extension_containers(element):
         # A slice is built in C, faster than lxml's child iterator (lxml-stubs lack slicing).
         for child in container[:]:  # type: ignore[index]
             tag = child.tag
@@ -93,27 +79,25 @@ _MANY_CHILDREN = 16
 """More children than a task or event has: indexing them all costs more than one lxml pass."""
 
 
-def _extension_containers(element: etree._Element) -> Sequence[etree._Element]:
+def _extension_containers(element: etree._Element) -> Iterable[etree._Element]:
     if len(element) > _MANY_CHILDREN:  # a process or sub-process: lxml skips the others in C
-        return list(element.iterchildren(EXTENSION_ELEMENTS))
+        return element.iterchildren(EXTENSION_ELEMENTS)
     return children(element).get(EXTENSION_ELEMENTS, ())
 
 
 def extensions(element: etree._Element) -> tuple[etree._Element, ...]:
     """Children of ``<bpmn:extensionElements>``, in document order."""
-    last = _last  # asked several times per element: the remembered answer, without a call
-    return (last if last[0] is element else _read(element))[1]
+    return _read(element)[1]
 
 
 def forget_extensions() -> None:
     """Drop the element ``extensions`` remembers (and with it its tree)."""
     global _last
-    _last = (None, (), _NONE_FOUND)
+    _last = (None, (), {})
 
 
 def first_extension(element: etree._Element, tag: str) -> etree._Element | None:
-    last = _last
-    return (last if last[0] is element else _read(element))[2].get(tag)
+    return _read(element)[2].get(tag)
 
 
 @cache
@@ -133,7 +117,7 @@ def camunda_attribute(element: etree._Element, name: str) -> str | None:
 
 def zeebe_job(ctx: CompileContext, element: etree._Element) -> JobDefinition | None:
     """``zeebe:taskDefinition`` (type, retries) and ``zeebe:taskHeaders``; None if absent."""
-    definition = first_extension(element, ZEEBE_TASK_DEFINITION)
+    definition = first_extension(element, zeebe("taskDefinition"))
     if definition is None:
         return None
     job_type = (definition.get("type") or "").strip()
@@ -162,7 +146,7 @@ def _retries(ctx: CompileContext, element: etree._Element, text: str | None) -> 
 
 def zeebe_headers(element: etree._Element) -> dict[str, str]:
     headers: dict[str, str] = {}
-    container = first_extension(element, ZEEBE_TASK_HEADERS)
+    container = first_extension(element, zeebe("taskHeaders"))
     if container is not None:
         for header in children(container).get(ZEEBE_HEADER, ()):
             headers[header.get("key", "")] = header.get("value", "")
@@ -173,7 +157,7 @@ def zeebe_mappings(
     ctx: CompileContext, element: etree._Element
 ) -> tuple[tuple[Mapping, ...], tuple[Mapping, ...]]:
     """``zeebe:ioMapping`` inputs and outputs. A source without ``=`` is a literal string."""
-    container = first_extension(element, ZEEBE_IO_MAPPING)
+    container = first_extension(element, zeebe("ioMapping"))
     if container is None:
         return (), ()
     inputs = _zeebe_mapping_list(ctx, element, children(container).get(ZEEBE_INPUT, []), "input")
@@ -235,7 +219,7 @@ def camunda_java_implementation(element: etree._Element) -> str | None:
     for name in ("class", "delegateExpression", "expression", "connector"):
         if camunda_attribute(element, name) is not None:
             return f"camunda:{name}"
-    if first_extension(element, CAMUNDA_CONNECTOR) is not None:
+    if first_extension(element, camunda("connector")) is not None:
         return "camunda:connector"
     return None
 
@@ -244,7 +228,7 @@ def camunda_mappings(
     ctx: CompileContext, element: etree._Element
 ) -> tuple[tuple[Mapping, ...], tuple[Mapping, ...]]:
     """``camunda:inputOutput`` with text values (expressions or literals)."""
-    container = first_extension(element, CAMUNDA_INPUT_OUTPUT)
+    container = first_extension(element, camunda("inputOutput"))
     if container is None:
         return (), ()
     inputs = _camunda_parameters(ctx, element, children(container).get(CAMUNDA_INPUT, []))
@@ -280,7 +264,7 @@ def _camunda_parameters(
 def tsm_kafka_listener(element: etree._Element) -> etree._Element | None:
     """The start execution listener ``#{tsmKafkaTaskExecutor}`` that makes a Kafka Task."""
     for listener in extensions(element):
-        if listener.tag != CAMUNDA_EXECUTION_LISTENER:
+        if listener.tag != camunda("executionListener"):
             continue
         delegate = (listener.get("delegateExpression") or "").strip()
         if delegate[2:-1].strip() == TSM_KAFKA_LISTENER and listener.get("event", "start") == (
@@ -493,14 +477,13 @@ def listeners(ctx: CompileContext, element: etree._Element) -> tuple[Listener, .
     """
     kept: list[Listener] = []
     for entry in extensions(element):
-        tag = entry.tag  # lxml builds the string anew on each read
-        if tag in ZEEBE_LISTENER_TAGS:
+        if entry.tag in ZEEBE_LISTENER_TAGS:
             ctx.problem(
                 element,
-                f"zeebe:{local_name(tag)} (job-based listeners) are not supported yet",
+                f"zeebe:{local_name(entry.tag)} (job-based listeners) are not supported yet",
             )
-        elif tag in LISTENER_TAGS and not _is_tsm_kafka_listener(element, entry):
-            listener = _listener(ctx, element, entry, LISTENER_TAGS[tag])
+        elif entry.tag in LISTENER_TAGS and not _is_tsm_kafka_listener(element, entry):
+            listener = _listener(ctx, element, entry, LISTENER_TAGS[entry.tag])
             if listener is not None:
                 kept.append(listener)
     return tuple(kept)
