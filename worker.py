@@ -89,7 +89,12 @@ def interpreter_worker(
             resolve,
             publisher.publish,
             make_subscribe_message(client),
-            make_start_by_event(client, REGISTRY),
+            make_start_by_event(
+                client,
+                REGISTRY,
+                continue_as_new_after_events=continue_as_new_after_events,
+                search_attributes=search_attributes,
+            ),
             make_cancel_instance(client),
         ],
         workflow_runner=workflow_runner(),

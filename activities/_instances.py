@@ -8,7 +8,13 @@ from typing import Any
 
 from temporalio import activity
 from temporalio.client import Client, WorkflowHandle
-from temporalio.common import SearchAttributeKey, SearchAttributePair, TypedSearchAttributes
+from temporalio.common import (
+    SearchAttributeKey,
+    SearchAttributePair,
+    TypedSearchAttributes,
+    WorkflowIDConflictPolicy,
+    WorkflowIDReusePolicy,
+)
 
 from translator import ProcessDefinition
 from workflows._contracts import (
@@ -32,6 +38,9 @@ async def start_instance(
     task_queue: str = DEFAULT_TASK_QUEUE,
     search_attributes: bool = False,
     continue_as_new_after_events: int = DEFAULT_CONTINUE_AS_NEW_AFTER_EVENTS,
+    start_event: str | None = None,
+    id_reuse_policy: WorkflowIDReusePolicy = WorkflowIDReusePolicy.ALLOW_DUPLICATE,
+    id_conflict_policy: WorkflowIDConflictPolicy = WorkflowIDConflictPolicy.UNSPECIFIED,
 ) -> WorkflowHandle[Any, Any]:
     """Start an instance of ``definition`` with that exact version pinned.
 
@@ -42,6 +51,7 @@ async def start_instance(
     workflow task until one that has takes it). ``search_attributes`` sets the Keyword
     attributes ``worker.py`` registers (``BpmnProcessId``...); the namespace must have them.
     ``continue_as_new_after_events`` is ``worker.py --continue-as-new-after-events``.
+    ``start_event`` starts at a message, signal or timer start event instead of the none one.
 
     Starting with the workflow type and variables alone (Temporal CLI, any SDK) works too: the
     instance then pins the worker's latest version itself, at the cost of those two events.
@@ -52,6 +62,7 @@ async def start_instance(
         continue_as_new_after_events=continue_as_new_after_events,
         search_attributes=search_attributes,
     )
+    options = InstanceOptions(definition=pin, start_event=start_event)
     identity = (definition.id, definition.content_hash, business_key_of(values))
     attributes = None
     if search_attributes:
@@ -63,11 +74,13 @@ async def start_instance(
         )
     return await client.start_workflow(
         definition.id,
-        args=[values, InstanceOptions(definition=pin).model_dump(mode="json", exclude_none=True)],
+        args=[values, options.model_dump(mode="json", exclude_none=True)],
         id=instance_id or f"{definition.id}-{uuid.uuid4()}",
         task_queue=task_queue,
         memo=instance_memo(*identity),
         search_attributes=attributes,
+        id_reuse_policy=id_reuse_policy,
+        id_conflict_policy=id_conflict_policy,
     )
 
 

@@ -13,9 +13,10 @@ from typing import Any
 
 from temporalio import activity
 from temporalio.client import Client, WithStartWorkflowOperation, WorkflowUpdateFailedError
-from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 
+from activities._instances import start_instance
 from translator import (
     MessageEventDefinition,
     ProcessDefinition,
@@ -36,11 +37,11 @@ from workflows import (
 )
 from workflows._contracts import (
     CORRELATE_UPDATE,
+    DEFAULT_CONTINUE_AS_NEW_AFTER_EVENTS,
     DEFAULT_MESSAGE_TTL_SECONDS,
     RETURN_SIGNAL,
     START_BY_EVENT_ACTIVITY,
     CorrelationResult,
-    InstanceOptions,
     StartByEventRequest,
     signal_hub_id,
 )
@@ -204,14 +205,21 @@ def make_subscribe_message(client: Client):  # type: ignore[no-untyped-def]
     return subscribe_message
 
 
-def make_start_by_event(client: Client, registry: DefinitionRegistry):  # type: ignore[no-untyped-def]
+def make_start_by_event(  # type: ignore[no-untyped-def]
+    client: Client,
+    registry: DefinitionRegistry,
+    *,
+    continue_as_new_after_events: int = DEFAULT_CONTINUE_AS_NEW_AFTER_EVENTS,
+    search_attributes: bool = False,
+):
     """The mailboxes' local activity: start every deployed process whose message or signal
     start event the publication triggers. Returns the ids of the instances started.
 
     A message with a correlation key starts at most one instance per process and key while
     one is active (Zeebe's rule): the workflow id is derived from them and Temporal refuses a
     second running one. Other starts derive their id from the publication, so a retried
-    activity never starts twice."""
+    activity never starts twice. Each instance starts with its version pinned and its memo set
+    (``start_instance``), with the worker's settings: no pin marker in its history."""
 
     @activity.defn(name=START_BY_EVENT_ACTIVITY)
     async def start_by_event(payload: dict[str, Any]) -> list[str]:
@@ -224,14 +232,16 @@ def make_start_by_event(client: Client, registry: DefinitionRegistry):  # type: 
                 continue
             for event_id in triggered_start_events(definition, request.trigger, publication.name):
                 workflow_id = _started_instance_id(request, process_id, event_id)
-                options = InstanceOptions(start_event=event_id)
                 try:
-                    await client.start_workflow(
-                        process_id,
-                        args=[dict(publication.variables), options.model_dump(mode="json")],
-                        id=workflow_id,
+                    await start_instance(
+                        client,
+                        definition,
+                        publication.variables,
+                        instance_id=workflow_id,
                         task_queue=request.task_queue,
-                        id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
+                        search_attributes=search_attributes,
+                        continue_as_new_after_events=continue_as_new_after_events,
+                        start_event=event_id,
                         id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
                     )
                 except WorkflowAlreadyStartedError:

@@ -92,7 +92,9 @@ async def running_interpreter(
     activities = [
         make_resolve_definition(continue_as_new_after_events=continue_as_new_after_events),
         subscribe_and_remember,
-        make_start_by_event(client, REGISTRY),
+        make_start_by_event(
+            client, REGISTRY, continue_as_new_after_events=continue_as_new_after_events
+        ),
         make_cancel_instance(client),
     ]
     if publish_activity is not None:

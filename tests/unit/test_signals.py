@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
@@ -196,6 +197,11 @@ async def test_a_message_start_event_starts_one_instance_per_correlation_key_whi
         await asyncio.sleep(0.5)
         release.set()
         assert await first.result() == {"n": 1, "handled": True}
+        # Started with its version pinned and its memo set: nothing to record for either.
+        kinds = {e.event_type for e in (await first.fetch_history()).events}
+        assert EventType.EVENT_TYPE_MARKER_RECORDED not in kinds
+        assert EventType.EVENT_TYPE_WORKFLOW_PROPERTIES_MODIFIED not in kinds
+        assert (await (await first.describe()).memo())["bpmnProcessId"] == "started-by-order"
         # Once it completed, the key starts a new instance.
         await publish_message(client, "order-placed", "o-1", {"n": 4}, task_queue=task_queue)
         await until(lambda: len(handled) == 3)
