@@ -20,7 +20,6 @@ import asyncio
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -46,6 +45,7 @@ from bench._models import KAFKA_TASK_PROCESS, kafka_task_model
 from bench._report import Section, fmt, ms, times
 from bench._stats import interleaved, median, percentile, ratio
 from bench._worker import READY as WORKER_READY
+from bench._worker import terminate
 
 TITLE = "7. Kafka bridge: round trips and correlations/s against aiokafka plus one signal"
 TARGET_P50_RATIO = 1.2
@@ -93,12 +93,7 @@ class Service:
     def stop(self) -> None:
         if self._process is None or self._process.poll() is not None:
             return
-        self._process.send_signal(signal.SIGTERM)
-        try:
-            self._process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self._process.kill()
-            self._process.wait()
+        terminate(self._process)
 
     def cpu_seconds(self) -> float:
         """User + system CPU time of the process so far (all its threads, ended ones too)."""

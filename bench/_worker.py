@@ -102,6 +102,16 @@ def main(argv: Sequence[str] | None = None) -> None:
     asyncio.run(_serve(parser.parse_args(argv)))
 
 
+def terminate(process: subprocess.Popen[bytes], grace: float = 30.0) -> None:
+    """SIGTERM, so the process shuts down as a user's would; SIGKILL if it takes ``grace`` s."""
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
 class WorkerProcess:
     """One system's worker as a child process, with its CPU time readable at any moment."""
 
@@ -151,12 +161,7 @@ class WorkerProcess:
     ) -> None:
         if self._process is None:
             return
-        self._process.send_signal(signal.SIGTERM)
-        try:
-            self._process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self._process.kill()
-            self._process.wait()
+        terminate(self._process)
         with contextlib.suppress(Exception):
             assert self._process.stdout is not None
             self._process.stdout.close()
