@@ -13,7 +13,7 @@ from typing import Any
 
 from temporalio import activity
 from temporalio.client import Client, WithStartWorkflowOperation, WorkflowUpdateFailedError
-from temporalio.common import WorkflowIDConflictPolicy
+from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 
 from activities._instances import start_instance
@@ -231,7 +231,7 @@ def make_start_by_event(  # type: ignore[no-untyped-def]
             if definition is None:
                 continue
             for event_id in triggered_start_events(definition, request.trigger, publication.name):
-                workflow_id = _started_instance_id(request, process_id, event_id)
+                workflow_id, reuse = _started_instance(request, process_id, event_id)
                 try:
                     await start_instance(
                         client,
@@ -242,10 +242,11 @@ def make_start_by_event(  # type: ignore[no-untyped-def]
                         search_attributes=search_attributes,
                         continue_as_new_after_events=continue_as_new_after_events,
                         start_event=event_id,
+                        id_reuse_policy=reuse,
                         id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
                     )
                 except WorkflowAlreadyStartedError:
-                    activity.logger.info("%s is active: the message does not start it", workflow_id)
+                    activity.logger.info("%s is active or this publication started it already", workflow_id)
                     continue
                 started.append(workflow_id)
         return started
@@ -283,8 +284,17 @@ def _static_name(event: MessageEventDefinition) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def _started_instance_id(request: StartByEventRequest, process_id: str, event_id: str) -> str:
+def _started_instance(
+    request: StartByEventRequest, process_id: str, event_id: str
+) -> tuple[str, WorkflowIDReusePolicy]:
+    """The workflow id of the instance a publication starts, and whether that id may be used
+    again once its instance has ended: a keyed message's may (the key starts a new instance
+    then, Zeebe's rule); a publication's own may not, so a start retried after its instance
+    already finished (the mailbox's workflow task failed after the local activity ran) is
+    refused instead of starting the process twice."""
     key = request.publication.correlation_key
     if request.trigger == "message" and key:
-        return f"{process_id}/message/{request.publication.name}/{key}"
-    return f"{process_id}/{request.trigger}/{event_id}/{request.publication_id}"
+        instance_id = f"{process_id}/message/{request.publication.name}/{key}"
+        return instance_id, WorkflowIDReusePolicy.ALLOW_DUPLICATE
+    instance_id = f"{process_id}/{request.trigger}/{event_id}/{request.publication_id}"
+    return instance_id, WorkflowIDReusePolicy.REJECT_DUPLICATE
