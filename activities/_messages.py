@@ -246,7 +246,9 @@ def make_start_by_event(  # type: ignore[no-untyped-def]
                         id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
                     )
                 except WorkflowAlreadyStartedError:
-                    activity.logger.info("%s is active or this publication started it already", workflow_id)
+                    activity.logger.info(
+                        "%s is active or this publication started it already", workflow_id
+                    )
                     continue
                 started.append(workflow_id)
         return started
