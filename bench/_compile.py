@@ -5,6 +5,11 @@ to run it: ours with ``translator.compile_bytes`` (XML, dialects, validation, ex
 compiled to ASTs, content hash); SpiffWorkflow with its stock ``BpmnParser`` (lxml parse,
 ``find_all_specs``: every process's task specs). A file one side refuses still counts, with
 the time it took to say so.
+
+Every compile of ours is a first compile: the translator keeps the expressions it parsed (models
+repeat ``=x`` and ``${approved}``), and repeats of one file would otherwise find all of its
+expressions parsed already, which no worker loading a folder sees. SpiffWorkflow parses no
+expressions at this point (it evaluates Python text when the instance runs).
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from bench._models import large_model
 from bench._report import Section, ms, times
 from bench._spiff import parse_file_specs
 from bench._stats import median, ratio
+from translator.expressions._expression import clear_expression_cache
 
 TITLE = "Compile time: translator vs SpiffWorkflow's parser"
 TARGET_SPEEDUP = 3.0
@@ -51,6 +57,7 @@ def _spiff(data: bytes, name: str) -> bool:
 
 
 def _time(compile_one: Callable[[bytes, str], bool], data: bytes, name: str) -> tuple[float, bool]:
+    clear_expression_cache()
     began = time.perf_counter()
     accepted = compile_one(data, name)
     return time.perf_counter() - began, accepted

@@ -267,13 +267,13 @@ def depth(root: BaseModel) -> int:
     """How deeply the tree nests as JSON (objects and arrays), which is what bounds both the
     evaluator's recursion and whether the IR JSON parser accepts it. Iterative, so hostile
     input cannot overflow the stack here."""
-    deepest = 0
-    pending: list[tuple[object, int]] = [(root, 1)]
+    deepest = 1
+    pending: list[tuple[BaseModel | tuple[object, ...], int]] = [(root, 1)]
     while pending:
         value, level = pending.pop()
-        deepest = max(deepest, level)
-        if isinstance(value, BaseModel):
-            pending.extend((field, level + 1) for _, field in value)
-        elif isinstance(value, tuple):
-            pending.extend((item, level + 1) for item in value)
+        # A node's fields are its ``__dict__``: cheaper to read than the model's iterator.
+        items = value.__dict__.values() if isinstance(value, BaseModel) else value
+        if items and level >= deepest:  # its fields or items lie one level further down
+            deepest = level + 1
+        pending.extend((item, level + 1) for item in items if isinstance(item, BaseModel | tuple))
     return deepest

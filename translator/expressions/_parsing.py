@@ -42,7 +42,9 @@ from typing import Any, ClassVar, cast
 
 from lark import Lark, Token, Transformer, v_args
 from lark.exceptions import LarkError, UnexpectedCharacters, UnexpectedInput, UnexpectedToken
+from lark.parsers.lalr_analysis import Shift
 from lark.parsers.lalr_interactive_parser import InteractiveParser
+from lark.parsers.lalr_parser_state import ParserState
 from pydantic import BaseModel
 
 from translator.expressions._ast import (
@@ -138,6 +140,7 @@ class DialectParser:
             transformer=builder,
             maybe_placeholders=True,
         )
+        _plain_rule_names(self._lark)
         self._wording = wording
 
     def parse(self, source: str, start: int, end: int) -> Node:
@@ -158,6 +161,60 @@ class DialectParser:
                 return cast(Node, result)
             raise ExpressionSyntaxError("cannot parse the expression", source)
         raise ExpressionSyntaxError(refusal.message, source, start + refusal.position + 1)
+
+
+def _plain_rule_names(lark: Lark) -> None:
+    """Make each rule's name a plain ``str``, as the parse table's keys are.
+
+    Lark names rules with its ``Token`` (a ``str`` with its own ``__eq__``), and after every
+    reduction looks the rule's name up among the table's ``str`` keys, so each lookup called
+    that Python ``__eq__``: a tenth of the parse time. The text is the same.
+    """
+    for rule in lark.rules:
+        rule.origin.name = str(rule.origin.name)
+
+
+_NO_ACTION = (None, None)
+
+
+def _acceptable(state: ParserState[int]) -> set[str]:
+    """The terminals the parser could take in ``state``, exactly (the LALR table's own list
+    is merged over contexts).
+
+    What Lark's ``InteractiveParser.accepts`` answers, without copying the parser and its lexer
+    for every candidate: only the state stack changes while reductions run, and no builder is
+    called. An error message costs a quarter of a millisecond less.
+    """
+    states = state.parse_conf.states
+    end_state = state.parse_conf.end_state
+    return {
+        terminal
+        for terminal in states[state.position]
+        if terminal.isupper() and _takes(states, end_state, state.state_stack, terminal)
+    }
+
+
+def _takes(
+    states: Mapping[int, Mapping[str, tuple[Any, Any]]],
+    end_state: int,
+    state_stack: list[int],
+    terminal: str,
+) -> bool:
+    """Whether the parser, its states stacked as ``state_stack``, can shift ``terminal`` (or,
+    at the end, finish): reduce as the table says until it shifts, finishes or has no action."""
+    stack = list(state_stack)
+    while True:
+        action, rule = states[stack[-1]].get(terminal, _NO_ACTION)
+        if action is None:
+            return False
+        if action is Shift:
+            return True
+        if size := len(rule.expansion):
+            del stack[-size:]
+        _, reached = states[stack[-1]][rule.origin.name]
+        stack.append(reached)
+        if terminal == _END and reached == end_state:
+            return True
 
 
 class _Reading:
@@ -216,7 +273,7 @@ class _Reading:
         # could take here, tried token by token, is exact.
         interactive = self.interactive
         expected: set[str] = (
-            interactive.accepts()  # type: ignore[no-untyped-call]
+            _acceptable(interactive.parser_state)
             if interactive is not None
             else set(error.expected)
         )
