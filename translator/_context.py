@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -17,6 +16,7 @@ from translator.expressions import (
     ExpressionSyntaxError,
     compile_expression,
 )
+from translator.expressions._expression import text_expression
 
 
 @dataclass
@@ -95,8 +95,14 @@ class CompileContext:
         try:
             return compile_expression(text, dialect)
         except ExpressionSyntaxError as error:
-            self.problem(element, f"{what} is not a valid expression: {error}")
-            return None
+            return self._invalid(element, what, error)
+
+    def _invalid(
+        self, element: etree._Element, what: str, error: ExpressionSyntaxError
+    ) -> Expression | None:
+        """Record ``error`` as a problem of ``element``; None stands for the expression."""
+        self.problem(element, f"{what} is not a valid expression: {error}")
+        return None
 
     def marked_expression(
         self, element: etree._Element, text: str, what: str, hint: str = ""
@@ -120,9 +126,12 @@ class CompileContext:
         """A Zeebe/Camunda attribute that is an expression when marked, else a literal string."""
         stripped = text.strip()
         dialect = expression_dialect(stripped)
-        if dialect is None:
-            return self.expression(element, "=" + json.dumps(text), "feel", what)
-        return self.expression(element, stripped, dialect, what)
+        try:
+            if dialect is None:
+                return text_expression(text)
+            return compile_expression(stripped, dialect)
+        except ExpressionSyntaxError as error:
+            return self._invalid(element, what, error)
 
 
 def expression_dialect(text: str) -> Dialect | None:
