@@ -41,6 +41,7 @@ async def start_instance(
     start_event: str | None = None,
     id_reuse_policy: WorkflowIDReusePolicy = WorkflowIDReusePolicy.ALLOW_DUPLICATE,
     id_conflict_policy: WorkflowIDConflictPolicy = WorkflowIDConflictPolicy.UNSPECIFIED,
+    memo: Mapping[str, Any] | None = None,
 ) -> WorkflowHandle[Any, Any]:
     """Start an instance of ``definition`` with that exact version pinned.
 
@@ -52,6 +53,8 @@ async def start_instance(
     attributes ``worker.py`` registers (``BpmnProcessId``...); the namespace must have them.
     ``continue_as_new_after_events`` is ``worker.py --continue-as-new-after-events``.
     ``start_event`` starts at a message, signal or timer start event instead of the none one.
+    ``memo`` adds entries to the instance's memo (``bpmnProcessId``, ``definitionHash``,
+    ``businessKey``).
 
     Starting with the workflow type and variables alone (Temporal CLI, any SDK) works too: the
     instance then pins the worker's latest version itself, at the cost of those two events.
@@ -77,7 +80,7 @@ async def start_instance(
         args=[values, options.model_dump(mode="json", exclude_none=True)],
         id=instance_id or f"{definition.id}-{uuid.uuid4()}",
         task_queue=task_queue,
-        memo=instance_memo(*identity),
+        memo={**(memo or {}), **instance_memo(*identity)},
         search_attributes=attributes,
         id_reuse_policy=id_reuse_policy,
         id_conflict_policy=id_conflict_policy,

@@ -15,6 +15,7 @@ from temporalio import activity
 from temporalio.client import Client, WithStartWorkflowOperation, WorkflowUpdateFailedError
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
+from temporalio.service import RPCError, RPCStatusCode
 
 from activities._instances import start_instance
 from translator import (
@@ -41,6 +42,7 @@ from workflows._contracts import (
     DEFAULT_MESSAGE_TTL_SECONDS,
     RETURN_SIGNAL,
     START_BY_EVENT_ACTIVITY,
+    STARTED_BY_PUBLICATION_MEMO,
     CorrelationResult,
     StartByEventRequest,
     signal_hub_id,
@@ -217,8 +219,10 @@ def make_start_by_event(  # type: ignore[no-untyped-def]
 
     A message with a correlation key starts at most one instance per process and key while
     one is active (Zeebe's rule): the workflow id is derived from them and Temporal refuses a
-    second running one. Other starts derive their id from the publication, so a retried
-    activity never starts twice. Each instance starts with its version pinned and its memo set
+    second running one; once it ended, the key starts a new one, but not for the same
+    publication again (a retried activity finds it in the memo of the instance it started).
+    Other starts derive their id from the publication, so a retried activity never starts
+    twice. Each instance starts with its version pinned and its memo set
     (``start_instance``), with the worker's settings: no pin marker in its history."""
 
     @activity.defn(name=START_BY_EVENT_ACTIVITY)
@@ -232,6 +236,11 @@ def make_start_by_event(  # type: ignore[no-untyped-def]
                 continue
             for event_id in triggered_start_events(definition, request.trigger, publication.name):
                 workflow_id, reuse = _started_instance(request, process_id, event_id)
+                if reuse is WorkflowIDReusePolicy.ALLOW_DUPLICATE and await _started_by(
+                    client, workflow_id, request.publication_id
+                ):
+                    activity.logger.info("this publication started %s already", workflow_id)
+                    continue
                 try:
                     await start_instance(
                         client,
@@ -244,6 +253,7 @@ def make_start_by_event(  # type: ignore[no-untyped-def]
                         start_event=event_id,
                         id_reuse_policy=reuse,
                         id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
+                        memo={STARTED_BY_PUBLICATION_MEMO: request.publication_id},
                     )
                 except WorkflowAlreadyStartedError:
                     activity.logger.info(
@@ -254,6 +264,18 @@ def make_start_by_event(  # type: ignore[no-untyped-def]
         return started
 
     return start_by_event
+
+
+async def _started_by(client: Client, workflow_id: str, publication_id: str) -> bool:
+    """Whether the last instance with ``workflow_id`` was started by that publication."""
+    try:
+        description = await client.get_workflow_handle(workflow_id).describe()
+    except RPCError as error:
+        if error.status is RPCStatusCode.NOT_FOUND:
+            return False
+        raise
+    memo = await description.memo()
+    return bool(memo.get(STARTED_BY_PUBLICATION_MEMO) == publication_id)
 
 
 def triggered_start_events(definition: ProcessDefinition, trigger: str, name: str) -> list[str]:

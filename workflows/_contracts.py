@@ -90,6 +90,10 @@ def business_key_of(variables: dict[str, Any]) -> str | None:
     return None if value is None else str(value)
 
 
+STARTED_BY_PUBLICATION_MEMO = "startedByPublication"
+"""Memo of an instance a message or signal start event started: the publication's id."""
+
+
 def instance_memo(process_id: str, content_hash: str, business_key: str | None) -> dict[str, Any]:
     """The memo every instance carries (set at start, or upserted by the instance)."""
     return {

@@ -14,12 +14,13 @@ import pytest
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
 from temporalio.service import RPCError
-from temporalio.testing import WorkflowEnvironment
+from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
 
-from activities import broadcast_signal, publish_message
+from activities import broadcast_signal, make_start_by_event, publish_message
 from tests.helpers import deploy, running_interpreter, start_process
 from tests.helpers.bpmn import chain, events, model, service
-from workflows import STATE_QUERY, mailbox_id, signal_hub_id
+from workflows import REGISTRY, STATE_QUERY, mailbox_id, signal_hub_id
+from workflows._contracts import MessagePublication, StartByEventRequest
 
 OWN_TIME_SKIPPING_SERVER = True
 """Hubs and started instances of these tests must not meet other modules' leftovers."""
@@ -248,3 +249,42 @@ async def until_subscribed(mailbox: Any) -> None:
             pass
         await asyncio.sleep(0.05)
     raise AssertionError("the instance never subscribed")
+
+
+async def test_a_retried_keyed_message_start_does_not_start_its_finished_instance_again(
+    time_skipping_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    """The mailbox's start activity runs again when its workflow task failed after it ran. The
+    instance it started may have finished by then, and a keyed message's workflow id may be
+    used again once its instance ended (Zeebe: the key starts a new instance): the retry must
+    see that this publication started it, and start nothing."""
+    deploy(MESSAGE_STARTED)
+    handled: list[dict[str, Any]] = []
+    jobs = {"handle_order": lambda job: handled.append(dict(job.variables))}
+    client = time_skipping_env.client
+    start_by_event = make_start_by_event(client, REGISTRY)
+
+    async def start(publication_id: str, n: int) -> list[str]:
+        publication = MessagePublication(
+            name="order-placed", correlation_key="o-9", variables={"n": n}
+        )
+        request = StartByEventRequest(
+            trigger="message",
+            publication=publication,
+            publication_id=publication_id,
+            task_queue=task_queue,
+        )
+        return await ActivityEnvironment().run(start_by_event, request.model_dump(mode="json"))
+
+    async with running_interpreter(client, task_queue, jobs):
+        started = await start("publication-1", 1)
+        assert started == ["started-by-order/message/order-placed/o-9"]
+        instance = client.get_workflow_handle(started[0])
+        await instance.result()
+        first_run = (await instance.describe()).run_id
+        assert await start("publication-1", 1) == []  # the retry
+        assert (await instance.describe()).run_id == first_run
+        # Another publication with the key starts a new instance, its instance having ended.
+        assert await start("publication-2", 2) == started
+        await client.get_workflow_handle(started[0]).result()
+    assert [v["n"] for v in handled] == [1, 2]
