@@ -38,6 +38,7 @@ from activities import (
     correlate_message,
     load_definitions,
     publish_message,
+    search_attributes_available,
     start_instance,
 )
 from translator import ProcessDefinition
@@ -111,8 +112,17 @@ async def _start(client: Client, args: argparse.Namespace) -> int:
         )
     else:
         definition = _latest_version(args.definitions, args.process_id)
+        # Set at start, as worker.py's instances set them, when the namespace has them.
+        search_attributes = not args.no_search_attributes and await search_attributes_available(
+            client, client.namespace
+        )
         handle = await start_instance(
-            client, definition, variables, instance_id=instance_id, task_queue=args.task_queue
+            client,
+            definition,
+            variables,
+            instance_id=instance_id,
+            task_queue=args.task_queue,
+            search_attributes=search_attributes,
         )
     print(instance_id)
     if args.wait:
@@ -246,6 +256,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         type=Path,
         help="pin the version this folder deploys at start (as worker.py --definitions loads "
         "it), instead of letting the instance ask its worker",
+    )
+    start.add_argument(
+        "--no-search-attributes",
+        action="store_true",
+        help="with --definitions: do not set the Bpmn* search attributes (set when the "
+        "namespace has them, as worker.py sets them)",
     )
 
     commands.add_parser("state", help="print an instance's state").add_argument("instance")

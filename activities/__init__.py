@@ -28,7 +28,7 @@ from activities._messages import (
 )
 from activities._schedules import ScheduleReport, sync_timer_start_schedules
 from activities._schedules import schedule_id as timer_schedule_id
-from activities._search_attributes import ensure_search_attributes
+from activities._search_attributes import ensure_search_attributes, search_attributes_available
 from activities._standalone import run_standalone_job
 from workflows._contracts import DLT_REASON_HEADER, DLT_SUFFIX
 
@@ -63,6 +63,7 @@ __all__ = [
     "make_subscribe_message",
     "publish_message",
     "run_standalone_job",
+    "search_attributes_available",
     "start_instance",
     "sync_timer_start_schedules",
     "temporal_options",

@@ -53,6 +53,15 @@ async def ensure_search_attributes(client: Client, namespace: str) -> bool:
     return not await _missing(client, namespace)
 
 
+async def search_attributes_available(client: Client, namespace: str) -> bool:
+    """True when every attribute exists in ``namespace`` (nothing is added): whether a starter
+    can set them."""
+    try:
+        return not await _missing(client, namespace)
+    except RPCError:
+        return False
+
+
 async def _missing(client: Client, namespace: str) -> list[str]:
     listed = await client.operator_service.list_search_attributes(
         ListSearchAttributesRequest(namespace=namespace)

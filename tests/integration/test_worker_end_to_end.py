@@ -15,6 +15,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer  # type: ignore[import-untyped]
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowFailureError
 
+import bpmn_cli
 import translator
 from activities import (
     DLT_REASON_HEADER,
@@ -222,16 +223,21 @@ async def test_start_from_the_temporal_cli(
     assert "approve_order" not in [c["element_id"] for c in state["completed"]]
 
 
+@pytest.mark.parametrize("started_by", ["workflow type", "bpmn start --definitions"])
 async def test_instances_are_found_by_process_id_hash_and_business_key(
-    dev_stack: Any, client: Client, job_workers: None
+    dev_stack: Any, client: Client, job_workers: None, definitions: Path, started_by: str
 ) -> None:
     business_key = f"order-{uuid.uuid4()}"
-    handle = await client.start_workflow(
-        "order-process",
-        {"orderId": 8, "amount": 10, "businessKey": business_key},
-        id=f"find-{uuid.uuid4()}",
-        task_queue="bpmn",
-    )
+    variables = {"orderId": 8, "amount": 10, "businessKey": business_key}
+    instance_id = f"find-{uuid.uuid4()}"
+    if started_by == "workflow type":  # the instance pins itself and upserts them
+        await client.start_workflow("order-process", variables, id=instance_id, task_queue="bpmn")
+    else:  # pinned at start: the CLI sets them, the instance records nothing
+        argv = ["--address", dev_stack.temporal_address, "start", "order-process", "--id"]
+        argv += [instance_id, "--definitions", str(definitions)]
+        argv += ["--variables", json.dumps(variables)]
+        assert await bpmn_cli.run(bpmn_cli.parse_args(argv)) == 0
+    handle = client.get_workflow_handle(instance_id)
     await asyncio.wait_for(handle.result(), 60)
     memo = await (await handle.describe()).memo()
     assert memo["bpmnProcessId"] == "order-process"
