@@ -6,11 +6,13 @@ import os
 import shutil
 import sys
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Generator, Iterator
 from pathlib import Path
 
 import pytest
 from temporalio.testing import WorkflowEnvironment
+
+from tests.helpers.hang_report import wrap_timeout_handler
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -84,3 +86,13 @@ def dev_stack() -> Iterator[object]:
 @pytest.fixture
 def task_queue() -> str:
     return f"bpmn-test-{uuid.uuid4()}"
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_timeout_set_timer(
+    item: pytest.Item, settings: object
+) -> Generator[None, object, object]:
+    """A timed-out async test says which await it hung in (see ``hang_report``)."""
+    result = yield
+    wrap_timeout_handler()
+    return result
