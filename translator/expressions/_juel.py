@@ -5,6 +5,7 @@ The grammar is ``grammars/juel.lark``; ``JuelBuilder`` turns each rule into ``_a
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import ClassVar
 
 from lark import Token, v_args
@@ -21,6 +22,7 @@ from translator.expressions._ast import (
     Variable,
 )
 from translator.expressions._parsing import (
+    JAVA_EL_OPERATORS,
     Builder,
     DialectParser,
     SyntaxRefusal,
@@ -37,31 +39,7 @@ _ESCAPES = {"\\": "\\", "'": "'", '"': '"'}
 
 @v_args(inline=True)
 class JuelBuilder(Builder):
-    OPERATORS: ClassVar[dict[str, BinaryOp]] = {
-        "||": "or",
-        "or": "or",
-        "&&": "and",
-        "and": "and",
-        "==": "=",
-        "eq": "=",
-        "!=": "!=",
-        "ne": "!=",
-        "<": "<",
-        "lt": "<",
-        "<=": "<=",
-        "le": "<=",
-        ">": ">",
-        "gt": ">",
-        ">=": ">=",
-        "ge": ">=",
-        "+": "+",
-        "-": "-",
-        "*": "*",
-        "/": "/",
-        "div": "/",
-        "%": "%",
-        "mod": "%",
-    }
+    OPERATORS: ClassVar[Mapping[str, BinaryOp]] = JAVA_EL_OPERATORS
 
     def literal(self, token: Token) -> Node:
         if token.type == "NUMBER":

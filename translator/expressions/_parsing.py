@@ -337,6 +337,34 @@ class _Reading:
 
 # --- what the three builders share ---------------------------------------------------------
 
+JAVA_EL_OPERATORS: Mapping[str, BinaryOp] = {
+    "||": "or",
+    "or": "or",
+    "&&": "and",
+    "and": "and",
+    "==": "=",
+    "eq": "=",
+    "!=": "!=",
+    "ne": "!=",
+    "<": "<",
+    "lt": "<",
+    "<=": "<=",
+    "le": "<=",
+    ">": ">",
+    "gt": ">",
+    ">=": ">=",
+    "ge": ">=",
+    "+": "+",
+    "-": "-",
+    "*": "*",
+    "/": "/",
+    "div": "/",
+    "%": "%",
+    "mod": "%",
+}
+"""The binary operators JUEL and SpEL share, as symbol and as word (SpEL matches the words
+ignoring case), mapped to the tree's operators."""
+
 
 @v_args(inline=True)
 class Builder(Transformer[Token, Any]):

@@ -8,6 +8,7 @@ The grammar is ``grammars/spel.lark``; ``SpelBuilder`` turns each rule into ``_a
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import ClassVar
 
 from lark import Token, v_args
@@ -32,6 +33,7 @@ from translator.expressions._ast import (
     Variable,
 )
 from translator.expressions._parsing import (
+    JAVA_EL_OPERATORS,
     Builder,
     DialectParser,
     SyntaxRefusal,
@@ -52,30 +54,8 @@ _TYPES_AND_CONSTRUCTORS = "type references and constructors are not supported"
 
 @v_args(inline=True)
 class SpelBuilder(Builder):
-    OPERATORS: ClassVar[dict[str, BinaryOp]] = {
-        "||": "or",
-        "or": "or",
-        "&&": "and",
-        "and": "and",
-        "==": "=",
-        "eq": "=",
-        "!=": "!=",
-        "ne": "!=",
-        "<": "<",
-        "lt": "<",
-        "<=": "<=",
-        "le": "<=",
-        ">": ">",
-        "gt": ">",
-        ">=": ">=",
-        "ge": ">=",
-        "+": "+",
-        "-": "-",
-        "*": "*",
-        "/": "/",
-        "div": "/",
-        "%": "%",
-        "mod": "%",
+    OPERATORS: ClassVar[Mapping[str, BinaryOp]] = {
+        **JAVA_EL_OPERATORS,
         "^": "**",
         "?:": "?:",
     }
