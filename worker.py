@@ -286,6 +286,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     store = args.store or args.definitions / ".bpmn-store"
     report = load_definitions(args.definitions, store=store, templates=args.templates)
+    for problem in report.problems:
+        logger.error("Not deployed: %s", problem)
     if report.problems and args.strict:
         print(
             f"error: {len(report.problems)} problem(s) in {', '.join(report.files_with_problems)}"

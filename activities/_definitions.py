@@ -58,7 +58,9 @@ def load_definitions(
     """Compile every ``*.bpmn`` under ``folder`` into ``registry``, with the Kafka Task
     templates (``*.json``) in ``templates`` (default: ``folder/templates`` if it exists).
 
-    A broken file is reported (file, element, line) and skipped; the others still deploy.
+    A broken file is reported (file, element, line) in the returned report and skipped; the
+    others still deploy. Nothing is logged but what deployed: the caller says what did not
+    (the worker logs it, ``bpmn check`` prints it).
     """
     report = LoadReport()
     if store is not None:
@@ -70,16 +72,12 @@ def load_definitions(
         except TranslationError as error:
             report.problems.extend(error.problems)
             report.files_with_problems.append(str(path))
-            for problem in error.problems:
-                logger.error("Not deployed: %s", problem)
             continue
         for definition in definitions:
             refused = _unrunnable_problems(definition)
             if refused:
                 report.problems.extend(refused)
                 report.files_with_problems.append(str(path))
-                for problem in refused:
-                    logger.error("Not deployed: %s", problem)
                 continue
             registry.add(definition)
             if store is not None:
@@ -103,8 +101,6 @@ def load_templates(folder: Path, report: LoadReport) -> dict[str, KafkaTaskTempl
         except TranslationError as error:
             report.problems.extend(error.problems)
             report.files_with_problems.append(str(path))
-            for problem in error.problems:
-                logger.error("Template not loaded: %s", problem)
             continue
         if template.id in templates:
             logger.warning("Template %r in %s replaces an earlier one", template.id, path)

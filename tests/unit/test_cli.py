@@ -3,6 +3,7 @@ broadcast, on the time-skipping server; bad input is one line and exit status 1.
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import pytest
@@ -86,3 +87,15 @@ async def test_start_pins_the_version_its_definitions_folder_deploys(
     assert definition.content_hash in started.input.payloads[1].data.decode()
     kinds = {event.event_type for event in history.events}
     assert EventType.EVENT_TYPE_MARKER_RECORDED not in kinds
+
+
+def test_check_says_each_problem_once(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    (tmp_path / "broken.bpmn").write_text(
+        CATCH_PAYMENT.replace('sourceRef="start"', 'sourceRef="nowhere"')
+    )
+    with caplog.at_level(logging.WARNING):
+        assert main(["check", str(tmp_path)]) == 1
+    assert capsys.readouterr().out.count("nowhere") == 1
+    assert not caplog.records  # the problem is printed, not logged as well
