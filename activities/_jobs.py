@@ -105,6 +105,8 @@ class Job:
     headers: dict[str, str]
     retries: int
     attempt: int = 1
+    listener_event_type: str | None = None
+    """``start`` or ``end`` on an execution listener's job (Zeebe's ``listenerEventType``)."""
     raw: dict[str, Any] = field(default_factory=dict, repr=False)
 
     def variables_as(self, model: builtins.type[ModelT]) -> ModelT:
@@ -130,6 +132,7 @@ class Job:
             headers=dict(parsed.headers),
             retries=parsed.retries,
             attempt=attempt,
+            listener_event_type=parsed.listener_event_type,
             raw=dict(payload),
         )
 

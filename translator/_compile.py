@@ -106,6 +106,7 @@ def _compile_process(ctx: CompileContext, process: etree._Element) -> ProcessDef
         return None
     if dialects.listeners(ctx, process):
         ctx.problem(process, "listeners on a process are not supported yet")
+    job_listeners = dialects.job_listeners(ctx, process)
     scope = compile_scope(ctx, process)
     start = _none_start(ctx, process, scope)
     if start is False or ctx.problems:
@@ -121,6 +122,7 @@ def _compile_process(ctx: CompileContext, process: etree._Element) -> ProcessDef
         start_event=start,
         nodes={},
         flows={},
+        job_listeners=job_listeners,
     )
     definition = empty.model_copy(update={"nodes": scope.nodes, "flows": scope.flows})
     return definition.with_content_hash()

@@ -28,10 +28,11 @@ from translator._model import (
     KAFKA_DEFAULT_REQUEST_TOPIC,
     KAFKA_DEFAULT_RESPONSE_TOPIC,
     JobDefinition,
+    JobListener,
     Listener,
     Mapping,
 )
-from translator._namespaces import ACTIVITI, bpmn, camunda, clark, local_name, zeebe
+from translator._namespaces import ACTIVITI, bpmn, camunda, clark, zeebe
 from translator._xml import children
 from translator.expressions import Expression
 from translator.expressions._temporal import parse_duration
@@ -467,7 +468,87 @@ def camunda_business_key(ctx: CompileContext, element: etree._Element) -> Expres
 # --- Listeners -------------------------------------------------------------------------------
 
 LISTENER_TAGS = {camunda("executionListener"): "execution", camunda("taskListener"): "task"}
-ZEEBE_LISTENER_TAGS = (zeebe("executionListeners"), zeebe("taskListeners"))
+ZEEBE_TASK_LISTENERS = zeebe("taskListeners")
+ZEEBE_EXECUTION_LISTENERS = zeebe("executionListeners")
+_GATEWAYS = frozenset(
+    bpmn(name)
+    for name in (
+        "exclusiveGateway",
+        "inclusiveGateway",
+        "parallelGateway",
+        "eventBasedGateway",
+        "complexGateway",
+    )
+)
+_NO_START_LISTENERS = {
+    bpmn("startEvent"): "start events (use a start listener of the process or sub-process)",
+    bpmn("boundaryEvent"): "boundary events (use a start listener of the activity they are "
+    "attached to)",
+}
+"""Where Zeebe runs no start listener, and what it advises instead."""
+
+
+def job_listeners(ctx: CompileContext, element: etree._Element) -> tuple[JobListener, ...]:
+    """Zeebe's execution listeners (``zeebe:executionListeners``): jobs the element waits for
+    as it starts and ends, in model order. Where Zeebe refuses one (a start listener of a
+    start or boundary event, an end listener of a gateway or an error end event, the same
+    event and type twice) so does the translator."""
+    container = first_extension(element, ZEEBE_EXECUTION_LISTENERS)
+    if container is None:
+        return ()
+    found: list[JobListener] = []
+    for entry in children(container).get(zeebe("executionListener"), ()):
+        listener = _job_listener(ctx, element, entry)
+        if listener is None:
+            continue
+        if any(
+            other.event == listener.event and other.job.type == listener.job.type for other in found
+        ):
+            ctx.problem(
+                element,
+                f"two {listener.event} execution listeners have the job type "
+                f"{listener.job.type!r}; each event and type may be listed once",
+            )
+            continue
+        found.append(listener)
+    return tuple(found)
+
+
+def _job_listener(
+    ctx: CompileContext, element: etree._Element, entry: etree._Element
+) -> JobListener | None:
+    event = (entry.get("eventType") or "start").strip()
+    if event not in ("start", "end"):
+        ctx.problem(element, f"execution listener eventType {event!r} must be start or end")
+        return None
+    job_type = (entry.get("type") or "").strip()
+    if not job_type:
+        ctx.problem(element, f"{event} execution listener has no job type: set its type")
+        return None
+    if job_type.startswith("="):
+        ctx.problem(
+            element,
+            f"execution listener job type {job_type!r} is an expression; use a fixed job type",
+        )
+        return None
+    unsupported = _listener_placement(element, event)
+    if unsupported is not None:
+        ctx.problem(element, f"{event} execution listeners are not supported on {unsupported}")
+        return None
+    retries = _retries(ctx, element, entry.get("retries"))
+    return JobListener(event=event, job=JobDefinition(type=job_type, retries=retries))
+
+
+def _listener_placement(element: etree._Element, event: str) -> str | None:
+    """Why Zeebe runs no ``event`` listener on ``element``, or None if it does."""
+    tag = element.tag
+    if event == "start":
+        return _NO_START_LISTENERS.get(tag) if isinstance(tag, str) else None
+    if tag in _GATEWAYS:
+        return "gateways (use a start listener of the element after the gateway)"
+    if tag == bpmn("endEvent") and children(element).get(bpmn("errorEventDefinition")):
+        return "error end events (put it on the catch event of the error)"
+    return None
 
 
 def listeners(ctx: CompileContext, element: etree._Element) -> tuple[Listener, ...]:
@@ -477,11 +558,8 @@ def listeners(ctx: CompileContext, element: etree._Element) -> tuple[Listener, .
     """
     kept: list[Listener] = []
     for entry in extensions(element):
-        if entry.tag in ZEEBE_LISTENER_TAGS:
-            ctx.problem(
-                element,
-                f"zeebe:{local_name(entry.tag)} (job-based listeners) are not supported yet",
-            )
+        if entry.tag == ZEEBE_TASK_LISTENERS:
+            ctx.problem(element, "zeebe:taskListeners (user task listeners) are not supported yet")
         elif entry.tag in LISTENER_TAGS and not _is_tsm_kafka_listener(element, entry):
             listener = _listener(ctx, element, entry, LISTENER_TAGS[entry.tag])
             if listener is not None:

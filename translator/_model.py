@@ -71,6 +71,14 @@ class Listener(_Frozen):
     expression: Expression
 
 
+class JobListener(_Frozen):
+    """A Zeebe execution listener (``zeebe:executionListener``): a job the element waits for
+    as it starts (after its input mappings) or ends (after its output mappings)."""
+
+    event: Literal["start", "end"]
+    job: JobDefinition
+
+
 # --- Event definitions: the trigger of a catch event, the result of a throw event -----------
 
 
@@ -195,6 +203,7 @@ class _Node(_Frozen):
     incoming: tuple[str, ...] = ()
     outgoing: tuple[str, ...] = ()
     listeners: tuple[Listener, ...] = ()
+    job_listeners: tuple[JobListener, ...] = ()
 
 
 class StartEvent(_Node):
@@ -460,6 +469,9 @@ class ProcessDefinition(_Frozen):
     only triggered start events (message, timer, signal, conditional)."""
     nodes: dict[str, FlowNode]
     flows: dict[str, SequenceFlow]
+    job_listeners: tuple[JobListener, ...] = ()
+    """The process's own execution listeners: start ones before its start event, end ones
+    when it completes."""
     content_hash: str = ""
 
     def with_content_hash(self) -> ProcessDefinition:

@@ -90,7 +90,10 @@ def _compile_node(
     }
     try:
         listeners = dialects.listeners(ctx, element)
-        node = HANDLERS[tag](ctx, element, {**common, "listeners": listeners})
+        job_listeners = dialects.job_listeners(ctx, element)
+        node = HANDLERS[tag](
+            ctx, element, {**common, "listeners": listeners, "job_listeners": job_listeners}
+        )
         if node is not None:
             node = with_loop(ctx, element, node, common)
     except ValidationError as error:

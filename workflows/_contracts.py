@@ -132,6 +132,9 @@ class JobInput(_Wire):
     variables: dict[str, Any] = Field(default_factory=dict)
     retries: int
     """Attempts the model allows in all; remaining = retries - attempt + 1."""
+    listener_event_type: Literal["start", "end"] | None = None
+    """Set on the job of an execution listener: whether the element is starting or ending
+    (Zeebe's ``listenerEventType``); None on an element's own job."""
 
 
 class StandaloneJobRequest(_Wire):

@@ -34,7 +34,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, NoReturn, TypeVar
+from typing import Any, Literal, NoReturn, TypeVar
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
@@ -61,6 +61,8 @@ with workflow.unsafe.imports_passed_through():
         InclusiveGateway,
         IntermediateCatchEvent,
         IntermediateThrowEvent,
+        JobDefinition,
+        JobListener,
         JobTask,
         KafkaTask,
         LinkEventDefinition,
@@ -290,6 +292,7 @@ class Engine:
         self.call = options.call
         continuation = options.continuation
         self.trace_id = continuation.trace_id if continuation else _current_trace_id()
+        self._continued = continuation is not None
         if continuation is not None:
             self._restore(continuation)
 
@@ -324,9 +327,12 @@ class Engine:
                 type="NoNoneStartEvent",
                 non_retryable=True,
             )
+        if self.runs == 1 and not self._continued:
+            await self._process_listeners("start")
         self._spawn(self.root, *self._start)
         try:
             await self._complete_scope(self.root)
+            await self._process_listeners("end")
         except ContinueAsNewNow:
             pass  # the state to continue with is in continue_at and continue_chain
         except ErrorPropagatedToCaller as propagated:
@@ -538,9 +544,15 @@ class Engine:
             scope, node, via_flow
         ):
             return []
-        instance = self._reenter(node) or self.enter(scope, node)
+        resumed = self._reenter(node)
+        instance = resumed or self.enter(scope, node)
         try:
-            taken = await self._with_boundary_timers(scope, node, instance)
+            if node.job_listeners:
+                element = await self._start_listeners(scope, node, instance, resumed is not None)
+                taken = await self._with_boundary_timers(scope, node, instance, element)
+                await self._end_listeners(scope, element, node, instance)
+            else:
+                taken = await self._with_boundary_timers(scope, node, instance)
         except ErrorThrown as thrown:
             self.leave(instance, "terminated")
             if not thrown.catcher.is_boundary_of(scope, node.id):
@@ -644,6 +656,122 @@ class Engine:
     async def _until_resolved(self, incident_key: str) -> None:
         await workflow.wait_condition(lambda: incident_key not in self.incidents)
 
+    # --- execution listeners (Zeebe) ---------------------------------------------------------
+
+    async def _start_listeners(
+        self, scope: Scope, node: FlowNode, instance: ElementInstance, resumed: bool
+    ) -> Scope:
+        """The element's local scope: its input mappings, then what its start listeners
+        completed with (Zeebe: local variables of the element, which its own expressions and
+        later listeners see). Not run again when a continued run re-enters a sub-process."""
+        element = scope.child(instance.key, "local", owner_id=node.id)
+        if resumed:
+            return element
+        inputs = _local_inputs(node)
+        if inputs:
+            await self.with_incidents(
+                instance,
+                lambda: self._set_locals(element, self._apply_mappings(inputs, scope.visible())),
+            )
+        await self._run_listeners("start", node.job_listeners, instance, element, node)
+        return element
+
+    async def _end_listeners(
+        self, scope: Scope, element: Scope, node: FlowNode, instance: ElementInstance
+    ) -> None:
+        """After the element's output mappings: each end listener sees the element's local
+        variables and what it mapped out; what it completes with goes to the flow scope."""
+        if isinstance(node, SubProcess) and "variables" in instance.details:
+            element = scope.child(
+                instance.key, "local", owner_id=node.id, variables=instance.details["variables"]
+            )
+        await self._run_listeners("end", node.job_listeners, instance, element, node)
+
+    async def _run_listeners(
+        self,
+        event: Literal["start", "end"],
+        listeners: Sequence[JobListener],
+        instance: ElementInstance,
+        local: Scope,
+        node: FlowNode | None,
+    ) -> None:
+        """The ``event`` listeners one after the other, in model order. A failed one is an
+        incident; resolving it runs that listener again, not those before it."""
+        element_headers = getattr(getattr(node, "job", None), "headers", None) or {}
+        for index, listener in enumerate(listeners):
+            if listener.event != event:
+                continue
+            run = functools.partial(
+                self._listener_job, listener, index, instance, local, element_headers
+            )
+            result = await self.with_incidents(instance, run)
+            if event == "start":
+                local.variables.update(result)
+            else:
+                local.flow().propagate(result)
+
+    async def _listener_job(
+        self,
+        listener: JobListener,
+        index: int,
+        instance: ElementInstance,
+        local: Scope,
+        element_headers: Mapping[str, str],
+    ) -> dict[str, Any]:
+        info = workflow.info()
+        job = listener.job
+        headers = {**element_headers, **job.headers}  # the listener's win, as in Zeebe
+        what = f"{listener.event} execution listener {job.type!r}"
+        job_input = JobInput(
+            type=job.type,
+            key=f"{info.workflow_id}/{info.run_id}/{instance.key}/{listener.event}-{index}",
+            process_instance_id=info.workflow_id,
+            bpmn_process_id=info.workflow_type,
+            element_id=instance.element_id,
+            element_instance_key=instance.key,
+            headers=headers,
+            variables=_job_variables(headers, local),
+            retries=job.retries,
+            listener_event_type=listener.event,
+        )
+        timeout = _job_timeout(job.model_copy(update={"headers": headers}), instance.element_id)
+        try:
+            result = await self._execute_job(job, job_input, JOB_MAX_DURATION, timeout)
+        except ActivityError as error:
+            _raise_if_cancelled(error)
+            if _bpmn_error_details(error.cause) is not None:
+                raise IncidentRaised(
+                    "JOB_NO_RETRIES",
+                    f"{what} threw a BPMN error, which an execution listener cannot (as in "
+                    "Zeebe): complete or fail its job instead",
+                ) from None
+            raise IncidentRaised(
+                "JOB_NO_RETRIES", f"{what} failed, no retries left: {_failure_message(error)}"
+            ) from None
+        if result is not None and not isinstance(result, dict):
+            raise IncidentRaised(
+                "JOB_NO_RETRIES",
+                f"{what} returned {type(result).__name__}; expected a JSON object",
+            )
+        return result or {}
+
+    async def _set_locals(self, local: Scope, values: Mapping[str, Any]) -> None:
+        local.variables.update(values)
+
+    async def _process_listeners(self, event: Literal["start", "end"]) -> None:
+        """The process's own listeners: start ones before its start event (their variables
+        are process variables), end ones when it completes."""
+        listeners = self.definition.job_listeners
+        if not any(listener.event == event for listener in listeners):
+            return
+        process = ElementInstance(
+            key=self.new_key(),
+            element_id=self.definition.id,
+            element_type="process",
+            started_at=workflow.now(),
+        )
+        await self._run_listeners(event, listeners, process, self.root, None)
+
     # --- expressions, variables, mappings -----------------------------------------------------
 
     def evaluate(self, expression: Expression, variables: Mapping[str, Any]) -> Any:
@@ -673,7 +801,10 @@ class Engine:
     def _local_scope(
         self, scope: Scope, instance: ElementInstance, inputs: Sequence[IoMapping]
     ) -> Scope:
-        """The element's own scope, holding its input mappings as local variables."""
+        """The element's own scope, holding its input mappings as local variables (made
+        already, inputs applied, when the element has execution listeners)."""
+        if scope.kind == "local" and scope.key == instance.key:
+            return scope
         local = self._apply_mappings(inputs, scope.visible())
         return scope.child(instance.key, "local", owner_id=instance.element_id, variables=local)
 
@@ -685,13 +816,12 @@ class Engine:
         one named like an input mapping stays local, as in Zeebe)."""
         if outputs:
             mapped = self._apply_mappings(outputs, {**local.visible(), **result})
-            assert local.parent is not None
-            local.parent.propagate(mapped)
+            local.flow().propagate(mapped)
         else:
             local.propagate(result)
 
     async def _merge_outputs(self, scope: Scope, outputs: Sequence[IoMapping]) -> None:
-        scope.propagate(self._apply_mappings(outputs, scope.visible()))
+        scope.flow().propagate(self._apply_mappings(outputs, scope.visible()))
 
     # --- gateways -----------------------------------------------------------------------------
 
@@ -895,7 +1025,7 @@ class Engine:
     async def _end_with_result(self, scope: Scope, node: ResultEndEvent) -> None:
         result = node.result
         if isinstance(result, TerminateEventDefinition):
-            raise ScopeTerminated(scope)
+            raise ScopeTerminated(scope.flow())
         if isinstance(result, ErrorEventDefinition):
             code = result.error_code or ""
             self.throw_error(
@@ -928,7 +1058,7 @@ class Engine:
         self, scope: Scope, node: IntermediateCatchEvent | ReceiveTask, instance: ElementInstance
     ) -> None:
         """A timer or message catch event, or a receive task: wait, then map the message."""
-        variables = self.waiting.pre_triggered.pop((scope.key, node.id), None)
+        variables = self.waiting.pre_triggered.pop((scope.flow().key, node.id), None)
         if variables is None:
             trigger = node.message if isinstance(node, ReceiveTask) else node.trigger
             if isinstance(trigger, TimerEventDefinition):
@@ -950,13 +1080,20 @@ class Engine:
         await self.with_incidents(instance, complete)
 
     async def _with_boundary_timers(
-        self, scope: Scope, node: FlowNode, instance: ElementInstance
+        self,
+        scope: Scope,
+        node: FlowNode,
+        instance: ElementInstance,
+        element: Scope | None = None,
     ) -> list[str]:
         """Run the element while its timer and message boundary events wait: an interrupting
-        one cancels it (BoundaryTriggered), a non-interrupting one starts a token each time."""
+        one cancels it (BoundaryTriggered), a non-interrupting one starts a token each time.
+        The element runs in ``element``, its local scope, when it has one of its own (start
+        listeners' variables); its boundary events belong to ``scope``."""
         boundaries = self._event_boundaries(scope, node.id)
+        run_in = scope if element is None else element
         if not boundaries:
-            return await self._behaviour(scope, node, instance)
+            return await self._behaviour(run_in, node, instance)
         # As in Zeebe, the activity starts only once every timer has a valid schedule.
         plans: list[TimerSchedule | None] = []
         carried = instance.details.setdefault("boundary_timers", {})  # across continue-as-new
@@ -969,7 +1106,7 @@ class Engine:
             if plan is not None:
                 carried[boundary.id] = plan.to_json()
             plans.append(plan)
-        body = asyncio.create_task(self._behaviour(scope, node, instance))
+        body = asyncio.create_task(self._behaviour(run_in, node, instance))
         fired: list[tuple[BoundaryEvent, dict[str, Any]]] = []
         watchers = [
             asyncio.create_task(self._watch_boundary(scope, b, plan, instance, body, fired))
@@ -1257,11 +1394,11 @@ class Engine:
         await while_running(first, list(waits.values()))
         winner = next(flow for flow, task in waits.items() if task.done() and not task.cancelled())
         target = flows[winner].target
-        self.waiting.pre_triggered[(scope.key, target)] = waits[winner].result()
+        self.waiting.pre_triggered[(scope.flow().key, target)] = waits[winner].result()
         return [winner]
 
     async def _await_event(self, scope: Scope, node: FlowNode) -> dict[str, Any]:
-        placeholder = self.enter(scope, node)
+        placeholder = self.enter(scope.flow(), node)
         try:
             if isinstance(node, ReceiveTask):
                 trigger: object = node.message
@@ -1287,7 +1424,14 @@ class Engine:
     ) -> None:
         if node.start_event is None:
             return
-        child = scope.child(instance.key, "subProcess", container=node, owner_id=node.id)
+        # Its start listeners' variables (in its local scope) are the sub-process's own.
+        child = scope.flow().child(
+            instance.key,
+            "subProcess",
+            container=node,
+            owner_id=node.id,
+            variables=scope.variables if scope.kind == "local" else None,
+        )
         start: tuple[str, str | None] = (node.start_event, None)
         frame = self._resuming.pop(instance.key, None)
         if frame is not None:  # continued as new inside this sub-process
@@ -1383,8 +1527,8 @@ class Engine:
             if isinstance(task, UserTask):
                 result = await self._user_task(task, instance, job_input)
             else:
-                timeout = _job_timeout(task)
-                result = await self._execute_job(task, job_input, JOB_MAX_DURATION, timeout)
+                timeout = _job_timeout(task.job, task.id)
+                result = await self._execute_job(task.job, job_input, JOB_MAX_DURATION, timeout)
         except ActivityError as error:
             self._fail(
                 scope,
@@ -1403,12 +1547,11 @@ class Engine:
 
     async def _execute_job(
         self,
-        task: JobTask | UserTask,
+        job: JobDefinition,
         job_input: JobInput,
         max_duration: timedelta,
         heartbeat: timedelta | None,
     ) -> Any:
-        job = task.job
         return await workflow.execute_activity(
             job.type,
             job_input.model_dump(mode="json"),
@@ -1428,7 +1571,9 @@ class Engine:
     ) -> dict[str, Any] | None:
         """A user task's job, raced against the ``complete_user_task`` update: whichever
         completes it first wins, the other is cancelled."""
-        job = asyncio.create_task(self._execute_job(task, job_input, USER_TASK_MAX_DURATION, None))
+        job = asyncio.create_task(
+            self._execute_job(task.job, job_input, USER_TASK_MAX_DURATION, None)
+        )
         completion = asyncio.create_task(
             workflow.wait_condition(lambda: instance.key in self.waiting.user_tasks)
         )
@@ -1788,17 +1933,26 @@ def _as_job_task(node: IntermediateThrowEvent | ResultEndEvent) -> JobTask:
     )
 
 
-def _job_timeout(task: JobTask) -> timedelta:
+def _local_inputs(node: FlowNode) -> tuple[IoMapping, ...]:
+    """The input mappings that make an element's local variables (not a signal's payload)."""
+    if isinstance(node, JobTask | UserTask | ScriptTask | CallActivity):
+        return tuple(node.inputs)
+    if isinstance(node, IntermediateThrowEvent | ResultEndEvent) and node.job is not None:
+        return tuple(node.inputs)
+    return ()
+
+
+def _job_timeout(job: JobDefinition, element_id: str) -> timedelta:
     """The ``jobTimeout`` task header, else Zeebe's default; a value that is not a positive
     duration is an incident naming it."""
-    text = task.job.headers.get(JOB_TIMEOUT_HEADER)
+    text = job.headers.get(JOB_TIMEOUT_HEADER)
     if text is None:
         return JOB_TIMEOUT
     duration = parse_duration(text.strip())
     if not isinstance(duration, timedelta) or duration <= timedelta():
         raise IncidentRaised(
             "EXTRACT_VALUE_ERROR",
-            f"the {JOB_TIMEOUT_HEADER} header of {task.id!r} is {text!r}; use a positive "
+            f"the {JOB_TIMEOUT_HEADER} header of {element_id!r} is {text!r}; use a positive "
             "ISO 8601 duration like 'PT10M'",
         )
     return duration

@@ -68,6 +68,14 @@ class Scope:
             scope = scope.parent
         return scope
 
+    def flow(self) -> Scope:
+        """The scope the element runs in: this one, or, for an element's local scope (its
+        input mappings, its start listeners' variables), the nearest that is not local."""
+        scope = self
+        while scope.kind == "local" and scope.parent is not None:
+            scope = scope.parent
+        return scope
+
     def visible(self) -> dict[str, Any]:
         """Every variable a read in this scope sees (inner scopes shadow outer ones)."""
         merged: dict[str, Any] = {}

@@ -1,0 +1,375 @@
+"""Zeebe execution listeners (``zeebe:executionListeners``): jobs an element waits for as it
+starts (after its input mappings) and ends (after its output mappings), on the time-skipping
+server with real job workers; and what the translator refuses, as Zeebe does."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+from temporalio.api.enums.v1 import EventType
+from temporalio.client import WorkflowHistory
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Replayer
+
+from activities import BpmnError, Job
+from tests.helpers import deploy, running_interpreter, start_process, wait_for
+from tests.helpers.bpmn import chain, events, flow, io_mapping, model
+from translator import TranslationError, compile_bytes
+from worker import workflow_runner
+from workflows import RESOLVE_INCIDENT_UPDATE, BpmnInterpreter
+from workflows._support import unrunnable_reason
+
+OWN_TIME_SKIPPING_SERVER = True  # a timer waits
+
+
+def listeners(*pairs: tuple[str, str], retries: int | None = None) -> str:
+    """``(eventType, type)`` listeners, in order."""
+    extra = "" if retries is None else f' retries="{retries}"'
+    entries = "".join(
+        f'<zeebe:executionListener eventType="{event}" type="{job_type}"{extra} />'
+        for event, job_type in pairs
+    )
+    return f"<zeebe:executionListeners>{entries}</zeebe:executionListeners>"
+
+
+def extended(tag: str, element_id: str, *parts: str, body: str = "") -> str:
+    return (
+        f'<bpmn:{tag} id="{element_id}"><bpmn:extensionElements>{"".join(parts)}'
+        f"</bpmn:extensionElements>{body}</bpmn:{tag}>"
+    )
+
+
+LISTENED = model(
+    "listened",
+    "<bpmn:extensionElements>"
+    + listeners(("start", "process-start"), ("end", "process-end"))
+    + "</bpmn:extensionElements>",
+    extended("startEvent", "start", listeners(("end", "after-start"))),
+    extended(
+        "serviceTask",
+        "work",
+        '<zeebe:taskDefinition type="work" />',
+        '<zeebe:taskHeaders><zeebe:header key="team" value="billing" /></zeebe:taskHeaders>',
+        io_mapping({"doubled": "=amount * 2"}, {"workTotal": "=total"}),
+        listeners(("start", "prepare"), ("end", "audit")),
+    ),
+    extended("exclusiveGateway", "route", listeners(("start", "decide"))),
+    events("high", "low"),
+    chain("start", "work", "route"),
+    flow("route", "high", '=path = "high"'),
+    flow("route", "low", '=path != "high"'),
+)
+
+
+async def test_listeners_run_in_order_and_their_variables_follow_zeebe(
+    time_skipping_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    deploy(LISTENED)
+    seen: dict[str, Job] = {}
+
+    def listener(result: dict[str, Any]) -> Any:
+        def handle(job: Job) -> dict[str, Any]:
+            seen[job.type] = job
+            return result
+
+        return handle
+
+    jobs = {
+        "process-start": listener({"fromProcessStart": 1}),
+        "after-start": listener({}),
+        "prepare": listener({"discount": 5}),
+        "work": lambda job: {"total": job.variables["doubled"] - job.variables["discount"]},
+        "audit": listener({"audited": True}),
+        "decide": listener({"path": "high"}),
+        "process-end": listener({"fromProcessEnd": 2}),
+    }
+    jobs["work"] = _recorded(seen, jobs["work"])
+    client = time_skipping_env.client
+    async with running_interpreter(client, task_queue, jobs):
+        handle = await start_process(client, task_queue, "listened", amount=10)
+        result = await asyncio.wait_for(handle.result(), 30)
+    assert list(seen) == [
+        "process-start",
+        "after-start",
+        "prepare",
+        "work",
+        "audit",
+        "decide",
+        "process-end",
+    ]
+    # A start listener runs after the input mappings; what it returns is local to the element.
+    assert seen["prepare"].variables["doubled"] == 20
+    assert seen["prepare"].listener_event_type == "start"
+    assert seen["prepare"].element_id == "work"
+    assert seen["prepare"].headers == {"team": "billing"}  # the element's headers too
+    assert seen["work"].variables["discount"] == 5 and seen["work"].listener_event_type is None
+    # An end listener runs after the output mappings and sees the element's locals.
+    assert seen["audit"].variables["workTotal"] == 15
+    assert seen["audit"].variables["discount"] == 5
+    assert seen["audit"].listener_event_type == "end"
+    assert seen["process-end"].variables["audited"] is True
+    assert seen["process-end"].element_id == "listened"
+    # End listener results propagate; start listener results of a task or gateway do not.
+    assert result == {
+        "amount": 10,
+        "fromProcessStart": 1,
+        "workTotal": 15,
+        "audited": True,
+        "fromProcessEnd": 2,
+    }
+
+
+def _recorded(seen: dict[str, Job], handler: Any) -> Any:
+    def handle(job: Job) -> Any:
+        seen[job.type] = job
+        return handler(job)
+
+    return handle
+
+
+SUB_PROCESS = model(
+    "listened-sub",
+    events("start", kind="startEvent"),
+    extended(
+        "subProcess",
+        "sub",
+        listeners(("start", "open-sub"), ("end", "close-sub")),
+        body=events("sub_start", kind="startEvent")
+        + extended("serviceTask", "inner", '<zeebe:taskDefinition type="inner" />')
+        + events("sub_end")
+        + chain("sub_start", "inner", "sub_end"),
+    ),
+    events("end"),
+    chain("start", "sub", "end"),
+)
+
+
+async def test_a_sub_processs_start_listener_variables_are_its_own(
+    time_skipping_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    deploy(SUB_PROCESS)
+    seen: dict[str, dict[str, Any]] = {}
+
+    def record(job_type: str, result: dict[str, Any]) -> Any:
+        def handle(job: Job) -> dict[str, Any]:
+            seen[job_type] = dict(job.variables)
+            return result
+
+        return handle
+
+    jobs = {
+        "open-sub": record("open-sub", {"batch": "b-1"}),
+        "inner": record("inner", {"batch": "b-2", "innerDone": True}),
+        "close-sub": record("close-sub", {"closed": True}),
+    }
+    client = time_skipping_env.client
+    async with running_interpreter(client, task_queue, jobs):
+        handle = await start_process(client, task_queue, "listened-sub")
+        result = await asyncio.wait_for(handle.result(), 30)
+    assert seen["inner"]["batch"] == "b-1"
+    # The inner job updated the sub-process's own variable, which the end listener sees.
+    assert seen["close-sub"]["batch"] == "b-2" and seen["close-sub"]["innerDone"] is True
+    assert result == {"innerDone": True, "closed": True}
+
+
+TIMED = model(
+    "listened-timer",
+    events("start", kind="startEvent"),
+    extended(
+        "intermediateCatchEvent",
+        "wait",
+        listeners(("start", "plan"), ("end", "after-wait")),
+        body="<bpmn:timerEventDefinition><bpmn:timeDuration>=delay</bpmn:timeDuration>"
+        "</bpmn:timerEventDefinition>",
+    ),
+    events("end"),
+    chain("start", "wait", "end"),
+)
+
+
+async def test_a_start_listener_computes_what_its_catch_event_waits_for(
+    time_skipping_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    deploy(TIMED)
+    jobs = {"plan": lambda job: {"delay": "PT2H"}, "after-wait": lambda job: {"waited": True}}
+    client = time_skipping_env.client
+    async with running_interpreter(client, task_queue, jobs):
+        handle = await start_process(client, task_queue, "listened-timer")
+        result = await asyncio.wait_for(handle.result(), 30)
+        history = await handle.fetch_history()
+    assert result == {"waited": True}  # the delay stayed local to the catch event
+    (timer,) = [
+        event.timer_started_event_attributes.start_to_fire_timeout.ToSeconds()
+        for event in history.events
+        if event.event_type == EventType.EVENT_TYPE_TIMER_STARTED
+    ]
+    assert timer == 2 * 3600
+
+
+FLAKY = model(
+    "listened-flaky",
+    events("start", kind="startEvent"),
+    extended(
+        "serviceTask",
+        "work",
+        '<zeebe:taskDefinition type="flaky-work" />',
+        listeners(("start", "first-ok"), ("start", "flaky"), retries=1),
+    ),
+    events("end"),
+    chain("start", "work", "end"),
+)
+
+
+async def test_a_failed_listener_is_an_incident_and_only_it_runs_again(
+    time_skipping_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    deploy(FLAKY)
+    calls: list[str] = []
+
+    def first_ok(job: Job) -> None:
+        calls.append("first-ok")
+
+    def flaky(job: Job) -> None:
+        calls.append("flaky")
+        if not job.variables.get("fixed"):
+            raise RuntimeError("audit service down")
+
+    jobs = {"first-ok": first_ok, "flaky": flaky, "flaky-work": lambda job: {"done": True}}
+    client = time_skipping_env.client
+    async with running_interpreter(client, task_queue, jobs):
+        handle = await start_process(client, task_queue, "listened-flaky")
+        state = await wait_for(lambda s: s["incidents"], handle, timeout=30)
+        (incident,) = state["incidents"]
+        await handle.execute_update(
+            RESOLVE_INCIDENT_UPDATE, {"incident_key": incident["key"], "variables": {"fixed": 1}}
+        )
+        result = await asyncio.wait_for(handle.result(), 30)
+    assert incident["type"] == "JOB_NO_RETRIES" and incident["element_id"] == "work"
+    assert "start execution listener 'flaky'" in incident["message"]
+    assert "audit service down" in incident["message"]
+    assert calls == ["first-ok", "flaky", "flaky"]
+    assert result["done"] is True
+
+
+async def test_a_bpmn_error_from_a_listener_is_an_incident(
+    time_skipping_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    deploy(FLAKY.replace("listened-flaky", "listened-error"))
+
+    def reject(job: Job) -> None:
+        raise BpmnError("NOPE", "no")
+
+    jobs = {"first-ok": lambda job: None, "flaky": reject}
+    client = time_skipping_env.client
+    async with running_interpreter(client, task_queue, jobs):
+        handle = await start_process(client, task_queue, "listened-error")
+        state = await wait_for(lambda s: s["incidents"], handle, timeout=30)
+        history = await handle.fetch_history()
+        await handle.terminate("test over")
+    (incident,) = state["incidents"]
+    assert "threw a BPMN error, which an execution listener cannot" in incident["message"]
+    await Replayer(workflows=[BpmnInterpreter], workflow_runner=workflow_runner()).replay_workflow(
+        WorkflowHistory.from_json(history.workflow_id, history.to_json_dict())
+    )
+
+
+async def test_a_listened_history_replays(
+    time_skipping_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    deploy(LISTENED)
+    jobs: dict[str, Any] = {
+        name: (lambda job: {}) for name in ("process-start", "after-start", "prepare", "audit")
+    }
+    jobs |= {
+        "work": lambda job: {"total": 1},
+        "decide": lambda job: {"path": "low"},
+        "process-end": lambda job: {},
+    }
+    client = time_skipping_env.client
+    async with running_interpreter(client, task_queue, jobs):
+        handle = await start_process(client, task_queue, "listened", amount=1)
+        await asyncio.wait_for(handle.result(), 30)
+        history = await handle.fetch_history()
+    await Replayer(workflows=[BpmnInterpreter], workflow_runner=workflow_runner()).replay_workflow(
+        history
+    )
+
+
+# --- the translator ---------------------------------------------------------------------------
+
+
+def problems_of(xml: str) -> list[str]:
+    with pytest.raises(TranslationError) as raised:
+        compile_bytes(xml.encode(), "listeners.bpmn")
+    return [problem.message for problem in raised.value.problems]
+
+
+@pytest.mark.parametrize(
+    ("element", "expected"),
+    [
+        (
+            extended("startEvent", "start", listeners(("start", "x"))),
+            "start execution listeners are not supported on start events",
+        ),
+        (
+            extended("exclusiveGateway", "start_g", listeners(("end", "x"))),
+            "end execution listeners are not supported on gateways",
+        ),
+        (
+            extended("startEvent", "start", listeners(("end", "x"), ("end", "x"))),
+            "two end execution listeners have the job type 'x'",
+        ),
+        (
+            extended("startEvent", "start", listeners(("end", "=someType"))),
+            "execution listener job type '=someType' is an expression",
+        ),
+        (
+            extended("startEvent", "start", listeners(("finish", "x"))),
+            "execution listener eventType 'finish' must be start or end",
+        ),
+        (
+            extended("startEvent", "start", listeners(("end", ""))),
+            "end execution listener has no job type",
+        ),
+        (
+            extended(
+                "startEvent",
+                "start",
+                '<zeebe:taskListeners><zeebe:taskListener eventType="complete" type="x" />'
+                "</zeebe:taskListeners>",
+            ),
+            "zeebe:taskListeners (user task listeners) are not supported yet",
+        ),
+    ],
+)
+def test_the_translator_refuses_what_zeebe_refuses(element: str, expected: str) -> None:
+    xml = model("refused", element, events("start_g", kind="parallelGateway"))
+    if "start_g" in element:
+        xml = model("refused", events("start", kind="startEvent"), element)
+    assert any(expected in message for message in problems_of(xml))
+
+
+def test_an_error_end_event_takes_no_end_listener() -> None:
+    end = extended(
+        "endEvent", "fail", listeners(("end", "x")), body="<bpmn:errorEventDefinition />"
+    )
+    xml = model("refused", events("start", kind="startEvent"), end, chain("start", "fail"))
+    assert any("not supported on error end events" in m for m in problems_of(xml))
+
+
+def test_listeners_on_a_multi_instance_activity_are_not_deployed() -> None:
+    task = extended(
+        "serviceTask",
+        "each",
+        '<zeebe:taskDefinition type="each" />',
+        listeners(("start", "x")),
+        body="<bpmn:multiInstanceLoopCharacteristics><bpmn:extensionElements>"
+        '<zeebe:loopCharacteristics inputCollection="=[1, 2]" inputElement="item" />'
+        "</bpmn:extensionElements></bpmn:multiInstanceLoopCharacteristics>",
+    )
+    xml = model("mi", events("start", kind="startEvent"), task, chain("start", "each"))
+    (definition,) = compile_bytes(xml.encode(), "mi.bpmn")
+    reason = unrunnable_reason(definition.nodes["each"], definition)
+    assert reason == "execution listeners on multi-instance and loop activities"
