@@ -548,6 +548,10 @@ def _listener_placement(element: etree._Element, event: str) -> str | None:
         return "gateways (use a start listener of the element after the gateway)"
     if tag == bpmn("endEvent") and children(element).get(bpmn("errorEventDefinition")):
         return "error end events (put it on the catch event of the error)"
+    if tag == bpmn("intermediateThrowEvent") and children(element).get(
+        bpmn("escalationEventDefinition")
+    ):
+        return "escalation throw events"
     return None
 
 

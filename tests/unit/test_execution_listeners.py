@@ -351,12 +351,21 @@ def test_the_translator_refuses_what_zeebe_refuses(element: str, expected: str) 
     assert any(expected in message for message in problems_of(xml))
 
 
-def test_an_error_end_event_takes_no_end_listener() -> None:
+@pytest.mark.parametrize(
+    ("tag", "definition", "expected"),
+    [
+        ("endEvent", "error", "not supported on error end events"),
+        ("intermediateThrowEvent", "escalation", "not supported on escalation throw events"),
+    ],
+)
+def test_a_throwing_event_that_leaves_takes_no_end_listener(
+    tag: str, definition: str, expected: str
+) -> None:
     end = extended(
-        "endEvent", "fail", listeners(("end", "x")), body="<bpmn:errorEventDefinition />"
+        tag, "fail", listeners(("end", "x")), body=f"<bpmn:{definition}EventDefinition />"
     )
     xml = model("refused", events("start", kind="startEvent"), end, chain("start", "fail"))
-    assert any("not supported on error end events" in m for m in problems_of(xml))
+    assert any(expected in m for m in problems_of(xml))
 
 
 def test_listeners_on_a_multi_instance_activity_are_not_deployed() -> None:
