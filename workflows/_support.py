@@ -13,8 +13,6 @@ from translator import (
     FlowNode,
     IntermediateCatchEvent,
     IntermediateThrowEvent,
-    LoopActivity,
-    MultiInstanceActivity,
     ProcessDefinition,
     ResultEndEvent,
     TimerEventDefinition,
@@ -73,9 +71,8 @@ def unrunnable_reason(node: FlowNode, definition: ProcessDefinition) -> str | No
 
 
 def _job_listener_reason(node: FlowNode) -> str | None:
-    """Zeebe execution listeners run around every element but these."""
-    if isinstance(node, MultiInstanceActivity | LoopActivity) and node.activity.job_listeners:
-        return "execution listeners on multi-instance and loop activities"
+    """Zeebe execution listeners run around every element but these. (On a multi-instance
+    or loop activity they run around each of its instances, as in Zeebe.)"""
     if isinstance(node, EventSubProcess) and node.job_listeners:
         return "execution listeners on event sub-processes"
     if isinstance(node, BoundaryEvent) and node.job_listeners:

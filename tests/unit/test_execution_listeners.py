@@ -19,7 +19,6 @@ from tests.helpers.bpmn import chain, events, flow, io_mapping, model
 from translator import TranslationError, compile_bytes
 from worker import workflow_runner
 from workflows import RESOLVE_INCIDENT_UPDATE, BpmnInterpreter
-from workflows._support import unrunnable_reason
 
 OWN_TIME_SKIPPING_SERVER = True  # a timer waits
 
@@ -208,6 +207,60 @@ async def test_a_start_listener_computes_what_its_catch_event_waits_for(
     assert timer == 2 * 3600
 
 
+EACH = model(
+    "listened-each",
+    events("start", kind="startEvent"),
+    extended(
+        "serviceTask",
+        "each",
+        '<zeebe:taskDefinition type="multiply" />',
+        listeners(("start", "set-factor"), ("end", "count")),
+        body='<bpmn:multiInstanceLoopCharacteristics isSequential="false">'
+        "<bpmn:extensionElements>"
+        '<zeebe:loopCharacteristics inputCollection="=[1, 2, 3]" inputElement="item" '
+        'outputCollection="products" outputElement="=product" />'
+        "</bpmn:extensionElements></bpmn:multiInstanceLoopCharacteristics>",
+    ),
+    events("end"),
+    chain("start", "each", "end"),
+)
+
+
+async def test_a_multi_instance_activitys_listeners_run_around_each_instance(
+    time_skipping_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    deploy(EACH)
+    seen: list[tuple[str, int]] = []
+
+    def set_factor(job: Job) -> dict[str, Any]:
+        seen.append(("start", job.variables["item"]))
+        return {"factor": 10 * job.variables["item"]}
+
+    def count(job: Job) -> dict[str, Any]:
+        seen.append(("end", job.variables["item"]))
+        return {}
+
+    jobs = {
+        "set-factor": set_factor,
+        "multiply": lambda job: {"product": job.variables["item"] * job.variables["factor"]},
+        "count": count,
+    }
+    client = time_skipping_env.client
+    async with running_interpreter(client, task_queue, jobs):
+        handle = await start_process(client, task_queue, "listened-each")
+        result = await asyncio.wait_for(handle.result(), 30)
+    assert sorted(seen) == [
+        ("end", 1),
+        ("end", 2),
+        ("end", 3),
+        ("start", 1),
+        ("start", 2),
+        ("start", 3),
+    ]
+    assert result["products"] == [10, 40, 90]
+    assert "factor" not in result
+
+
 FLAKY = model(
     "listened-flaky",
     events("start", kind="startEvent"),
@@ -366,19 +419,3 @@ def test_a_throwing_event_that_leaves_takes_no_end_listener(
     )
     xml = model("refused", events("start", kind="startEvent"), end, chain("start", "fail"))
     assert any(expected in m for m in problems_of(xml))
-
-
-def test_listeners_on_a_multi_instance_activity_are_not_deployed() -> None:
-    task = extended(
-        "serviceTask",
-        "each",
-        '<zeebe:taskDefinition type="each" />',
-        listeners(("start", "x")),
-        body="<bpmn:multiInstanceLoopCharacteristics><bpmn:extensionElements>"
-        '<zeebe:loopCharacteristics inputCollection="=[1, 2]" inputElement="item" />'
-        "</bpmn:extensionElements></bpmn:multiInstanceLoopCharacteristics>",
-    )
-    xml = model("mi", events("start", kind="startEvent"), task, chain("start", "each"))
-    (definition,) = compile_bytes(xml.encode(), "mi.bpmn")
-    reason = unrunnable_reason(definition.nodes["each"], definition)
-    assert reason == "execution listeners on multi-instance and loop activities"
