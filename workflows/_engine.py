@@ -559,10 +559,10 @@ class Engine:
                 raise
             boundary = thrown.catcher.event
             assert isinstance(boundary, BoundaryEvent)
-            return self._occur_boundary(scope, boundary, _caught_variables(thrown))
+            return await self._leave_by_boundary(scope, boundary, _caught_variables(thrown))
         except BoundaryTriggered as triggered:
             self.leave(instance, "terminated")
-            return self._occur_boundary(scope, triggered.boundary, triggered.variables)
+            return await self._leave_by_boundary(scope, triggered.boundary, triggered.variables)
         except ContinueAsNewNow:
             raise  # the instance goes on in the next run
         except (Exception, asyncio.CancelledError):
@@ -694,9 +694,12 @@ class Engine:
         instance: ElementInstance,
         local: Scope,
         node: FlowNode | None,
+        outside: Scope | None = None,
     ) -> None:
-        """The ``event`` listeners one after the other, in model order. A failed one is an
-        incident; resolving it runs that listener again, not those before it."""
+        """The ``event`` listeners one after the other, in model order, seeing ``local``.
+        A start listener's variables are set in ``local``; an end listener's propagate from
+        ``outside`` (default: the scope ``local`` belongs to). A failed one is an incident;
+        resolving it runs that listener again, not those before it."""
         element_headers = getattr(getattr(node, "job", None), "headers", None) or {}
         for index, listener in enumerate(listeners):
             if listener.event != event:
@@ -708,7 +711,7 @@ class Engine:
             if event == "start":
                 local.variables.update(result)
             else:
-                local.flow().propagate(result)
+                (outside or local.flow()).propagate(result)
 
     async def _listener_job(
         self,
@@ -999,10 +1002,28 @@ class Engine:
     def _occur_boundary(
         self, scope: Scope, boundary: BoundaryEvent, variables: Mapping[str, Any]
     ) -> list[str]:
-        """An interrupting boundary event occurs: its variables are set, its flows taken."""
+        """A boundary event without listeners occurs: its variables are set, its flows taken."""
         instance = self.enter(scope, boundary)
         local = scope.child(instance.key, "local", owner_id=boundary.id)
         self._complete_with(local, boundary.outputs, variables)
+        self.leave(instance)
+        return list(boundary.outgoing)
+
+    async def _leave_by_boundary(
+        self, scope: Scope, boundary: BoundaryEvent, variables: Mapping[str, Any]
+    ) -> list[str]:
+        """A boundary event occurs: its variables are set, its end listeners run, its flows
+        are taken."""
+        if not boundary.job_listeners:
+            return self._occur_boundary(scope, boundary, variables)
+        instance = self.enter(scope, boundary)
+        local = scope.child(instance.key, "local", owner_id=boundary.id)
+        try:
+            self._complete_with(local, boundary.outputs, variables)
+            await self._run_listeners("end", boundary.job_listeners, instance, local, boundary)
+        except (Exception, asyncio.CancelledError):
+            self.leave(instance, "terminated")
+            raise
         self.leave(instance)
         return list(boundary.outgoing)
 
@@ -1015,8 +1036,13 @@ class Engine:
         child = scope.child(instance.key, "eventSubProcess", container=handler, owner_id=handler.id)
         child.propagate(variables)
         try:
+            # Start listener variables are the event sub-process's own; end ones go outside.
+            await self._run_listeners("start", handler.job_listeners, instance, child, handler)
             self._spawn(child, handler.start_event)
             await self._complete_scope(child)
+            await self._run_listeners(
+                "end", handler.job_listeners, instance, child, handler, outside=scope
+            )
         except (Exception, asyncio.CancelledError):
             self.leave(instance, "terminated")
             raise
@@ -1186,9 +1212,20 @@ class Engine:
     def _occur_non_interrupting(
         self, scope: Scope, boundary: BoundaryEvent, variables: Mapping[str, Any]
     ) -> None:
-        """A non-interrupting boundary event occurs: new tokens leave it, the activity stays."""
-        for flow_id in self._occur_boundary(scope, boundary, variables):
-            self._spawn(scope, scope.container.flows[flow_id].target, flow_id)
+        """A non-interrupting boundary event occurs: new tokens leave it (after its end
+        listeners, one token of the scope meanwhile), the activity stays."""
+
+        def leave(flows: list[str]) -> None:
+            for flow_id in flows:
+                self._spawn(scope, scope.container.flows[flow_id].target, flow_id)
+
+        async def listened() -> None:
+            leave(await self._leave_by_boundary(scope, boundary, variables))
+
+        if boundary.job_listeners:
+            self._track(scope, listened(), boundary.id)
+        else:
+            leave(self._occur_boundary(scope, boundary, variables))
 
     def _event_handlers(self, scope: Scope) -> tuple[EventSubProcess, ...]:
         if scope.kind in ("multiInstanceBody", "local"):

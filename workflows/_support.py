@@ -8,7 +8,6 @@ instance half-way.
 from __future__ import annotations
 
 from translator import (
-    BoundaryEvent,
     EventSubProcess,
     FlowNode,
     IntermediateCatchEvent,
@@ -61,23 +60,10 @@ def unrunnable_reason(node: FlowNode, definition: ProcessDefinition) -> str | No
         return f"{node.kind} elements"
     if getattr(node, "listeners", ()):
         return "execution listeners"
-    listened = _job_listener_reason(node)
-    if listened is not None:
-        return listened
     if isinstance(node, TriggeredStartEvent) and node.id in definition.nodes:
         kind = node.trigger.kind
         return None if kind in PROCESS_START_TRIGGERS else f"{kind} start events of a process"
     return _event_reason(node)
-
-
-def _job_listener_reason(node: FlowNode) -> str | None:
-    """Zeebe execution listeners run around every element but these. (On a multi-instance
-    or loop activity they run around each of its instances, as in Zeebe.)"""
-    if isinstance(node, EventSubProcess) and node.job_listeners:
-        return "execution listeners on event sub-processes"
-    if isinstance(node, BoundaryEvent) and node.job_listeners:
-        return "execution listeners on boundary events"
-    return None
 
 
 PROCESS_START_TRIGGERS = frozenset({"message", "signal", "timer"})

@@ -261,6 +261,116 @@ async def test_a_multi_instance_activitys_listeners_run_around_each_instance(
     assert "factor" not in result
 
 
+CAUGHT = model(
+    "listened-boundary",
+    events("start", kind="startEvent"),
+    extended("serviceTask", "risky", '<zeebe:taskDefinition type="risky" />'),
+    extended(
+        "boundaryEvent",
+        "caught",
+        listeners(("end", "after-catch")),
+        body='<bpmn:errorEventDefinition errorRef="failure" />',
+    ).replace('id="caught"', 'id="caught" attachedToRef="risky"'),
+    '<bpmn:subProcess id="slow">'
+    + events("slow_start", kind="startEvent")
+    + '<bpmn:intermediateCatchEvent id="two_hours"><bpmn:timerEventDefinition>'
+    "<bpmn:timeDuration>PT2H</bpmn:timeDuration></bpmn:timerEventDefinition>"
+    "</bpmn:intermediateCatchEvent>"
+    + events("slow_end")
+    + chain("slow_start", "two_hours", "slow_end")
+    + "</bpmn:subProcess>",
+    extended(
+        "boundaryEvent",
+        "reminder",
+        listeners(("end", "remind")),
+        body="<bpmn:timerEventDefinition><bpmn:timeDuration>PT1H</bpmn:timeDuration>"
+        "</bpmn:timerEventDefinition>",
+    ).replace('id="reminder"', 'id="reminder" attachedToRef="slow" cancelActivity="false"'),
+    events("end", "reminded"),
+    chain("start", "risky"),
+    chain("caught", "slow", "end"),
+    chain("reminder", "reminded"),
+    extra='<bpmn:error id="failure" errorCode="FAILED" />',
+)
+
+
+async def test_a_boundary_events_end_listeners_run_as_it_occurs(
+    time_skipping_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    deploy(CAUGHT)
+    seen: list[str] = []
+
+    def risky(job: Job) -> None:
+        raise BpmnError("FAILED", "no")
+
+    def after_catch(job: Job) -> dict[str, Any]:
+        seen.append(job.element_id)
+        return {"recovered": True}
+
+    def remind(job: Job) -> dict[str, Any]:
+        seen.append(job.element_id)
+        return {"reminded": job.variables["recovered"]}
+
+    jobs = {"risky": risky, "after-catch": after_catch, "remind": remind}
+    client = time_skipping_env.client
+    async with running_interpreter(client, task_queue, jobs):
+        handle = await start_process(client, task_queue, "listened-boundary")
+        result = await asyncio.wait_for(handle.result(), 30)
+    assert seen == ["caught", "reminder"]
+    assert result == {"recovered": True, "reminded": True}
+
+
+HANDLED = model(
+    "listened-handler",
+    events("start", kind="startEvent"),
+    extended("serviceTask", "risky", '<zeebe:taskDefinition type="risky" />'),
+    events("end"),
+    chain("start", "risky", "end"),
+    extended(
+        "subProcess",
+        "on_failure",
+        listeners(("start", "open-handler"), ("end", "close-handler")),
+        body='<bpmn:startEvent id="failed"><bpmn:errorEventDefinition errorRef="failure" />'
+        "</bpmn:startEvent>"
+        + extended("serviceTask", "handle", '<zeebe:taskDefinition type="handle" />')
+        + events("handled")
+        + chain("failed", "handle", "handled"),
+    ).replace('id="on_failure"', 'id="on_failure" triggeredByEvent="true"'),
+    extra='<bpmn:error id="failure" errorCode="FAILED" />',
+)
+
+
+async def test_an_event_sub_process_runs_its_listeners(
+    time_skipping_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    deploy(HANDLED)
+    seen: dict[str, dict[str, Any]] = {}
+
+    def risky(job: Job) -> None:
+        raise BpmnError("FAILED", "no")
+
+    def record(result: dict[str, Any]) -> Any:
+        def handle(job: Job) -> dict[str, Any]:
+            seen[job.type] = dict(job.variables)
+            return result
+
+        return handle
+
+    jobs = {
+        "risky": risky,
+        "open-handler": record({"ticket": "t-1"}),
+        "handle": record({}),
+        "close-handler": record({"handled": True}),
+    }
+    client = time_skipping_env.client
+    async with running_interpreter(client, task_queue, jobs):
+        handle = await start_process(client, task_queue, "listened-handler")
+        result = await asyncio.wait_for(handle.result(), 30)
+    assert list(seen) == ["open-handler", "handle", "close-handler"]
+    assert seen["handle"]["ticket"] == "t-1" and seen["close-handler"]["ticket"] == "t-1"
+    assert result == {"handled": True}  # the ticket was the event sub-process's own
+
+
 FLAKY = model(
     "listened-flaky",
     events("start", kind="startEvent"),
