@@ -332,7 +332,8 @@ class Engine:
         self._spawn(self.root, *self._start)
         try:
             await self._complete_scope(self.root)
-            await self._process_listeners("end")
+            if self.continue_at is None:  # completed, not continuing as new
+                await self._process_listeners("end")
         except ContinueAsNewNow:
             pass  # the state to continue with is in continue_at and continue_chain
         except ErrorPropagatedToCaller as propagated:
@@ -548,9 +549,7 @@ class Engine:
         instance = resumed or self.enter(scope, node)
         try:
             if node.job_listeners:
-                element = await self._start_listeners(scope, node, instance, resumed is not None)
-                taken = await self._with_boundary_timers(scope, node, instance, element)
-                await self._end_listeners(scope, element, node, instance)
+                taken = await self._listened(scope, node, instance, resumed is not None)
             else:
                 taken = await self._with_boundary_timers(scope, node, instance)
         except ErrorThrown as thrown:
@@ -657,6 +656,28 @@ class Engine:
         await workflow.wait_condition(lambda: incident_key not in self.incidents)
 
     # --- execution listeners (Zeebe) ---------------------------------------------------------
+
+    async def _listened(
+        self, scope: Scope, node: FlowNode, instance: ElementInstance, resumed: bool
+    ) -> list[str]:
+        """Run an element that has execution listeners: start ones, the element in its
+        local scope, end ones. While listeners run, ``details["listener"]`` says which (a
+        user task cannot be completed then: it is not waiting yet, or no longer)."""
+        instance.details["listener"] = "start"
+        element = await self._start_listeners(scope, node, instance, resumed)
+        del instance.details["listener"]
+        try:
+            taken = await self._with_boundary_timers(scope, node, instance, element)
+        except ScopeTerminated:
+            # Zeebe completes a terminate end event (its end listeners) before it terminates
+            # the rest of its scope.
+            instance.details["listener"] = "end"
+            await self._end_listeners(scope, element, node, instance)
+            raise
+        instance.details["listener"] = "end"
+        await self._end_listeners(scope, element, node, instance)
+        del instance.details["listener"]
+        return taken
 
     async def _start_listeners(
         self, scope: Scope, node: FlowNode, instance: ElementInstance, resumed: bool
@@ -772,8 +793,13 @@ class Engine:
             element_id=self.definition.id,
             element_type="process",
             started_at=workflow.now(),
+            details={"listener": event},
         )
-        await self._run_listeners(event, listeners, process, self.root, None)
+        self.active[process.key] = process  # the state query shows it, and its incidents
+        try:
+            await self._run_listeners(event, listeners, process, self.root, None)
+        finally:
+            self.active.pop(process.key, None)
 
     # --- expressions, variables, mappings -----------------------------------------------------
 
@@ -1540,9 +1566,8 @@ class Engine:
     ) -> None:
         local = self._local_scope(scope, instance, task.inputs)
         if task.job.type == KAFKA_JOB_TYPE and isinstance(task, JobTask):
-            await self._publish_job(
-                task, instance, local.variables if task.inputs else local.visible()
-            )
+            mapped = {mapping.target: local.variables[mapping.target] for mapping in task.inputs}
+            await self._publish_job(task, instance, mapped if task.inputs else local.visible())
             return
         info = workflow.info()
         headers = dict(task.job.headers)
@@ -1809,7 +1834,7 @@ class Engine:
         if node.outputs:
             self._complete_with(local, node.outputs, result)
         elif node.propagate_all_child_variables:
-            scope.propagate(result)
+            scope.flow().propagate(result)
 
     async def _with_escalations(
         self, scope: Scope, call_id: str, child_id: str, child: Awaitable[Any]

@@ -183,6 +183,7 @@ class BpmnInterpreter:
             for key, instance in engine.active.items()
             if instance.element_id in _user_task_ids(engine.definition)
             and key not in engine.waiting.user_tasks
+            and "listener" not in instance.details  # its start or end listeners run
         }
         listing = ", ".join(f"{i.element_id} (key {k})" for k, i in user_tasks.items()) or "none"
         if request.element_instance_key is not None:

@@ -5,20 +5,22 @@ server with real job workers; and what the translator refuses, as Zeebe does."""
 from __future__ import annotations
 
 import asyncio
+import uuid
 from typing import Any
 
 import pytest
 from temporalio.api.enums.v1 import EventType
-from temporalio.client import WorkflowHistory
+from temporalio.client import WorkflowHistory, WorkflowUpdateFailedError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Replayer
 
-from activities import BpmnError, Job
+from activities import BpmnError, Job, publish_message
 from tests.helpers import deploy, running_interpreter, start_process, wait_for
-from tests.helpers.bpmn import chain, events, flow, io_mapping, model
+from tests.helpers.bpmn import chain, events, flow, io_mapping, model, service
+from tests.helpers.models import PAYMENT
 from translator import TranslationError, compile_bytes
 from worker import workflow_runner
-from workflows import RESOLVE_INCIDENT_UPDATE, BpmnInterpreter
+from workflows import COMPLETE_USER_TASK_UPDATE, RESOLVE_INCIDENT_UPDATE, BpmnInterpreter
 
 OWN_TIME_SKIPPING_SERVER = True  # a timer waits
 
@@ -529,3 +531,206 @@ def test_a_throwing_event_that_leaves_takes_no_end_listener(
     )
     xml = model("refused", events("start", kind="startEvent"), end, chain("start", "fail"))
     assert any(expected in m for m in problems_of(xml))
+
+
+# --- with the rest of the interpreter -----------------------------------------------------------
+
+
+def looping(process_id: str, *, inside_sub_process: bool, rounds: int) -> str:
+    """``rounds`` jobs in a loop (enough to continue as new), listened around the process or
+    around a sub-process holding the loop."""
+    loop = (
+        events("loop_start", kind="startEvent")
+        + '<bpmn:exclusiveGateway id="again" default="again_done" />'
+        + service("tick")
+        + events("loop_end")
+        + chain("loop_start", "again")
+        + flow("again", "tick", f"=count &lt; {rounds}")
+        + flow("again", "loop_end", flow_id="again_done")
+        + chain("tick", "again")
+    )
+    pair = listeners(("start", "open"), ("end", "close"))
+    if not inside_sub_process:
+        return model(process_id, f"<bpmn:extensionElements>{pair}</bpmn:extensionElements>", loop)
+    return model(
+        process_id,
+        events("start", kind="startEvent"),
+        extended("subProcess", "sub", pair, body=loop),
+        events("end"),
+        chain("start", "sub", "end"),
+    )
+
+
+@pytest.mark.parametrize("inside_sub_process", [False, True])
+async def test_listeners_run_once_across_continue_as_new(
+    time_skipping_env: WorkflowEnvironment, task_queue: str, inside_sub_process: bool
+) -> None:
+    process_id = f"listened-loop-{inside_sub_process}"
+    deploy(looping(process_id, inside_sub_process=inside_sub_process, rounds=120))
+    calls: list[tuple[str, Any]] = []
+
+    def open_(job: Job) -> dict[str, Any]:
+        calls.append(("open", job.variables.get("count")))
+        return {"batch": "b-1"}
+
+    def close(job: Job) -> dict[str, Any]:
+        calls.append(("close", job.variables.get("batch")))
+        return {"closed": True}
+
+    jobs = {
+        "tick": lambda job: {"count": job.variables["count"] + 1},
+        "open": open_,
+        "close": close,
+    }
+    client = time_skipping_env.client
+    async with running_interpreter(client, task_queue, jobs, continue_as_new_after_events=200):
+        handle = await start_process(client, task_queue, process_id, count=0)
+        result = await asyncio.wait_for(handle.result(), 120)
+        history = await handle.fetch_history()
+    assert history.events[0].workflow_execution_started_event_attributes.continued_execution_run_id
+    assert calls == [("open", 0), ("close", "b-1")]
+    assert result["count"] == 120 and result["closed"] is True
+
+
+APPROVAL = model(
+    "listened-approval",
+    events("start", kind="startEvent"),
+    extended("userTask", "approve", listeners(("start", "slow-start"))),
+    events("end"),
+    chain("start", "approve", "end"),
+)
+
+
+async def test_a_user_task_is_not_completed_before_its_start_listeners_are(
+    time_skipping_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    deploy(APPROVAL)
+    release, started = asyncio.Event(), asyncio.Event()
+
+    async def slow_start(job: Job) -> dict[str, Any]:
+        started.set()
+        await release.wait()
+        return {"assignee": "ann"}
+
+    client = time_skipping_env.client
+    async with running_interpreter(client, task_queue, {"slow-start": slow_start}):
+        handle = await start_process(client, task_queue, "listened-approval")
+        await asyncio.wait_for(started.wait(), 30)
+        with pytest.raises(WorkflowUpdateFailedError):
+            await handle.execute_update(
+                COMPLETE_USER_TASK_UPDATE, {"element_id": "approve", "variables": {"early": 1}}
+            )
+        release.set()
+        await wait_for(lambda s: "listener" not in s["active"][0]["details"], handle)
+        await handle.execute_update(
+            COMPLETE_USER_TASK_UPDATE, {"element_id": "approve", "variables": {"approved": 1}}
+        )
+        result = await asyncio.wait_for(handle.result(), 30)
+    assert result == {"approved": 1}
+
+
+STOPPED = model(
+    "listened-terminate",
+    events("start", kind="startEvent"),
+    '<bpmn:parallelGateway id="fork" />',
+    '<bpmn:intermediateCatchEvent id="forever"><bpmn:timerEventDefinition>'
+    "<bpmn:timeDuration>P30D</bpmn:timeDuration></bpmn:timerEventDefinition>"
+    "</bpmn:intermediateCatchEvent>",
+    events("never"),
+    extended(
+        "endEvent",
+        "stop",
+        listeners(("end", "after-stop")),
+        body="<bpmn:terminateEventDefinition />",
+    ),
+    chain("start", "fork", "forever", "never"),
+    flow("fork", "stop"),
+)
+
+
+async def test_a_terminate_end_event_completes_its_end_listeners_first(
+    time_skipping_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    deploy(STOPPED)
+    client = time_skipping_env.client
+    async with running_interpreter(client, task_queue, {"after-stop": lambda job: {"done": 1}}):
+        handle = await start_process(client, task_queue, "listened-terminate")
+        result = await asyncio.wait_for(handle.result(), 30)
+    assert result == {"done": 1}
+
+
+CHILD = model(
+    "listened-child",
+    events("start", kind="startEvent"),
+    service("child_work"),
+    events("end"),
+    chain("start", "child_work", "end"),
+)
+
+
+@pytest.mark.parametrize("listened", [False, True])
+async def test_a_call_activitys_child_variables_go_where_they_would_without_listeners(
+    time_skipping_env: WorkflowEnvironment, task_queue: str, listened: bool
+) -> None:
+    deploy(CHILD)
+    parts = [
+        '<zeebe:calledElement processId="listened-child" propagateAllChildVariables="true" />',
+        io_mapping({"x": "=seed"}),
+        listeners(("start", "noop")) if listened else "",
+    ]
+    process_id = f"listened-parent-{listened}"
+    deploy(
+        model(
+            process_id,
+            events("start", kind="startEvent"),
+            extended("callActivity", "call", *parts),
+            events("end"),
+            chain("start", "call", "end"),
+        )
+    )
+    jobs = {"child_work": lambda job: {"x": job.variables["x"] * 2, "y": 1}, "noop": lambda job: {}}
+    client = time_skipping_env.client
+    async with running_interpreter(client, task_queue, jobs):
+        handle = await start_process(client, task_queue, process_id, seed=21)
+        result = await asyncio.wait_for(handle.result(), 30)
+    assert result == {"seed": 21, "x": 42, "y": 1}
+
+
+GATEWAY = model(
+    "listened-gateway",
+    events("start", kind="startEvent"),
+    extended("eventBasedGateway", "which", listeners(("start", "pick-order"))),
+    extended(
+        "intermediateCatchEvent",
+        "paid",
+        listeners(("end", "paid-end")),
+        body='<bpmn:messageEventDefinition messageRef="payment" />',
+    ),
+    '<bpmn:intermediateCatchEvent id="expired"><bpmn:timerEventDefinition>'
+    "<bpmn:timeDuration>P3D</bpmn:timeDuration></bpmn:timerEventDefinition>"
+    "</bpmn:intermediateCatchEvent>",
+    events("paid_end", "expired_end"),
+    chain("start", "which"),
+    flow("which", "paid"),
+    flow("which", "expired"),
+    chain("paid", "paid_end"),
+    chain("expired", "expired_end"),
+    extra=PAYMENT,
+)
+
+
+async def test_a_gateways_start_listener_sets_the_correlation_key_of_its_events(
+    time_skipping_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    deploy(GATEWAY)
+    order = f"order-{uuid.uuid4()}"
+    jobs = {"pick-order": lambda job: {"orderId": order}, "paid-end": lambda job: {"done": 1}}
+    client = time_skipping_env.client
+    async with running_interpreter(client, task_queue, jobs):
+        handle = await start_process(client, task_queue, "listened-gateway")
+        await wait_for(lambda s: any(a["element_id"] == "paid" for a in s["active"]), handle)
+        await publish_message(
+            client, "payment-received", order, {"amount": 5}, task_queue=task_queue
+        )
+        result = await asyncio.wait_for(handle.result(), 30)
+    assert result == {"amount": 5, "done": 1}  # the order id stayed the gateway's own
