@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from temporalio.api.enums.v1 import EventType
-from temporalio.client import WorkflowHistory, WorkflowUpdateFailedError
+from temporalio.client import WorkflowHistory
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Replayer
 
@@ -20,7 +20,11 @@ from tests.helpers.bpmn import chain, events, flow, io_mapping, model, service
 from tests.helpers.models import PAYMENT
 from translator import TranslationError, compile_bytes
 from worker import workflow_runner
-from workflows import COMPLETE_USER_TASK_UPDATE, RESOLVE_INCIDENT_UPDATE, BpmnInterpreter
+from workflows import (
+    RESOLVE_INCIDENT_UPDATE,
+    STATE_QUERY,
+    BpmnInterpreter,
+)
 
 OWN_TIME_SKIPPING_SERVER = True  # a timer waits
 
@@ -592,43 +596,6 @@ async def test_listeners_run_once_across_continue_as_new(
     assert result["count"] == 120 and result["closed"] is True
 
 
-APPROVAL = model(
-    "listened-approval",
-    events("start", kind="startEvent"),
-    extended("userTask", "approve", listeners(("start", "slow-start"))),
-    events("end"),
-    chain("start", "approve", "end"),
-)
-
-
-async def test_a_user_task_is_not_completed_before_its_start_listeners_are(
-    time_skipping_env: WorkflowEnvironment, task_queue: str
-) -> None:
-    deploy(APPROVAL)
-    release, started = asyncio.Event(), asyncio.Event()
-
-    async def slow_start(job: Job) -> dict[str, Any]:
-        started.set()
-        await release.wait()
-        return {"assignee": "ann"}
-
-    client = time_skipping_env.client
-    async with running_interpreter(client, task_queue, {"slow-start": slow_start}):
-        handle = await start_process(client, task_queue, "listened-approval")
-        await asyncio.wait_for(started.wait(), 30)
-        with pytest.raises(WorkflowUpdateFailedError):
-            await handle.execute_update(
-                COMPLETE_USER_TASK_UPDATE, {"element_id": "approve", "variables": {"early": 1}}
-            )
-        release.set()
-        await wait_for(lambda s: "listener" not in s["active"][0]["details"], handle)
-        await handle.execute_update(
-            COMPLETE_USER_TASK_UPDATE, {"element_id": "approve", "variables": {"approved": 1}}
-        )
-        result = await asyncio.wait_for(handle.result(), 30)
-    assert result == {"approved": 1}
-
-
 STOPPED = model(
     "listened-terminate",
     events("start", kind="startEvent"),
@@ -734,3 +701,87 @@ async def test_a_gateways_start_listener_sets_the_correlation_key_of_its_events(
         )
         result = await asyncio.wait_for(handle.result(), 30)
     assert result == {"amount": 5, "done": 1}  # the order id stayed the gateway's own
+
+
+WAITING = model(
+    "listened-waiting",
+    events("start", kind="startEvent"),
+    extended(
+        "receiveTask",
+        "wait_payment",
+        listeners(("start", "before-wait"), ("end", "after-wait")),
+        body="",
+    ).replace('id="wait_payment"', 'id="wait_payment" messageRef="payment"'),
+    '<bpmn:boundaryEvent id="too_late" attachedToRef="wait_payment">'
+    "<bpmn:timerEventDefinition><bpmn:timeDuration>PT1H</bpmn:timeDuration>"
+    "</bpmn:timerEventDefinition></bpmn:boundaryEvent>",
+    events("paid", "expired"),
+    chain("start", "wait_payment", "paid"),
+    chain("too_late", "expired"),
+    extra=PAYMENT,
+)
+
+
+async def test_an_interrupted_element_skips_its_end_listeners(
+    time_skipping_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    deploy(WAITING)
+    calls: list[str] = []
+
+    def record(name: str, result: dict[str, Any]) -> Any:
+        def handle(job: Job) -> dict[str, Any]:
+            calls.append(name)
+            return result
+
+        return handle
+
+    jobs = {
+        "before-wait": record("before-wait", {"orderId": "o-1"}),
+        "after-wait": record("after-wait", {}),
+    }
+    client = time_skipping_env.client
+    async with running_interpreter(client, task_queue, jobs):
+        handle = await start_process(client, task_queue, "listened-waiting")
+        result = await asyncio.wait_for(handle.result(), 30)
+        state = await handle.query(STATE_QUERY)
+    assert calls == ["before-wait"]
+    assert [e["element_id"] for e in state["completed"]][-2:] == ["too_late", "expired"]
+    assert result == {}
+
+
+PROCESS_LISTENED = model(
+    "listened-process-incident",
+    "<bpmn:extensionElements>"
+    + listeners(("start", "load-settings"), retries=1)
+    + "</bpmn:extensionElements>",
+    events("start", kind="startEvent"),
+    events("end"),
+    chain("start", "end"),
+)
+
+
+async def test_a_process_listeners_incident_names_the_process(
+    time_skipping_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    deploy(PROCESS_LISTENED)
+
+    def load_settings(job: Job) -> dict[str, Any]:
+        if not job.variables.get("configured"):
+            raise RuntimeError("settings store down")
+        return {"settings": "loaded"}
+
+    client = time_skipping_env.client
+    async with running_interpreter(client, task_queue, {"load-settings": load_settings}):
+        handle = await start_process(client, task_queue, "listened-process-incident")
+        state = await wait_for(lambda s: s["incidents"], handle, timeout=30)
+        (incident,) = state["incidents"]
+        (active,) = state["active"]
+        await handle.execute_update(
+            RESOLVE_INCIDENT_UPDATE,
+            {"incident_key": incident["key"], "variables": {"configured": True}},
+        )
+        result = await asyncio.wait_for(handle.result(), 30)
+    assert incident["element_id"] == "listened-process-incident"
+    assert active["element_id"] == "listened-process-incident"
+    assert active["details"] == {"listener": "start"}
+    assert result == {"configured": True, "settings": "loaded"}
