@@ -742,20 +742,15 @@ class Engine:
         local: Scope,
         element_headers: Mapping[str, str],
     ) -> dict[str, Any]:
-        info = workflow.info()
         job = listener.job
         headers = {**element_headers, **job.headers}  # the listener's win, as in Zeebe
         what = f"{listener.event} execution listener {job.type!r}"
-        job_input = JobInput(
-            type=job.type,
-            key=f"{info.workflow_id}/{info.run_id}/{instance.key}/{listener.event}-{index}",
-            process_instance_id=info.workflow_id,
-            bpmn_process_id=info.workflow_type,
-            element_id=instance.element_id,
-            element_instance_key=instance.key,
-            headers=headers,
-            variables=_job_variables(headers, local),
-            retries=job.retries,
+        job_input = _job_input(
+            job,
+            instance,
+            headers,
+            _job_variables(headers, local),
+            key_suffix=f"/{listener.event}-{index}",
             listener_event_type=listener.event,
         )
         timeout = _job_timeout(job.model_copy(update={"headers": headers}), instance.element_id)
@@ -1569,21 +1564,10 @@ class Engine:
             mapped = {mapping.target: local.variables[mapping.target] for mapping in task.inputs}
             await self._publish_job(task, instance, mapped if task.inputs else local.visible())
             return
-        info = workflow.info()
         headers = dict(task.job.headers)
         if isinstance(task, UserTask):
             headers.update(self._assignment_headers(task, local))
-        job_input = JobInput(
-            type=task.job.type,
-            key=f"{info.workflow_id}/{info.run_id}/{instance.key}",
-            process_instance_id=info.workflow_id,
-            bpmn_process_id=info.workflow_type,
-            element_id=task.id,
-            element_instance_key=instance.key,
-            headers=headers,
-            variables=_job_variables(task.job.headers, local),
-            retries=task.job.retries,
-        )
+        job_input = _job_input(task.job, instance, headers, _job_variables(task.job.headers, local))
         instance.details["job_type"] = task.job.type
         try:
             if isinstance(task, UserTask):
@@ -1616,7 +1600,7 @@ class Engine:
     ) -> Any:
         return await workflow.execute_activity(
             job.type,
-            job_input.model_dump(mode="json"),
+            job_input.model_dump(mode="json", exclude_none=True),
             task_queue=job.task_queue or job.type,
             start_to_close_timeout=max_duration,
             heartbeat_timeout=heartbeat,
@@ -1992,6 +1976,31 @@ def _as_job_task(node: IntermediateThrowEvent | ResultEndEvent) -> JobTask:
         job=node.job,
         inputs=node.inputs,
         outputs=getattr(node, "outputs", ()),
+    )
+
+
+def _job_input(
+    job: JobDefinition,
+    instance: ElementInstance,
+    headers: dict[str, str],
+    variables: dict[str, Any],
+    *,
+    key_suffix: str = "",
+    listener_event_type: Literal["start", "end"] | None = None,
+) -> JobInput:
+    """The job activity's input (the wire contract); its key is the same on every retry."""
+    info = workflow.info()
+    return JobInput(
+        type=job.type,
+        key=f"{info.workflow_id}/{info.run_id}/{instance.key}{key_suffix}",
+        process_instance_id=info.workflow_id,
+        bpmn_process_id=info.workflow_type,
+        element_id=instance.element_id,
+        element_instance_key=instance.key,
+        headers=headers,
+        variables=variables,
+        retries=job.retries,
+        listener_event_type=listener_event_type,
     )
 
 

@@ -37,7 +37,7 @@ class StandaloneJobWorkflow:
         )
         return await workflow.execute_activity(
             parsed.type,
-            job_input.model_dump(mode="json"),
+            job_input.model_dump(mode="json", exclude_none=True),
             task_queue=parsed.task_queue or parsed.type,
             start_to_close_timeout=timedelta(days=7),
             heartbeat_timeout=STANDALONE_JOB_TIMEOUT,
