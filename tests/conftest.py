@@ -52,13 +52,17 @@ async def shared_time_skipping_env() -> AsyncIterator[WorkflowEnvironment]:
     await env.shutdown()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 async def time_skipping_env(
     request: pytest.FixtureRequest, shared_time_skipping_env: WorkflowEnvironment
 ) -> AsyncIterator[WorkflowEnvironment]:
     """One time-skipping server for the session. Time skips only while no activity is
     outstanding anywhere on it, so a module whose tests move the clock sets
-    ``OWN_TIME_SKIPPING_SERVER = True`` and gets a server of its own."""
+    ``OWN_TIME_SKIPPING_SERVER = True`` and each of its tests gets a server of its own
+    (0.1 s to start). Not one per module: the server keeps counting an activity that was
+    outstanding when its workflow ended (temporalio/sdk-java#1138), so after such a test it
+    never skips time again, and the next test that waits for a timer waits for real (seen:
+    test_messages' expiring event-based gateway, hung until the 300 s timeout)."""
     if not getattr(request.module, "OWN_TIME_SKIPPING_SERVER", False):
         yield shared_time_skipping_env
         return

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from temporalio.api.enums.v1 import EventType
-from temporalio.client import WorkflowHistory
+from temporalio.client import WorkflowHistory, WorkflowUpdateFailedError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Replayer
 
@@ -21,6 +21,7 @@ from tests.helpers.models import PAYMENT
 from translator import TranslationError, compile_bytes
 from worker import workflow_runner
 from workflows import (
+    COMPLETE_USER_TASK_UPDATE,
     RESOLVE_INCIDENT_UPDATE,
     STATE_QUERY,
     BpmnInterpreter,
@@ -594,6 +595,43 @@ async def test_listeners_run_once_across_continue_as_new(
     assert history.events[0].workflow_execution_started_event_attributes.continued_execution_run_id
     assert calls == [("open", 0), ("close", "b-1")]
     assert result["count"] == 120 and result["closed"] is True
+
+
+APPROVAL = model(
+    "listened-approval",
+    events("start", kind="startEvent"),
+    extended("userTask", "approve", listeners(("start", "slow-start"))),
+    events("end"),
+    chain("start", "approve", "end"),
+)
+
+
+async def test_a_user_task_is_not_completed_before_its_start_listeners_are(
+    time_skipping_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    deploy(APPROVAL)
+    release, started = asyncio.Event(), asyncio.Event()
+
+    async def slow_start(job: Job) -> dict[str, Any]:
+        started.set()
+        await release.wait()
+        return {"assignee": "ann"}
+
+    client = time_skipping_env.client
+    async with running_interpreter(client, task_queue, {"slow-start": slow_start}):
+        handle = await start_process(client, task_queue, "listened-approval")
+        await asyncio.wait_for(started.wait(), 30)
+        with pytest.raises(WorkflowUpdateFailedError):
+            await handle.execute_update(
+                COMPLETE_USER_TASK_UPDATE, {"element_id": "approve", "variables": {"early": 1}}
+            )
+        release.set()
+        await wait_for(lambda s: "listener" not in s["active"][0]["details"], handle)
+        await handle.execute_update(
+            COMPLETE_USER_TASK_UPDATE, {"element_id": "approve", "variables": {"approved": 1}}
+        )
+        result = await asyncio.wait_for(handle.result(), 30)
+    assert result == {"approved": 1}
 
 
 STOPPED = model(
