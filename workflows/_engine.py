@@ -1136,7 +1136,8 @@ class Engine:
         """Run the element while its timer and message boundary events wait: an interrupting
         one cancels it (BoundaryTriggered), a non-interrupting one starts a token each time.
         The element runs in ``element``, its local scope, when it has one of its own (start
-        listeners' variables); its boundary events belong to ``scope``."""
+        listeners' variables), where its boundary events' expressions are evaluated too; they
+        belong to ``scope``."""
         boundaries = self._event_boundaries(scope, node.id)
         run_in = scope if element is None else element
         if not boundaries:
@@ -1148,7 +1149,7 @@ class Engine:
             if boundary.id in carried:
                 plans.append(TimerSchedule.from_json(carried[boundary.id]))
                 continue
-            schedule_of = functools.partial(self._boundary_schedule, scope, boundary)
+            schedule_of = functools.partial(self._boundary_schedule, run_in, boundary)
             plan = await self.with_incidents(instance, schedule_of)
             if plan is not None:
                 carried[boundary.id] = plan.to_json()
@@ -1156,7 +1157,7 @@ class Engine:
         body = asyncio.create_task(self._behaviour(run_in, node, instance))
         fired: list[tuple[BoundaryEvent, dict[str, Any]]] = []
         watchers = [
-            asyncio.create_task(self._watch_boundary(scope, b, plan, instance, body, fired))
+            asyncio.create_task(self._watch_boundary(scope, b, plan, instance, body, fired, run_in))
             for b, plan in zip(boundaries, plans, strict=True)
         ]
         try:
@@ -1198,7 +1199,11 @@ class Engine:
         instance: ElementInstance,
         body: asyncio.Task[list[str]],
         fired: list[tuple[BoundaryEvent, dict[str, Any]]],
+        evaluate_in: Scope,
     ) -> None:
+        """Wait for ``boundary`` to occur, as often as it may. Its condition and correlation
+        key are evaluated in ``evaluate_in`` (the activity's local scope, with its start
+        listeners' variables); it occurs in ``scope``."""
         occurrences = 0
         while True:
             variables: dict[str, Any] = {}
@@ -1211,14 +1216,14 @@ class Engine:
                 else:
                     timers[boundary.id] = plan.to_json()
             elif isinstance(boundary.trigger, ConditionalEventDefinition):
-                await self._condition_occurs(scope, boundary.trigger, again=occurrences > 0)
+                await self._condition_occurs(evaluate_in, boundary.trigger, again=occurrences > 0)
                 occurrences += 1
             else:
                 assert isinstance(boundary.trigger, MessageEventDefinition | SignalEventDefinition)
                 occurrences += 1
                 subscription = f"{instance.key}/{boundary.id}/{occurrences}"
                 variables = await self._receive(
-                    scope, boundary.trigger, instance, boundary.id, subscription
+                    evaluate_in, boundary.trigger, instance, boundary.id, subscription
                 )
             if body.done():
                 return

@@ -751,7 +751,7 @@ WAITING = model(
         body="",
     ).replace('id="wait_payment"', 'id="wait_payment" messageRef="payment"'),
     '<bpmn:boundaryEvent id="too_late" attachedToRef="wait_payment">'
-    "<bpmn:timerEventDefinition><bpmn:timeDuration>PT1H</bpmn:timeDuration>"
+    "<bpmn:timerEventDefinition><bpmn:timeDuration>=limit</bpmn:timeDuration>"
     "</bpmn:timerEventDefinition></bpmn:boundaryEvent>",
     events("paid", "expired"),
     chain("start", "wait_payment", "paid"),
@@ -760,7 +760,7 @@ WAITING = model(
 )
 
 
-async def test_an_interrupted_element_skips_its_end_listeners(
+async def test_an_interrupted_element_skips_its_end_listeners_and_its_boundary_sees_its_locals(
     time_skipping_env: WorkflowEnvironment, task_queue: str
 ) -> None:
     deploy(WAITING)
@@ -774,7 +774,7 @@ async def test_an_interrupted_element_skips_its_end_listeners(
         return handle
 
     jobs = {
-        "before-wait": record("before-wait", {"orderId": "o-1"}),
+        "before-wait": record("before-wait", {"orderId": "o-1", "limit": "PT3H"}),
         "after-wait": record("after-wait", {}),
     }
     client = time_skipping_env.client
@@ -782,7 +782,14 @@ async def test_an_interrupted_element_skips_its_end_listeners(
         handle = await start_process(client, task_queue, "listened-waiting")
         result = await asyncio.wait_for(handle.result(), 30)
         state = await handle.query(STATE_QUERY)
+        history = await handle.fetch_history()
     assert calls == ["before-wait"]
+    (timer,) = [
+        event.timer_started_event_attributes.start_to_fire_timeout.ToSeconds()
+        for event in history.events
+        if event.event_type == EventType.EVENT_TYPE_TIMER_STARTED
+    ]
+    assert timer == 3 * 3600  # the start listener's limit
     assert [e["element_id"] for e in state["completed"]][-2:] == ["too_late", "expired"]
     assert result == {}
 
