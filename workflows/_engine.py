@@ -327,7 +327,7 @@ class Engine:
                 type="NoNoneStartEvent",
                 non_retryable=True,
             )
-        if self.runs == 1 and not self._continued:
+        if not self._continued:  # a continued run has run them
             await self._process_listeners("start")
         self._spawn(self.root, *self._start)
         try:
