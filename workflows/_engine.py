@@ -292,7 +292,6 @@ class Engine:
         self.call = options.call
         continuation = options.continuation
         self.trace_id = continuation.trace_id if continuation else _current_trace_id()
-        self._continued = continuation is not None
         if continuation is not None:
             self._restore(continuation)
 
@@ -327,7 +326,7 @@ class Engine:
                 type="NoNoneStartEvent",
                 non_retryable=True,
             )
-        if not self._continued:  # a continued run has run them
+        if self.runs == 1:  # a continued run (runs > 1) has run them
             await self._process_listeners("start")
         self._spawn(self.root, *self._start)
         try:
