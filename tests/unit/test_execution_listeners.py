@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -47,6 +48,20 @@ def extended(tag: str, element_id: str, *parts: str, body: str = "") -> str:
     )
 
 
+class Recorder(dict[str, Job]):
+    """Job handlers that remember the last job of each type they were given, in order."""
+
+    def returning(self, result: dict[str, Any]) -> Callable[[Job], dict[str, Any]]:
+        return self.around(lambda job: result)
+
+    def around(self, handler: Callable[[Job], Any]) -> Callable[[Job], Any]:
+        def handle(job: Job) -> Any:
+            self[job.type] = job
+            return handler(job)
+
+        return handle
+
+
 LISTENED = model(
     "listened",
     "<bpmn:extensionElements>"
@@ -73,25 +88,18 @@ async def test_listeners_run_in_order_and_their_variables_follow_zeebe(
     time_skipping_env: WorkflowEnvironment, task_queue: str
 ) -> None:
     deploy(LISTENED)
-    seen: dict[str, Job] = {}
-
-    def listener(result: dict[str, Any]) -> Any:
-        def handle(job: Job) -> dict[str, Any]:
-            seen[job.type] = job
-            return result
-
-        return handle
-
+    seen = Recorder()
     jobs = {
-        "process-start": listener({"fromProcessStart": 1}),
-        "after-start": listener({}),
-        "prepare": listener({"discount": 5}),
-        "work": lambda job: {"total": job.variables["doubled"] - job.variables["discount"]},
-        "audit": listener({"audited": True}),
-        "decide": listener({"path": "high"}),
-        "process-end": listener({"fromProcessEnd": 2}),
+        "process-start": seen.returning({"fromProcessStart": 1}),
+        "after-start": seen.returning({}),
+        "prepare": seen.returning({"discount": 5}),
+        "work": seen.around(
+            lambda job: {"total": job.variables["doubled"] - job.variables["discount"]}
+        ),
+        "audit": seen.returning({"audited": True}),
+        "decide": seen.returning({"path": "high"}),
+        "process-end": seen.returning({"fromProcessEnd": 2}),
     }
-    jobs["work"] = _recorded(seen, jobs["work"])
     client = time_skipping_env.client
     async with running_interpreter(client, task_queue, jobs):
         handle = await start_process(client, task_queue, "listened", amount=10)
@@ -127,14 +135,6 @@ async def test_listeners_run_in_order_and_their_variables_follow_zeebe(
     }
 
 
-def _recorded(seen: dict[str, Job], handler: Any) -> Any:
-    def handle(job: Job) -> Any:
-        seen[job.type] = job
-        return handler(job)
-
-    return handle
-
-
 SUB_PROCESS = model(
     "listened-sub",
     events("start", kind="startEvent"),
@@ -156,27 +156,20 @@ async def test_a_sub_processs_start_listener_variables_are_its_own(
     time_skipping_env: WorkflowEnvironment, task_queue: str
 ) -> None:
     deploy(SUB_PROCESS)
-    seen: dict[str, dict[str, Any]] = {}
-
-    def record(job_type: str, result: dict[str, Any]) -> Any:
-        def handle(job: Job) -> dict[str, Any]:
-            seen[job_type] = dict(job.variables)
-            return result
-
-        return handle
-
+    seen = Recorder()
     jobs = {
-        "open-sub": record("open-sub", {"batch": "b-1"}),
-        "inner": record("inner", {"batch": "b-2", "innerDone": True}),
-        "close-sub": record("close-sub", {"closed": True}),
+        "open-sub": seen.returning({"batch": "b-1"}),
+        "inner": seen.returning({"batch": "b-2", "innerDone": True}),
+        "close-sub": seen.returning({"closed": True}),
     }
     client = time_skipping_env.client
     async with running_interpreter(client, task_queue, jobs):
         handle = await start_process(client, task_queue, "listened-sub")
         result = await asyncio.wait_for(handle.result(), 30)
-    assert seen["inner"]["batch"] == "b-1"
+    assert seen["inner"].variables["batch"] == "b-1"
     # The inner job updated the sub-process's own variable, which the end listener sees.
-    assert seen["close-sub"]["batch"] == "b-2" and seen["close-sub"]["innerDone"] is True
+    closing = seen["close-sub"].variables
+    assert closing["batch"] == "b-2" and closing["innerDone"] is True
     assert result == {"innerDone": True, "closed": True}
 
 
@@ -351,30 +344,24 @@ async def test_an_event_sub_process_runs_its_listeners(
     time_skipping_env: WorkflowEnvironment, task_queue: str
 ) -> None:
     deploy(HANDLED)
-    seen: dict[str, dict[str, Any]] = {}
+    seen = Recorder()
 
     def risky(job: Job) -> None:
         raise BpmnError("FAILED", "no")
 
-    def record(result: dict[str, Any]) -> Any:
-        def handle(job: Job) -> dict[str, Any]:
-            seen[job.type] = dict(job.variables)
-            return result
-
-        return handle
-
     jobs = {
         "risky": risky,
-        "open-handler": record({"ticket": "t-1"}),
-        "handle": record({}),
-        "close-handler": record({"handled": True}),
+        "open-handler": seen.returning({"ticket": "t-1"}),
+        "handle": seen.returning({}),
+        "close-handler": seen.returning({"handled": True}),
     }
     client = time_skipping_env.client
     async with running_interpreter(client, task_queue, jobs):
         handle = await start_process(client, task_queue, "listened-handler")
         result = await asyncio.wait_for(handle.result(), 30)
     assert list(seen) == ["open-handler", "handle", "close-handler"]
-    assert seen["handle"]["ticket"] == "t-1" and seen["close-handler"]["ticket"] == "t-1"
+    assert seen["handle"].variables["ticket"] == "t-1"
+    assert seen["close-handler"].variables["ticket"] == "t-1"
     assert result == {"handled": True}  # the ticket was the event sub-process's own
 
 
@@ -764,18 +751,10 @@ async def test_an_interrupted_element_skips_its_end_listeners_and_its_boundary_s
     time_skipping_env: WorkflowEnvironment, task_queue: str
 ) -> None:
     deploy(WAITING)
-    calls: list[str] = []
-
-    def record(name: str, result: dict[str, Any]) -> Any:
-        def handle(job: Job) -> dict[str, Any]:
-            calls.append(name)
-            return result
-
-        return handle
-
+    seen = Recorder()
     jobs = {
-        "before-wait": record("before-wait", {"orderId": "o-1", "limit": "PT3H"}),
-        "after-wait": record("after-wait", {}),
+        "before-wait": seen.returning({"orderId": "o-1", "limit": "PT3H"}),
+        "after-wait": seen.returning({}),
     }
     client = time_skipping_env.client
     async with running_interpreter(client, task_queue, jobs):
@@ -783,7 +762,7 @@ async def test_an_interrupted_element_skips_its_end_listeners_and_its_boundary_s
         result = await asyncio.wait_for(handle.result(), 30)
         state = await handle.query(STATE_QUERY)
         history = await handle.fetch_history()
-    assert calls == ["before-wait"]
+    assert list(seen) == ["before-wait"]
     (timer,) = [
         event.timer_started_event_attributes.start_to_fire_timeout.ToSeconds()
         for event in history.events
