@@ -125,11 +125,24 @@ def zeebe_job(ctx: CompileContext, element: etree._Element) -> JobDefinition | N
     if not job_type:
         ctx.problem(element, "zeebe:taskDefinition has no job type: set the task's type")
         return None
-    if job_type.startswith("="):
-        ctx.problem(element, f"job type {job_type!r} is an expression; use a fixed job type")
-        return None
-    retries = _retries(ctx, element, definition.get("retries"))
-    return JobDefinition(type=job_type, retries=retries, headers=zeebe_headers(element))
+    type_expression = None
+    if job_type.startswith("="):  # Zeebe evaluates it as each job is created
+        type_expression = ctx.expression(element, job_type, "feel", "job type")
+        if type_expression is None:
+            return None
+    retries_text = (definition.get("retries") or "").strip()
+    retries, retries_expression = DEFAULT_JOB_RETRIES, None
+    if retries_text.startswith("="):
+        retries_expression = ctx.expression(element, retries_text, "feel", "job retries")
+    else:
+        retries = _retries(ctx, element, retries_text)
+    return JobDefinition(
+        type=job_type,
+        type_expression=type_expression,
+        retries=retries,
+        retries_expression=retries_expression,
+        headers=zeebe_headers(element),
+    )
 
 
 def _retries(ctx: CompileContext, element: etree._Element, text: str | None) -> int:

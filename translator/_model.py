@@ -50,6 +50,7 @@ class JobDefinition(_Frozen):
     """What a job carries: the job wire contract in DESIGN.md."""
 
     type: str
+    """The job type; with ``type_expression``, that expression's source."""
     retries: int = DEFAULT_JOB_RETRIES
     retry_backoff: timedelta | None = None
     """A fixed wait between attempts (Camunda 7's ``failedJobRetryTimeCycle``); None: the
@@ -57,6 +58,12 @@ class JobDefinition(_Frozen):
     headers: dict[str, str] = Field(default_factory=dict)
     task_queue: str | None = None
     """Defaults to the job type."""
+    type_expression: Expression | None = None
+    """Zeebe ``type="=..."``: the job type is this expression's value (a non-empty string),
+    evaluated as each job is created, as in Zeebe; so is its default task queue."""
+    retries_expression: Expression | None = None
+    """Zeebe ``retries="=..."``: the retries are this expression's value (a whole number),
+    evaluated as each job is created."""
 
 
 class Listener(_Frozen):

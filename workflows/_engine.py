@@ -1568,32 +1568,54 @@ class Engine:
             mapped = {mapping.target: local.variables[mapping.target] for mapping in task.inputs}
             await self._publish_job(task, instance, mapped if task.inputs else local.visible())
             return
-        headers = dict(task.job.headers)
+        job = self._created_job(task.job, local, task.id)
+        headers = dict(job.headers)
         if isinstance(task, UserTask):
             headers.update(self._assignment_headers(task, local))
-        job_input = _job_input(task.job, instance, headers, _job_variables(task.job.headers, local))
-        instance.details["job_type"] = task.job.type
+        job_input = _job_input(job, instance, headers, _job_variables(job.headers, local))
+        instance.details["job_type"] = job.type
         try:
             if isinstance(task, UserTask):
                 result = await self._user_task(task, instance, job_input)
             else:
-                timeout = _job_timeout(task.job, task.id)
-                result = await self._execute_job(task.job, job_input, JOB_MAX_DURATION, timeout)
+                timeout = _job_timeout(job, task.id)
+                result = await self._execute_job(job, job_input, JOB_MAX_DURATION, timeout)
         except ActivityError as error:
-            self._fail(
-                scope,
-                task.id,
-                error,
-                "JOB_NO_RETRIES",
-                f"job {task.job.type!r}",
-                "failed, no retries left",
-            )
+            what = f"job {job.type!r}"
+            self._fail(scope, task.id, error, "JOB_NO_RETRIES", what, "failed, no retries left")
         if result is not None and not isinstance(result, dict):
             raise IncidentRaised(
                 "JOB_NO_RETRIES",
-                f"job {task.job.type!r} returned {type(result).__name__}; expected a JSON object",
+                f"job {job.type!r} returned {type(result).__name__}; expected a JSON object",
             )
         self._complete_with(local, task.outputs, result or {})
+
+    def _created_job(self, job: JobDefinition, local: Scope, element_id: str) -> JobDefinition:
+        """``job`` with its type and retries expressions evaluated, as Zeebe does when it
+        creates the job; a value of the wrong kind is an incident (fix the variables, resolve)."""
+        if job.type_expression is None and job.retries_expression is None:
+            return job
+        variables = local.visible()
+        update: dict[str, Any] = {"type_expression": None, "retries_expression": None}
+        if job.type_expression is not None:
+            job_type = self.evaluate(job.type_expression, variables)
+            if not isinstance(job_type, str) or not job_type.strip():
+                raise IncidentRaised(
+                    "EXTRACT_VALUE_ERROR",
+                    f"the job type {job.type!r} of {element_id!r} is {job_type!r}; "
+                    "it must be a non-empty string",
+                )
+            update["type"] = job_type
+        if job.retries_expression is not None:
+            retries = self.evaluate(job.retries_expression, variables)
+            if not _is_whole_number(retries) or retries < 0:
+                raise IncidentRaised(
+                    "EXTRACT_VALUE_ERROR",
+                    f"the job retries {job.retries_expression.source!r} of {element_id!r} are "
+                    f"{retries!r}; they must be a whole number, 0 or more",
+                )
+            update["retries"] = int(retries)
+        return job.model_copy(update=update)
 
     async def _execute_job(
         self,
@@ -1920,6 +1942,12 @@ def _consume(arrivals: dict[str, int], flows: Sequence[str]) -> None:
         arrivals[flow] -= 1
         if arrivals[flow] == 0:
             del arrivals[flow]
+
+
+def _is_whole_number(value: Any) -> bool:
+    if isinstance(value, bool):
+        return False
+    return isinstance(value, int) or (isinstance(value, float) and value.is_integer())
 
 
 def _is_link(node: IntermediateCatchEvent | ReceiveTask) -> bool:
