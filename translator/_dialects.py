@@ -19,6 +19,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import cache
+from typing import Literal
 
 from lxml import etree
 
@@ -32,9 +33,10 @@ from translator._model import (
     Listener,
     Mapping,
 )
-from translator._namespaces import ACTIVITI, bpmn, camunda, clark, zeebe
+from translator._namespaces import ACTIVITI, bpmn, camunda, clark, local_name, zeebe
 from translator._xml import children
 from translator.expressions import Expression
+from translator.expressions._ast import ContextEntry, ContextLiteral, ListLiteral
 from translator.expressions._temporal import parse_duration
 
 TSM_KAFKA_LISTENER = "tsmKafkaTaskExecutor"
@@ -49,6 +51,8 @@ ZEEBE_INPUT = zeebe("input")
 ZEEBE_OUTPUT = zeebe("output")
 CAMUNDA_INPUT = camunda("inputParameter")
 CAMUNDA_OUTPUT = camunda("outputParameter")
+CAMUNDA_SCRIPT = camunda("script")
+_CAMUNDA_VALUES = frozenset({camunda("list"), camunda("map"), CAMUNDA_SCRIPT})
 
 _Read = tuple[etree._Element | None, tuple[etree._Element, ...], dict[str, etree._Element]]
 _last: _Read = (None, (), {})
@@ -256,20 +260,84 @@ def _camunda_parameters(
     mappings: list[Mapping] = []
     for parameter in parameters:
         name = parameter.get("name", "")
-        if any(isinstance(child.tag, str) for child in parameter):
-            ctx.problem(
-                element,
-                f"parameter {name!r} uses a script, list or map value, which is not "
-                "supported yet; use an expression",
-            )
-            continue
-        text = (parameter.text or "").strip()
-        if expression_dialect(text) == "spel":
-            text = "$" + text[1:]  # Camunda 7 reads #{...} as deferred JUEL
-        expression = ctx.value_or_expression(element, text, f"parameter {name!r}")
-        if expression is not None:
-            mappings.append(Mapping(source=expression, target=name))
+        value = _parameter_value(ctx, element, parameter, f"parameter {name!r}")
+        if value is not None:
+            mappings.append(Mapping(source=value, target=name))
     return tuple(mappings)
+
+
+def _parameter_value(
+    ctx: CompileContext, element: etree._Element, parameter: etree._Element, what: str
+) -> Expression | None:
+    """Text (an expression or a literal), or one ``camunda:list``, ``camunda:map`` or
+    ``camunda:script`` (FEEL or JUEL), as Camunda 7 allows."""
+    nested = _value_element(ctx, element, parameter, what)
+    if nested is None:
+        return None
+    if nested is not False:
+        if nested.tag == CAMUNDA_SCRIPT:
+            return camunda_script(ctx, element, nested, f"script of {what}")
+        return _camunda_collection(ctx, element, nested, what)
+    text = (parameter.text or "").strip()
+    if expression_dialect(text) == "spel":
+        text = "$" + text[1:]  # Camunda 7 reads #{...} as deferred JUEL
+    return ctx.value_or_expression(element, text, what)
+
+
+def _value_element(
+    ctx: CompileContext, element: etree._Element, holder: etree._Element, what: str
+) -> etree._Element | Literal[False] | None:
+    """The one ``camunda:list``, ``camunda:map`` or ``camunda:script`` that gives ``holder``
+    (a parameter, list value or map entry) its value; False if its text does, None after a
+    problem."""
+    nested = [child for child in holder if isinstance(child.tag, str)]
+    if not nested:
+        return False
+    if len(nested) == 1 and nested[0].tag in _CAMUNDA_VALUES:
+        return nested[0]
+    written = ", ".join(f"<{local_name(child.tag)}>" for child in nested)
+    ctx.problem(element, f"{what} holds {written}; write one camunda:list, map or script")
+    return None
+
+
+def _camunda_collection(
+    ctx: CompileContext, element: etree._Element, collection: etree._Element, what: str
+) -> Expression | None:
+    """A ``camunda:list`` or ``camunda:map`` as one JUEL expression that builds it. Its values
+    are text (a literal, or JUEL such as ``${amount}``) or lists and maps, as in Camunda 7."""
+    if collection.tag == CAMUNDA_SCRIPT:
+        ctx.problem(element, f"{what} is a script inside a list or map; use JUEL there")
+        return None
+    is_map = collection.tag == camunda("map")
+    members = children(collection).get(camunda("entry" if is_map else "value"), [])
+    keys = [member.get("key", "") for member in members] if is_map else []
+    values = [
+        _member_value(
+            ctx, element, member, f"{what} entry {keys[i]!r}" if is_map else f"{what} value {i + 1}"
+        )
+        for i, member in enumerate(members)
+    ]
+    found = [value for value in values if value is not None]
+    if len(found) < len(values):
+        return None
+    if not is_map:
+        source = "[" + ", ".join(value.source for value in found) + "]"
+        items = tuple(value.ast for value in found)
+        return Expression(dialect="juel", source=source, ast=ListLiteral(items=items))
+    pairs = list(zip(keys, found, strict=True))
+    entries = tuple(ContextEntry(key=key, value=value.ast) for key, value in pairs)
+    source = "{" + ", ".join(f"{key!r}: {value.source}" for key, value in pairs) + "}"
+    return Expression(dialect="juel", source=source, ast=ContextLiteral(entries=entries))
+
+
+def _member_value(
+    ctx: CompileContext, element: etree._Element, member: etree._Element, what: str
+) -> Expression | None:
+    """A list value or map entry: JUEL text (``Hi ${name}``, a literal) or a nested collection."""
+    nested = _value_element(ctx, element, member, what)
+    if nested is False:
+        return ctx.expression(element, (member.text or "").strip(), "juel", what)
+    return None if nested is None else _camunda_collection(ctx, element, nested, what)
 
 
 # --- tSM Kafka Task --------------------------------------------------------------------------

@@ -408,6 +408,10 @@ class _Evaluator:
 
     def _context(self, node: ContextLiteral) -> Any:
         built: dict[str, Any] = {}
+        if self.dialect != "feel":  # a SpEL or Camunda 7 map: its keys are not names
+            for entry in node.entries:
+                built[entry.key] = self.visit(entry.value)
+            return built
         with self._scope(built):  # later entries may use earlier ones: {a: 1, b: a + 1}
             for entry in node.entries:
                 built[entry.key] = self.visit(entry.value)
