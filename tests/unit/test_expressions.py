@@ -10,6 +10,7 @@ from types import MappingProxyType
 from typing import Any
 
 import pytest
+from lark.exceptions import LarkError
 
 import translator.expressions as expressions
 from translator.expressions import (
@@ -27,7 +28,7 @@ from translator.expressions import (
 )
 from translator.expressions._ast import Constant, FunctionCall
 from translator.expressions._functions import FUNCTIONS, SPECIAL_FORMS, arity
-from translator.expressions._parsing import DialectParser
+from translator.expressions._parsing import DialectParser, SyntaxRefusal, _Reading
 
 SAMPLES: list[tuple[str, Dialect]] = [
     ("=amount > 100", "feel"),
@@ -349,6 +350,34 @@ def test_fuzzed_text_only_raises_expression_errors(dialect: Dialect) -> None:
         except ExpressionError:
             pass
     assert compiled > 50  # the fuzzer also reaches the evaluator
+
+
+def _by_lark_alone(parser: DialectParser, text: str) -> Any:
+    """What Lark's own parser loop builds for ``text`` (None if it refuses it)."""
+    try:
+        return _Reading(parser._wording).run(parser._lark, text)
+    except (LarkError, SyntaxRefusal):
+        return None
+
+
+@pytest.mark.parametrize("dialect", ["feel", "juel", "spel"])
+def test_the_fast_path_builds_what_lark_builds_and_refuses_nothing_it_accepts(
+    dialect: Dialect,
+) -> None:
+    """The fast path drives Lark's table with a loop of its own: on every text, fuzzed too,
+    it builds the very tree Lark's loop builds, or leaves the text to it (None)."""
+    parser = {"feel": _feel.PARSER, "juel": _juel.PARSER, "spel": _spel.PARSER}[dialect]
+    rng = random.Random(f"fast-path-{dialect}")
+    marker = {"feel": "", "juel": "${", "spel": "#{"}[dialect]
+    texts = [text.removeprefix("=") for text, sample in SAMPLES if sample == dialect]
+    texts += [_mutate(rng, rng.choice(texts)) for _ in range(1_000)]
+    texts += [marker + " ".join(rng.choices(_FUZZ_PIECES, k=8)) for _ in range(1_000)]
+    accepted = 0
+    for text in texts:
+        expected = _by_lark_alone(parser, text)
+        assert parser._fast.parse(text) == expected, text
+        accepted += expected is not None
+    assert accepted > 100
 
 
 # --- the grammars ----------------------------------------------------------------------------
