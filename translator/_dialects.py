@@ -129,24 +129,19 @@ def zeebe_job(ctx: CompileContext, element: etree._Element) -> JobDefinition | N
     if not job_type:
         ctx.problem(element, "zeebe:taskDefinition has no job type: set the task's type")
         return None
-    type_expression = None
+    dynamic: dict[str, Expression | None] = {}  # only when present: most jobs are static
     if job_type.startswith("="):  # Zeebe evaluates it as each job is created
-        type_expression = ctx.expression(element, job_type, "feel", "job type")
-        if type_expression is None:
+        dynamic["type_expression"] = ctx.expression(element, job_type, "feel", "job type")
+        if dynamic["type_expression"] is None:
             return None
-    retries_text = (definition.get("retries") or "").strip()
-    retries, retries_expression = DEFAULT_JOB_RETRIES, None
-    if retries_text.startswith("="):
-        retries_expression = ctx.expression(element, retries_text, "feel", "job retries")
+    retries_text = definition.get("retries")
+    retries = DEFAULT_JOB_RETRIES
+    if retries_text is not None and retries_text.strip().startswith("="):
+        text = retries_text.strip()
+        dynamic["retries_expression"] = ctx.expression(element, text, "feel", "job retries")
     else:
         retries = _retries(ctx, element, retries_text)
-    return JobDefinition(
-        type=job_type,
-        type_expression=type_expression,
-        retries=retries,
-        retries_expression=retries_expression,
-        headers=zeebe_headers(element),
-    )
+    return JobDefinition(type=job_type, retries=retries, headers=zeebe_headers(element), **dynamic)
 
 
 def _retries(ctx: CompileContext, element: etree._Element, text: str | None) -> int:
