@@ -129,19 +129,33 @@ def zeebe_job(ctx: CompileContext, element: etree._Element) -> JobDefinition | N
     if not job_type:
         ctx.problem(element, "zeebe:taskDefinition has no job type: set the task's type")
         return None
+    return _zeebe_job_definition(
+        ctx, element, job_type, definition.get("retries"), "job", zeebe_headers(element)
+    )
+
+
+def _zeebe_job_definition(
+    ctx: CompileContext,
+    element: etree._Element,
+    job_type: str,
+    retries_text: str | None,
+    what: str,
+    headers: dict[str, str] | None = None,
+) -> JobDefinition | None:
+    """A job's type and retries, each fixed or a FEEL expression (``=...``) that Zeebe
+    evaluates as each job is created; None if the type's expression is invalid."""
     dynamic: dict[str, Expression | None] = {}  # only when present: most jobs are static
-    if job_type.startswith("="):  # Zeebe evaluates it as each job is created
-        dynamic["type_expression"] = ctx.expression(element, job_type, "feel", "job type")
+    if job_type.startswith("="):
+        dynamic["type_expression"] = ctx.expression(element, job_type, "feel", f"{what} type")
         if dynamic["type_expression"] is None:
             return None
-    retries_text = definition.get("retries")
     retries = DEFAULT_JOB_RETRIES
     if retries_text is not None and retries_text.strip().startswith("="):
         text = retries_text.strip()
-        dynamic["retries_expression"] = ctx.expression(element, text, "feel", "job retries")
+        dynamic["retries_expression"] = ctx.expression(element, text, "feel", f"{what} retries")
     else:
         retries = _retries(ctx, element, retries_text)
-    return JobDefinition(type=job_type, retries=retries, headers=zeebe_headers(element), **dynamic)
+    return JobDefinition(type=job_type, retries=retries, headers=headers or {}, **dynamic)
 
 
 def _retries(ctx: CompileContext, element: etree._Element, text: str | None) -> int:
@@ -601,18 +615,13 @@ def _job_listener(
     if not job_type:
         ctx.problem(element, f"{event} execution listener has no job type: set its type")
         return None
-    if job_type.startswith("="):
-        ctx.problem(
-            element,
-            f"execution listener job type {job_type!r} is an expression; use a fixed job type",
-        )
-        return None
     unsupported = _listener_placement(element, event)
     if unsupported is not None:
         ctx.problem(element, f"{event} execution listeners are not supported on {unsupported}")
         return None
-    retries = _retries(ctx, element, entry.get("retries"))
-    return JobListener(event=event, job=JobDefinition(type=job_type, retries=retries))
+    what = f"{event} execution listener job"
+    job = _zeebe_job_definition(ctx, element, job_type, entry.get("retries"), what)
+    return None if job is None else JobListener(event=event, job=job)
 
 
 def _listener_placement(element: etree._Element, event: str) -> str | None:

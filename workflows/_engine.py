@@ -741,7 +741,7 @@ class Engine:
         local: Scope,
         element_headers: Mapping[str, str],
     ) -> dict[str, Any]:
-        job = listener.job
+        job = self._created_job(listener.job, local, instance.element_id)
         headers = {**element_headers, **job.headers}  # the listener's win, as in Zeebe
         what = f"{listener.event} execution listener {job.type!r}"
         job_input = _job_input(

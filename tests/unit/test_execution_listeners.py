@@ -479,8 +479,8 @@ def problems_of(xml: str) -> list[str]:
             "two end execution listeners have the job type 'x'",
         ),
         (
-            extended("startEvent", "start", listeners(("end", "=someType"))),
-            "execution listener job type '=someType' is an expression",
+            extended("startEvent", "start", listeners(("end", "=someType +"))),
+            "end execution listener job type is not a valid expression: unexpected end",
         ),
         (
             extended("startEvent", "start", listeners(("finish", "x"))),

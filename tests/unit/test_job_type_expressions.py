@@ -55,6 +55,19 @@ def test_the_type_and_retries_compile_to_expressions() -> None:
     assert job.retries_expression is not None and job.retries_expression.source == "=attempts + 1"
 
 
+def listened(listener_type: str, retries: str) -> str:
+    return model(
+        "listened-check",
+        events("start", kind="startEvent"),
+        '<bpmn:serviceTask id="check"><bpmn:extensionElements>'
+        '<zeebe:taskDefinition type="check" /><zeebe:executionListeners>'
+        f'<zeebe:executionListener eventType="start" type="{listener_type}" retries="{retries}" />'
+        "</zeebe:executionListeners></bpmn:extensionElements></bpmn:serviceTask>",
+        events("end"),
+        chain("start", "check", "end"),
+    )
+
+
 def test_a_fixed_type_keeps_no_expression() -> None:
     [definition] = translator.compile_bytes(process("check-eu", "5").encode(), "fixed.bpmn")
     job = definition.nodes["check"].job  # type: ignore[union-attr]
@@ -160,3 +173,24 @@ async def test_a_value_of_the_wrong_kind_is_an_incident_resolved_by_fixing_it(
         result = await handle.result()
     assert result["checked_by"] == "check-eu"
     assert result["retries"] == (4 if retries else 3)
+
+
+async def test_an_execution_listeners_type_and_retries_are_expressions_too(
+    time_skipping_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    """Zeebe parses a listener's type and retries as it parses a task's."""
+    deploy(listened("=&quot;audit-&quot; + region", "=attempts"))
+    received: list[tuple[str, str | None, int]] = []
+
+    def audit(job: Job) -> None:
+        received.append((job.type, job.listener_event_type, job.retries))
+
+    def check(job: Job) -> dict[str, Any]:
+        received.append((job.type, job.listener_event_type, job.retries))
+        return {"checked": True}
+
+    client = time_skipping_env.client
+    async with running_interpreter(client, task_queue, {"audit-eu": audit, "check": check}):
+        handle = await start_process(client, task_queue, "listened-check", region="eu", attempts=5)
+        assert (await handle.result())["checked"] is True
+    assert received == [("audit-eu", "start", 5), ("check", None, 3)]
