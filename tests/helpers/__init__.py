@@ -10,6 +10,7 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import pytest
 from temporalio import activity
 from temporalio.client import Client, WorkflowHandle
 from temporalio.service import RPCError
@@ -37,6 +38,14 @@ from workflows import (
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples" / "processes"
 ORDER_PROCESS = EXAMPLES / "order-process.bpmn"
+
+
+def problems_of(xml: bytes | str, name: str = "m.bpmn") -> list[translator.Problem]:
+    """The problems the translator finds in ``xml`` (it must refuse it)."""
+    data = xml.encode() if isinstance(xml, str) else xml
+    with pytest.raises(translator.TranslationError) as refused:
+        translator.compile_bytes(data, name)
+    return refused.value.problems
 
 
 def deploy(path_or_xml: Path | str, name: str = "test.bpmn") -> list[translator.ProcessDefinition]:

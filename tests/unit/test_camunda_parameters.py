@@ -11,7 +11,7 @@ from temporalio.testing import WorkflowEnvironment
 
 import translator
 from activities import Job
-from tests.helpers import deploy, running_interpreter, start_process
+from tests.helpers import deploy, problems_of, running_interpreter, start_process
 from translator import JobTask
 from translator.expressions import evaluate
 
@@ -121,9 +121,7 @@ def test_map_entries_do_not_see_each_other() -> None:
     ],
 )
 def test_what_cannot_run_is_refused_with_the_parameter(parameters: str, message: str) -> None:
-    with pytest.raises(translator.TranslationError) as raised:
-        compile_parameters(parameters)
-    [problem] = raised.value.problems
+    [problem] = problems_of(HEADER.replace("{parameters}", parameters))
     assert problem.element_id == "task"
     assert message in problem.message
 

@@ -15,8 +15,9 @@ from temporalio.testing import WorkflowEnvironment
 
 import translator
 from activities import Job
-from tests.helpers import deploy, running_interpreter, start_process, wait_for
+from tests.helpers import deploy, problems_of, running_interpreter, start_process, wait_for
 from tests.helpers.bpmn import chain, events, model
+from translator import JobDefinition, JobTask
 from workflows import RESOLVE_INCIDENT_UPDATE
 
 OWN_TIME_SKIPPING_SERVER = True
@@ -45,11 +46,15 @@ def process(type_: str, retries: str = "") -> str:
 REGIONAL = process("=&quot;check-&quot; + region")
 
 
+def job_of(xml: str) -> JobDefinition:
+    [definition] = translator.compile_bytes(xml.encode(), "regional.bpmn")
+    task = definition.nodes["check"]
+    assert isinstance(task, JobTask)
+    return task.job
+
+
 def test_the_type_and_retries_compile_to_expressions() -> None:
-    [definition] = translator.compile_bytes(
-        process("=&quot;check-&quot; + region", "=attempts + 1").encode(), "regional.bpmn"
-    )
-    job = definition.nodes["check"].job  # type: ignore[union-attr]
+    job = job_of(process("=&quot;check-&quot; + region", "=attempts + 1"))
     assert job.type == '="check-" + region'
     assert job.type_expression is not None and job.type_expression.source == job.type
     assert job.retries_expression is not None and job.retries_expression.source == "=attempts + 1"
@@ -69,8 +74,7 @@ def listened(listener_type: str, retries: str) -> str:
 
 
 def test_a_fixed_type_keeps_no_expression() -> None:
-    [definition] = translator.compile_bytes(process("check-eu", "5").encode(), "fixed.bpmn")
-    job = definition.nodes["check"].job  # type: ignore[union-attr]
+    job = job_of(process("check-eu", "5"))
     assert (job.type, job.retries, job.type_expression, job.retries_expression) == (
         "check-eu",
         5,
@@ -89,9 +93,7 @@ def test_a_fixed_type_keeps_no_expression() -> None:
 def test_a_broken_expression_is_refused_with_the_element(
     type_: str, retries: str, message: str
 ) -> None:
-    with pytest.raises(translator.TranslationError) as raised:
-        translator.compile_bytes(process(type_, retries).encode(), "broken.bpmn")
-    [problem] = raised.value.problems
+    [problem] = problems_of(process(type_, retries))
     assert problem.element_id == "check"
     assert message in problem.message
 

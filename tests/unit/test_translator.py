@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 import translator
-from tests.helpers import ORDER_PROCESS
+from tests.helpers import ORDER_PROCESS, problems_of
 from translator import (
     ExclusiveGateway,
     JobTask,
@@ -35,12 +35,6 @@ def model(body: str, process_id: str = "p", executable: str = "true") -> bytes:
         + textwrap.dedent(body)
         + "</bpmn:process>\n</bpmn:definitions>\n"
     ).encode()
-
-
-def problems_of(data: bytes) -> list[translator.Problem]:
-    with pytest.raises(TranslationError) as error:
-        compile_bytes(data, "m.bpmn")
-    return error.value.problems
 
 
 def test_the_public_api_is_pinned() -> None:
