@@ -151,12 +151,35 @@ def read_error(
                 "bpmn:error that has an errorCode",
             )
         return None
+    dynamic = _code_expression(ctx, event, code, catching, "error")
+    if dynamic is False:
+        return None
     return ErrorEventDefinition(
         error_id=ref,
         error_code=code,
         code_variable=dialects.camunda_attribute(definition, "errorCodeVariable"),
         message_variable=dialects.camunda_attribute(definition, "errorMessageVariable"),
+        **dynamic,
     )
+
+
+def _code_expression(
+    ctx: CompileContext, event: etree._Element, code: str | None, catching: bool, what: str
+) -> dict[str, Expression] | Literal[False]:
+    """An error or escalation code written as FEEL (``=...``): Zeebe evaluates it where the
+    event throws, and refuses it where one is caught (a catch matches fixed codes). Returns the
+    field to set, or False after a problem."""
+    if code is None or not code.strip().startswith("="):
+        return {}
+    if catching:
+        ctx.problem(
+            event,
+            f"a catch event's {what} code {code!r} must be a fixed value: only an event that "
+            "throws may compute its code",
+        )
+        return False
+    expression = ctx.expression(event, code.strip(), "feel", f"{what} code")
+    return False if expression is None else {"code_expression": expression}
 
 
 def read_escalation(
@@ -173,7 +196,10 @@ def read_escalation(
                 "a bpmn:escalation that has an escalationCode",
             )
         return None
-    return EscalationEventDefinition(escalation_id=ref, escalation_code=code)
+    dynamic = _code_expression(ctx, event, code, catching, "escalation")
+    if dynamic is False:
+        return None
+    return EscalationEventDefinition(escalation_id=ref, escalation_code=code, **dynamic)
 
 
 def read_signal(

@@ -119,8 +119,12 @@ class ErrorEventDefinition(_Frozen):
     kind: Literal["error"] = "error"
     error_id: str | None = None
     error_code: str | None = None
+    """The code; with ``code_expression``, that expression's source."""
     code_variable: str | None = None
     message_variable: str | None = None
+    code_expression: Expression | None = None
+    """Zeebe ``errorCode="=..."`` on a throw event: the code is its value (a non-empty
+    string), evaluated as the event throws. A catch event's code is always fixed."""
 
 
 class EscalationEventDefinition(_Frozen):
@@ -129,6 +133,10 @@ class EscalationEventDefinition(_Frozen):
     kind: Literal["escalation"] = "escalation"
     escalation_id: str | None = None
     escalation_code: str | None = None
+    """The code; with ``code_expression``, that expression's source."""
+    code_expression: Expression | None = None
+    """Zeebe ``escalationCode="=..."`` on a throw event, evaluated as it throws, as for an
+    error's code."""
 
 
 class SignalEventDefinition(_Frozen):

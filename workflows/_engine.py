@@ -607,7 +607,11 @@ class Engine:
         elif isinstance(node, IntermediateThrowEvent) and isinstance(
             node.result, EscalationEventDefinition
         ):
-            await self.throw_escalation(scope, node.result)
+            escalation = node.result
+            code = await self.with_incidents(
+                instance, lambda: self._thrown_code(escalation, scope, node.id)
+            )
+            await self.throw_escalation(scope, code)
         elif isinstance(node, IntermediateThrowEvent) and isinstance(
             node.result, SignalEventDefinition
         ):
@@ -941,11 +945,34 @@ class Engine:
             f"BPMN error {details.code!r} thrown by {thrower} was not caught: {details.message}",
         )
 
-    async def throw_escalation(self, scope: Scope, escalation: EscalationEventDefinition) -> None:
+    async def _thrown_code(
+        self,
+        definition: ErrorEventDefinition | EscalationEventDefinition,
+        scope: Scope,
+        element_id: str,
+    ) -> str:
+        """The code an error or escalation throw event throws: fixed, or its expression's
+        value, which must be a non-empty string (else an incident: fix the variables)."""
+        fixed = (
+            definition.error_code
+            if isinstance(definition, ErrorEventDefinition)
+            else definition.escalation_code
+        )
+        if definition.code_expression is None:
+            return fixed or ""
+        code = self.evaluate(definition.code_expression, scope.visible())
+        if not isinstance(code, str) or not code:
+            raise IncidentRaised(
+                "EXTRACT_VALUE_ERROR",
+                f"the {definition.kind} code {fixed!r} of {element_id!r} is {code!r}; it must "
+                "be a non-empty string",
+            )
+        return code
+
+    async def throw_escalation(self, scope: Scope, code: str) -> None:
         """Hand an escalation to its catch event, or to the calling process. An interrupting
         catch ends what runs between (raises); after a non-interrupting one the thrower goes
         on, as it does when nothing catches the escalation (Zeebe raises no incident)."""
-        code = escalation.escalation_code or ""
         catcher = find_catcher(scope, None, "escalation", code)
         if catcher is not None:
             self.escalation_caught(catcher, code)
@@ -1073,12 +1100,12 @@ class Engine:
         if isinstance(result, TerminateEventDefinition):
             raise ScopeTerminated(scope.flow())
         if isinstance(result, ErrorEventDefinition):
-            code = result.error_code or ""
+            code = await self._thrown_code(result, scope, node.id)
             self.throw_error(
                 scope, None, BpmnErrorDetails(code=code), f"error end event {node.id!r}"
             )
         if isinstance(result, EscalationEventDefinition):
-            await self.throw_escalation(scope, result)
+            await self.throw_escalation(scope, await self._thrown_code(result, scope, node.id))
             return
         if isinstance(result, SignalEventDefinition):
             await self.broadcast_signal(scope, node, result)
