@@ -498,6 +498,9 @@ class CalledElement:
     process_id: str
     propagate_parent: bool
     propagate_child: bool
+    binding: str = "latest"
+    """Which version is called: Zeebe's ``bindingType``, Camunda 7's
+    ``camunda:calledElementBinding``; only ``latest`` runs here."""
 
 
 def zeebe_called_element(element: etree._Element) -> CalledElement | None:
@@ -508,7 +511,8 @@ def zeebe_called_element(element: etree._Element) -> CalledElement | None:
     # Zeebe propagates every variable both ways unless told otherwise.
     parent = called.get("propagateAllParentVariables", "true").strip().lower() != "false"
     child = called.get("propagateAllChildVariables", "true").strip().lower() != "false"
-    return CalledElement(process_id, parent, child)
+    binding = (called.get("bindingType") or "latest").strip()
+    return CalledElement(process_id, parent, child, binding)
 
 
 def camunda_called_element(element: etree._Element) -> CalledElement | None:
@@ -518,7 +522,8 @@ def camunda_called_element(element: etree._Element) -> CalledElement | None:
     # Camunda 7 passes nothing unless a camunda:in/out says variables="all".
     parent = any(e.get("variables") == "all" for e in _extensions_named(element, "in"))
     child = any(e.get("variables") == "all" for e in _extensions_named(element, "out"))
-    return CalledElement(process_id, parent, child)
+    binding = (camunda_attribute(element, "calledElementBinding") or "latest").strip()
+    return CalledElement(process_id, parent, child, binding)
 
 
 def _extensions_named(element: etree._Element, name: str) -> list[etree._Element]:

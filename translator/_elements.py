@@ -257,6 +257,15 @@ def call_activity(
             "(Zeebe) or calledElement (Camunda 7)",
         )
         return None
+    if called.binding != "latest":
+        # Pinning a deployment or a version tag is not in the version store's model: refused
+        # rather than silently calling the latest version.
+        ctx.problem(
+            element,
+            f"callActivity binds the {called.binding!r} version of its process; only the "
+            "latest version can be called here: remove the binding (or set it to latest)",
+        )
+        return None
     called_element = ctx.value_or_expression(element, called.process_id, "called element")
     inputs, outputs = _mappings(ctx, element)
     inputs += dialects.camunda_variable_passing(ctx, element, "in")

@@ -153,6 +153,39 @@ def test_call_activity_in_both_dialects() -> None:
     assert [(m.source.source, m.target) for m in c.inputs] == [("${orderId}", "id")]
 
 
+@pytest.mark.parametrize(
+    ("call", "binding"),
+    [
+        (
+            '<bpmn:callActivity id="z"><bpmn:extensionElements><zeebe:calledElement '
+            'processId="child" bindingType="deployment" /></bpmn:extensionElements>'
+            "</bpmn:callActivity>",
+            "deployment",
+        ),
+        (
+            '<bpmn:callActivity id="z" calledElement="child" camunda:calledElementBinding='
+            '"versionTag" camunda:calledElementVersionTag="v1" />',
+            "versionTag",
+        ),
+    ],
+)
+def test_a_call_activity_bound_to_another_than_the_latest_version_is_refused(
+    call: str, binding: str
+) -> None:
+    [problem] = problems_of(model('<bpmn:startEvent id="s" />' + call + chain("s", "z")))
+    assert problem.element_id == "z"
+    assert f"binds the {binding!r} version of its process" in problem.message
+
+
+def test_a_call_activity_bound_to_the_latest_version_compiles() -> None:
+    call = (
+        '<bpmn:callActivity id="z"><bpmn:extensionElements><zeebe:calledElement '
+        'processId="child" bindingType="latest" /></bpmn:extensionElements></bpmn:callActivity>'
+    )
+    definition = compile_one('<bpmn:startEvent id="s" />' + call + chain("s", "z"))
+    assert isinstance(definition.nodes["z"], CallActivity)
+
+
 def test_gateways_inclusive_and_event_based() -> None:
     definition = compile_one(
         """
