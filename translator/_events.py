@@ -215,7 +215,19 @@ def read_signal(
                 "signal event has no signal: set a signalRef to a bpmn:signal that has a name",
             )
         return None
-    return SignalEventDefinition(signal_id=ref, name=name)
+    if not name.startswith("="):
+        return SignalEventDefinition(signal_id=ref, name=name)
+    if local_name(event.tag) == "startEvent":
+        ctx.problem(
+            event,
+            f"a signal start event's signal name {name!r} must be a fixed value: it is "
+            "subscribed to before any variable exists",
+        )
+        return None
+    expression = ctx.expression(event, name, "feel", "signal name")
+    if expression is None:
+        return None
+    return SignalEventDefinition(signal_id=ref, name=name, name_expression=expression)
 
 
 def read_terminate(

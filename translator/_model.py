@@ -143,6 +143,10 @@ class SignalEventDefinition(_Frozen):
     kind: Literal["signal"] = "signal"
     signal_id: str | None = None
     name: str
+    """The signal's name; with ``name_expression``, that expression's source."""
+    name_expression: Expression | None = None
+    """Zeebe ``name="=..."``: the name is its value (a non-empty string), evaluated as the
+    event throws or starts to wait. A start event's name is always fixed."""
 
 
 class TerminateEventDefinition(_Frozen):

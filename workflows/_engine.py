@@ -969,6 +969,21 @@ class Engine:
             )
         return code
 
+    async def _signal_name(
+        self, scope: Scope, signal: SignalEventDefinition, element_id: str
+    ) -> str:
+        """The name a signal event throws or waits for: fixed, or its expression's value."""
+        if signal.name_expression is None:
+            return signal.name
+        name = self.evaluate(signal.name_expression, scope.visible())
+        if not isinstance(name, str) or not name:
+            raise IncidentRaised(
+                "EXTRACT_VALUE_ERROR",
+                f"the signal name {signal.name!r} of {element_id!r} is {name!r}; it must be a "
+                "non-empty string",
+            )
+        return name
+
     async def throw_escalation(self, scope: Scope, code: str) -> None:
         """Hand an escalation to its catch event, or to the calling process. An interrupting
         catch ends what runs between (raises); after a non-interrupting one the thrower goes
@@ -1006,15 +1021,16 @@ class Engine:
         its variables are the throw event's input mappings. This instance's own waits catch
         it at once, before the thrower moves on, as in Zeebe (the hub's later delivery to them
         finds their wait over and is dropped)."""
+        signal_name = await self._signal_name(scope, signal, node.id)
         variables = self._apply_mappings(node.inputs, scope.visible())
         publication = MessagePublication(
-            name=signal.name, correlation_key="", variables=variables, broadcast=True
+            name=signal_name, correlation_key="", variables=variables, broadcast=True
         )
         waiting = self.waiting
-        caught = [sub for sub, name in waiting.signals.items() if name == signal.name]
+        caught = [sub for sub, name in waiting.signals.items() if name == signal_name]
         for subscription_id in caught:
             waiting.messages.setdefault(subscription_id, publication)
-        await self._mailbox(signal.name, "", node.id, broadcast=publication)
+        await self._mailbox(signal_name, "", node.id, broadcast=publication)
         await workflow.wait_condition(lambda: not any(s in waiting.messages for s in caught))
 
     def escalation_caught(self, catcher: Catcher, code: str) -> None:
@@ -1387,7 +1403,10 @@ class Engine:
         """Subscribe at the mailbox of the message (or the hub of the signal) and wait until
         it delivers; its variables."""
         if isinstance(event, SignalEventDefinition):
-            name, key, signal = event.name, "", True
+            key, signal = "", True
+            name = await self.with_incidents(
+                instance, lambda: self._signal_name(scope, event, element_id)
+            )
         else:
             name, key = await self.with_incidents(
                 instance, lambda: self._message_address(scope, event, element_id)

@@ -17,7 +17,7 @@ from temporalio.service import RPCError
 from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
 
 from activities import broadcast_signal, make_start_by_event, publish_message
-from tests.helpers import deploy, running_interpreter, start_process
+from tests.helpers import deploy, problems_of, running_interpreter, start_process
 from tests.helpers.bpmn import chain, events, model, service
 from workflows import REGISTRY, STATE_QUERY, mailbox_id, signal_hub_id
 from workflows._contracts import MessagePublication, StartByEventRequest
@@ -288,3 +288,56 @@ async def test_a_retried_keyed_message_start_does_not_start_its_finished_instanc
         assert await start("publication-2", 2) == started
         await client.get_workflow_handle(started[0]).result()
     assert [v["n"] for v in handled] == [1, 2]
+
+
+COMPUTED = signal_definition("=&quot;go-&quot; + suffix")
+"""Zeebe parses a signal's name as it parses a message's: FEEL after ``=``."""
+
+
+async def test_a_signal_name_may_be_computed_where_it_is_awaited_and_thrown(
+    time_skipping_env: WorkflowEnvironment, task_queue: str, go: str
+) -> None:
+    start, end = events("start", kind="startEvent"), events("end")
+    deploy(
+        model(
+            "wait-computed",
+            start,
+            signal_event("go", "intermediateCatchEvent"),
+            end,
+            chain("start", "go", "end"),
+            extra=COMPUTED,
+        ),
+        "wait.bpmn",
+    )
+    deploy(
+        model(
+            "throw-computed",
+            start,
+            signal_event("go", "intermediateThrowEvent"),
+            end,
+            chain("start", "go", "end"),
+            extra=COMPUTED,
+        ),
+        "throw.bpmn",
+    )
+    suffix = go.removeprefix("go-")
+    client = time_skipping_env.client
+    async with running_interpreter(client, task_queue):
+        waiter = await start_process(client, task_queue, "wait-computed", suffix=suffix)
+        await subscribed(client, go, 1)  # the hub of the evaluated name
+        thrower = await start_process(client, task_queue, "throw-computed", suffix=suffix)
+        await thrower.result()
+        assert await waiter.result() == {"suffix": suffix}
+
+
+def test_a_signal_start_events_name_must_be_fixed() -> None:
+    xml = model(
+        "start-computed",
+        signal_event("start", "startEvent"),
+        events("end"),
+        chain("start", "end"),
+        extra=COMPUTED,
+    )
+    [problem] = problems_of(xml)
+    assert problem.element_id == "start"
+    assert "a signal start event's signal name" in problem.message
