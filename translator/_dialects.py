@@ -19,7 +19,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import cache
-from typing import Literal
 
 from lxml import etree
 
@@ -28,6 +27,7 @@ from translator._model import (
     DEFAULT_JOB_RETRIES,
     KAFKA_DEFAULT_REQUEST_TOPIC,
     KAFKA_DEFAULT_RESPONSE_TOPIC,
+    MAX_JOB_RETRIES,
     JobDefinition,
     JobListener,
     Listener,
@@ -36,7 +36,8 @@ from translator._model import (
 from translator._namespaces import ACTIVITI, bpmn, camunda, clark, local_name, zeebe
 from translator._xml import children
 from translator.expressions import Expression
-from translator.expressions._ast import ContextEntry, ContextLiteral, ListLiteral
+from translator.expressions._ast import Constant, ContextEntry, ContextLiteral, ListLiteral, depth
+from translator.expressions._limits import MAX_DEPTH
 from translator.expressions._temporal import parse_duration
 
 TSM_KAFKA_LISTENER = "tsmKafkaTaskExecutor"
@@ -51,8 +52,6 @@ ZEEBE_INPUT = zeebe("input")
 ZEEBE_OUTPUT = zeebe("output")
 CAMUNDA_INPUT = camunda("inputParameter")
 CAMUNDA_OUTPUT = camunda("outputParameter")
-CAMUNDA_SCRIPT = camunda("script")
-_CAMUNDA_VALUES = frozenset({camunda("list"), camunda("map"), CAMUNDA_SCRIPT})
 
 _Read = tuple[etree._Element | None, tuple[etree._Element, ...], dict[str, etree._Element]]
 _last: _Read = (None, (), {})
@@ -166,9 +165,13 @@ def _retries(ctx: CompileContext, element: etree._Element, text: str | None) -> 
     except ValueError:
         ctx.problem(element, f"retries {text!r} is not a whole number")
         return DEFAULT_JOB_RETRIES
-    if retries < 0:
-        ctx.problem(element, f"retries must not be negative, got {retries}")
-    return max(retries, 0)
+    return _bounded_retries(ctx, element, retries)
+
+
+def _bounded_retries(ctx: CompileContext, element: etree._Element, retries: int) -> int:
+    if not 0 <= retries <= MAX_JOB_RETRIES:
+        ctx.problem(element, f"retries must be 0 to {MAX_JOB_RETRIES:,}, got {retries:,}")
+    return min(max(retries, 0), MAX_JOB_RETRIES)
 
 
 def zeebe_headers(element: etree._Element) -> dict[str, str]:
@@ -238,7 +241,7 @@ def _retry_time_cycle(ctx: CompileContext, element: etree._Element) -> tuple[int
             "attempts, a minute apart)",
         )
         return DEFAULT_JOB_RETRIES, None
-    return int(match.group(1)), wait
+    return _bounded_retries(ctx, element, int(match.group(1))), wait
 
 
 def camunda_java_implementation(element: etree._Element) -> str | None:
@@ -278,75 +281,104 @@ def _camunda_parameters(
 def _parameter_value(
     ctx: CompileContext, element: etree._Element, parameter: etree._Element, what: str
 ) -> Expression | None:
-    """Text (an expression or a literal), or one ``camunda:list``, ``camunda:map`` or
-    ``camunda:script`` (FEEL or JUEL), as Camunda 7 allows."""
-    nested = _value_element(ctx, element, parameter, what)
-    if nested is None:
+    """Text (an expression or a literal; empty is null), or one ``camunda:list``,
+    ``camunda:map`` or ``camunda:script`` (FEEL or JUEL): what Camunda 7 reads."""
+    nested = _child_elements(parameter)
+    if len(nested) > 1:
+        written = ", ".join(f"<{local_name(child.tag)}>" for child in nested)
+        ctx.problem(element, f"{what} holds {written}; a parameter holds one value")
         return None
-    if nested is not False:
-        if nested.tag == CAMUNDA_SCRIPT:
-            return camunda_script(ctx, element, nested, f"script of {what}")
-        return _camunda_collection(ctx, element, nested, what)
+    if nested and local_name(nested[0].tag) == "script":
+        return camunda_script(ctx, element, nested[0], f"script of {what}")
+    if nested:
+        return _camunda_value(ctx, element, nested[0], what)
     text = (parameter.text or "").strip()
+    if not text:
+        return _NULL
     if expression_dialect(text) == "spel":
         text = "$" + text[1:]  # Camunda 7 reads #{...} as deferred JUEL
     return ctx.value_or_expression(element, text, what)
 
 
-def _value_element(
-    ctx: CompileContext, element: etree._Element, holder: etree._Element, what: str
-) -> etree._Element | Literal[False] | None:
-    """The one ``camunda:list``, ``camunda:map`` or ``camunda:script`` that gives ``holder``
-    (a parameter, list value or map entry) its value; False if its text does, None after a
-    problem."""
-    nested = [child for child in holder if isinstance(child.tag, str)]
-    if not nested:
-        return False
-    if len(nested) == 1 and nested[0].tag in _CAMUNDA_VALUES:
-        return nested[0]
-    written = ", ".join(f"<{local_name(child.tag)}>" for child in nested)
-    ctx.problem(element, f"{what} holds {written}; write one camunda:list, map or script")
-    return None
+_NULL = Expression(dialect="juel", source="", ast=Constant(value=None))
+"""An empty value: Camunda 7 sets the variable to null."""
 
 
-def _camunda_collection(
-    ctx: CompileContext, element: etree._Element, collection: etree._Element, what: str
+def _child_elements(element: etree._Element) -> list[etree._Element]:
+    return [child for child in element if isinstance(child.tag, str)]
+
+
+def _camunda_value(
+    ctx: CompileContext, element: etree._Element, value: etree._Element, what: str
 ) -> Expression | None:
-    """A ``camunda:list`` or ``camunda:map`` as one JUEL expression that builds it. Its values
-    are text (a literal, or JUEL such as ``${amount}``) or lists and maps, as in Camunda 7."""
-    if collection.tag == CAMUNDA_SCRIPT:
+    """A ``camunda:list`` (each child element is an item: a list, a map or a text value such
+    as ``<camunda:value>``), a ``camunda:map`` (``camunda:entry`` by key, each holding text or
+    one list or map), or text: JUEL or a literal, empty for null. Built into one JUEL
+    expression, as Camunda 7 evaluates it."""
+    kind = local_name(value.tag)
+    if kind == "script":
         ctx.problem(element, f"{what} is a script inside a list or map; use JUEL there")
         return None
-    is_map = collection.tag == camunda("map")
-    members = children(collection).get(camunda("entry" if is_map else "value"), [])
-    keys = [member.get("key", "") for member in members] if is_map else []
-    values = [
-        _member_value(
-            ctx, element, member, f"{what} entry {keys[i]!r}" if is_map else f"{what} value {i + 1}"
-        )
-        for i, member in enumerate(members)
-    ]
+    if kind == "list":
+        items = [
+            _camunda_value(ctx, element, item, f"{what} item {index + 1}")
+            for index, item in enumerate(_child_elements(value))
+        ]
+        return _built(ctx, element, what, [], items)
+    if kind == "map":
+        return _camunda_map(ctx, element, value, what)
+    text = (value.text or "").strip()
+    return ctx.expression(element, text, "juel", what) if text else _NULL
+
+
+def _camunda_map(
+    ctx: CompileContext, element: etree._Element, value: etree._Element, what: str
+) -> Expression | None:
+    keys: list[str] = []
+    values: list[Expression | None] = []
+    for entry in children(value).get(camunda("entry"), []):
+        key = entry.get("key") or ""
+        inner = f"{what} entry {key!r}"
+        if not key or "{" in key:
+            problem = "has no key" if not key else "computes its key; write a fixed key"
+            ctx.problem(element, f"{inner} {problem}")
+            values.append(None)
+            continue
+        nested = _child_elements(entry)
+        if len(nested) > 1:
+            ctx.problem(element, f"{inner} holds more than one value")
+            values.append(None)
+            continue
+        keys.append(key)
+        values.append(_camunda_value(ctx, element, nested[0] if nested else entry, inner))
+    return _built(ctx, element, what, keys, values)
+
+
+def _built(
+    ctx: CompileContext,
+    element: etree._Element,
+    what: str,
+    keys: list[str],
+    values: list[Expression | None],
+) -> Expression | None:
+    """The list (no ``keys``) or map of ``values`` as one expression; None after a problem."""
     found = [value for value in values if value is not None]
     if len(found) < len(values):
         return None
-    if not is_map:
-        source = "[" + ", ".join(value.source for value in found) + "]"
-        items = tuple(value.ast for value in found)
-        return Expression(dialect="juel", source=source, ast=ListLiteral(items=items))
-    pairs = list(zip(keys, found, strict=True))
-    entries = tuple(ContextEntry(key=key, value=value.ast) for key, value in pairs)
-    source = "{" + ", ".join(f"{key!r}: {value.source}" for key, value in pairs) + "}"
-    return Expression(dialect="juel", source=source, ast=ContextLiteral(entries=entries))
-
-
-def _member_value(
-    ctx: CompileContext, element: etree._Element, member: etree._Element, what: str
-) -> Expression | None:
-    """A list value or map entry: JUEL text (``Hi ${name}``, a literal) or a nested collection."""
-    nested = _value_element(ctx, element, member, what)
-    if nested is False:
-        return ctx.expression(element, (member.text or "").strip(), "juel", what)
-    return None if nested is None else _camunda_collection(ctx, element, nested, what)
+    sources = [value.source or "null" for value in found]
+    if keys:
+        entries = tuple(ContextEntry(key=k, value=v.ast) for k, v in zip(keys, found, strict=True))
+        pairs = ", ".join(f"{k!r}: {s}" for k, s in zip(keys, sources, strict=True))
+        built = Expression(
+            dialect="juel", source="{" + pairs + "}", ast=ContextLiteral(entries=entries)
+        )
+    else:
+        items = ListLiteral(items=tuple(value.ast for value in found))
+        built = Expression(dialect="juel", source="[" + ", ".join(sources) + "]", ast=items)
+    if depth(built.ast) > MAX_DEPTH:  # what compile_expression bounds for the evaluator
+        ctx.problem(element, f"{what} is nested more than {MAX_DEPTH} levels deep")
+        return None
+    return built
 
 
 # --- tSM Kafka Task --------------------------------------------------------------------------

@@ -220,8 +220,8 @@ def read_signal(
     if local_name(event.tag) == "startEvent":
         ctx.problem(
             event,
-            f"a signal start event's signal name {name!r} must be a fixed value: it is "
-            "subscribed to before any variable exists",
+            f"a signal start event's signal name {name!r} must be a fixed value; only "
+            "signal catch and throw events may compute theirs",
         )
         return None
     expression = ctx.expression(event, name, "feel", "signal name")

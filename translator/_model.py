@@ -1,8 +1,9 @@
 """The process IR: what the interpreter walks. Frozen pydantic models, JSON-serialisable.
 
 A ProcessDefinition is content-addressed: ``content_hash`` is the SHA-256 of its canonical JSON
-(without the hash itself and without ``source``, where the file lay), so an instance pinned to a
-hash always sees the same model, and the same file yields the same hash wherever it is read.
+(without the hash itself, without ``source``, where the file lay, and without fields left at
+None), so an instance pinned to a hash always sees the same model, and the same file yields the
+same hash wherever it is read.
 
 Every flow node has a ``kind`` (the discriminator of ``FlowNode``). A kind names one behaviour:
 a none start event is ``startEvent``, a start event with a trigger is ``triggeredStartEvent``,
@@ -29,6 +30,8 @@ SCHEMA_VERSION = 2
 inclusive and event-based gateways, loops and multi-instance."""
 
 DEFAULT_JOB_RETRIES = 3
+MAX_JOB_RETRIES = 2**31 - 1
+"""The most retries a job can have: Temporal's ``maximum_attempts`` (and Zeebe's) is 32-bit."""
 KAFKA_DEFAULT_REQUEST_TOPIC = "tsm-process-request"
 KAFKA_DEFAULT_RESPONSE_TOPIC = "tsm-process-response"
 USER_TASK_JOB_TYPE = "io.camunda.zeebe:userTask"
@@ -497,7 +500,9 @@ class ProcessDefinition(_Frozen):
         """Return a copy whose ``content_hash`` is the hash of everything but ``source``: a
         starter that compiled ``./processes/order.bpmn`` must pin the version a worker loaded
         from ``/app/processes/order.bpmn``."""
-        canonical = self.model_dump_json(exclude={"content_hash", "source"})
+        # Fields left at None are left out, so that a release adding an optional field does
+        # not give every model a new version.
+        canonical = self.model_dump_json(exclude={"content_hash", "source"}, exclude_none=True)
         digest = hashlib.sha256(canonical.encode()).hexdigest()
         return self.model_copy(update={"content_hash": digest})
 

@@ -48,6 +48,7 @@ from temporalio.workflow import ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
     from translator import (
+        MAX_JOB_RETRIES,
         BoundaryEvent,
         CallActivity,
         ConditionalEventDefinition,
@@ -609,7 +610,7 @@ class Engine:
         ):
             escalation = node.result
             code = await self.with_incidents(
-                instance, lambda: self._thrown_code(escalation, scope, node.id)
+                instance, lambda: self._thrown_code(escalation, scope, node)
             )
             await self.throw_escalation(scope, code)
         elif isinstance(node, IntermediateThrowEvent) and isinstance(
@@ -949,10 +950,10 @@ class Engine:
         self,
         definition: ErrorEventDefinition | EscalationEventDefinition,
         scope: Scope,
-        element_id: str,
+        node: IntermediateThrowEvent | ResultEndEvent,
     ) -> str:
         """The code an error or escalation throw event throws: fixed, or its expression's
-        value, which must be a non-empty string (else an incident: fix the variables)."""
+        value in the event's scope (its input mappings applied, as Zeebe evaluates it)."""
         fixed = (
             definition.error_code
             if isinstance(definition, ErrorEventDefinition)
@@ -960,29 +961,36 @@ class Engine:
         )
         if definition.code_expression is None:
             return fixed or ""
-        code = self.evaluate(definition.code_expression, scope.visible())
-        if not isinstance(code, str) or not code:
-            raise IncidentRaised(
-                "EXTRACT_VALUE_ERROR",
-                f"the {definition.kind} code {fixed!r} of {element_id!r} is {code!r}; it must "
-                "be a non-empty string",
-            )
-        return code
+        variables = {**scope.visible(), **self._apply_mappings(node.inputs, scope.visible())}
+        what = f"the {definition.kind} code {fixed!r} of {node.id!r}"
+        return self._evaluated_name(definition.code_expression, variables, what)
 
     async def _signal_name(
-        self, scope: Scope, signal: SignalEventDefinition, element_id: str
+        self,
+        scope: Scope,
+        signal: SignalEventDefinition,
+        element_id: str,
+        local: Mapping[str, Any] | None = None,
     ) -> str:
-        """The name a signal event throws or waits for: fixed, or its expression's value."""
+        """The name a signal event throws or waits for: fixed, or its expression's value (with
+        a throw event's input mappings, ``local``, over the scope's variables)."""
         if signal.name_expression is None:
             return signal.name
-        name = self.evaluate(signal.name_expression, scope.visible())
-        if not isinstance(name, str) or not name:
+        variables = {**scope.visible(), **(local or {})}
+        what = f"the signal name {signal.name!r} of {element_id!r}"
+        return self._evaluated_name(signal.name_expression, variables, what)
+
+    def _evaluated_name(
+        self, expression: Expression, variables: Mapping[str, Any], what: str
+    ) -> str:
+        """A computed code or name, which must be a non-empty string (else an incident: fix
+        the variables, resolve it)."""
+        value = self.evaluate(expression, variables)
+        if not isinstance(value, str) or not value:
             raise IncidentRaised(
-                "EXTRACT_VALUE_ERROR",
-                f"the signal name {signal.name!r} of {element_id!r} is {name!r}; it must be a "
-                "non-empty string",
+                "EXTRACT_VALUE_ERROR", f"{what} is {value!r}; it must be a non-empty string"
             )
-        return name
+        return value
 
     async def throw_escalation(self, scope: Scope, code: str) -> None:
         """Hand an escalation to its catch event, or to the calling process. An interrupting
@@ -1021,8 +1029,8 @@ class Engine:
         its variables are the throw event's input mappings. This instance's own waits catch
         it at once, before the thrower moves on, as in Zeebe (the hub's later delivery to them
         finds their wait over and is dropped)."""
-        signal_name = await self._signal_name(scope, signal, node.id)
         variables = self._apply_mappings(node.inputs, scope.visible())
+        signal_name = await self._signal_name(scope, signal, node.id, variables)
         publication = MessagePublication(
             name=signal_name, correlation_key="", variables=variables, broadcast=True
         )
@@ -1116,12 +1124,12 @@ class Engine:
         if isinstance(result, TerminateEventDefinition):
             raise ScopeTerminated(scope.flow())
         if isinstance(result, ErrorEventDefinition):
-            code = await self._thrown_code(result, scope, node.id)
+            code = await self._thrown_code(result, scope, node)
             self.throw_error(
                 scope, None, BpmnErrorDetails(code=code), f"error end event {node.id!r}"
             )
         if isinstance(result, EscalationEventDefinition):
-            await self.throw_escalation(scope, await self._thrown_code(result, scope, node.id))
+            await self.throw_escalation(scope, await self._thrown_code(result, scope, node))
             return
         if isinstance(result, SignalEventDefinition):
             await self.broadcast_signal(scope, node, result)
@@ -1645,20 +1653,20 @@ class Engine:
         update: dict[str, Any] = {"type_expression": None, "retries_expression": None}
         if job.type_expression is not None:
             job_type = self.evaluate(job.type_expression, variables)
-            if not isinstance(job_type, str) or not job_type.strip():
+            if not isinstance(job_type, str) or not job_type.strip() or len(job_type) > 1000:
                 raise IncidentRaised(
                     "EXTRACT_VALUE_ERROR",
-                    f"the job type {job.type!r} of {element_id!r} is {job_type!r}; "
-                    "it must be a non-empty string",
+                    f"the job type {job.type!r} of {element_id!r} is {job_type!r}; it must be "
+                    "a non-empty string of at most 1,000 characters (a Temporal task queue)",
                 )
             update["type"] = job_type
         if job.retries_expression is not None:
             retries = self.evaluate(job.retries_expression, variables)
-            if not _is_whole_number(retries) or retries < 0:
+            if not _is_whole_number(retries) or not 0 <= retries <= MAX_JOB_RETRIES:
                 raise IncidentRaised(
                     "EXTRACT_VALUE_ERROR",
                     f"the job retries {job.retries_expression.source!r} of {element_id!r} are "
-                    f"{retries!r}; they must be a whole number, 0 or more",
+                    f"{retries!r}; they must be a whole number from 0 to {MAX_JOB_RETRIES:,}",
                 )
             update["retries"] = int(retries)
         return job.model_copy(update=update)

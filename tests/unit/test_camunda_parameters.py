@@ -1,6 +1,7 @@
 """Camunda 7 input and output parameters whose value is a ``camunda:list``, a ``camunda:map``
-(nested as deep as the model likes) or a ``camunda:script`` in FEEL or JUEL, as Camunda 7
-evaluates them: list values and map entries are text, a literal or JUEL."""
+(nested as deep as the model likes) or a ``camunda:script`` in FEEL or JUEL, read as Camunda 7's
+``BpmnParseUtil`` reads them: a list's items are its child elements (``<camunda:value>`` text, a
+list, a map), a map's entries hold text or one list or map, and empty text is null."""
 
 from __future__ import annotations
 
@@ -36,9 +37,8 @@ PARAMETERS = """
     <camunda:list>
       <camunda:value>ops@example.com</camunda:value>
       <camunda:value>${customer.email}</camunda:value>
-      <camunda:value>
-        <camunda:list><camunda:value>${amount * 2}</camunda:value></camunda:list>
-      </camunda:value>
+      <camunda:list><camunda:value>${amount * 2}</camunda:value></camunda:list>
+      <camunda:value />
     </camunda:list>
   </camunda:inputParameter>
   <camunda:inputParameter name="parcel">
@@ -73,7 +73,7 @@ def test_lists_maps_and_scripts_compile_to_expressions_that_build_them() -> None
     variables = {"customer": {"email": "ann@example.com"}, "amount": 3, "orderId": 7}
     inputs = {mapping.target: evaluate(mapping.source, variables) for mapping in task.inputs}
     assert inputs == {
-        "recipients": ["ops@example.com", "ann@example.com", [6]],
+        "recipients": ["ops@example.com", "ann@example.com", [6], None],
         "parcel": {"weight": 3, "label": "Order 7", "amount": 4, "sizes": {"small": "S"}},
         "doubled": 6,
     }
@@ -83,6 +83,15 @@ def test_lists_maps_and_scripts_compile_to_expressions_that_build_them() -> None
         "{'weight': ${amount}, 'label': Order ${orderId}, 'amount': #{amount + 1}, "
         "'sizes': {'small': S}}"
     )
+
+
+def test_an_empty_value_is_null_as_in_camunda_7() -> None:
+    task = compile_parameters(
+        '<camunda:inputParameter name="nothing" />'
+        '<camunda:inputParameter name="m"><camunda:map><camunda:entry key="k" />'
+        "</camunda:map></camunda:inputParameter>"
+    )
+    assert [evaluate(mapping.source, {}) for mapping in task.inputs] == [None, {"k": None}]
 
 
 def test_map_entries_do_not_see_each_other() -> None:
@@ -103,10 +112,10 @@ def test_map_entries_do_not_see_each_other() -> None:
             "script of parameter 'x' is written in 'javascript', which cannot run here",
         ),
         (
-            '<camunda:inputParameter name="x"><camunda:list><camunda:value><camunda:script '
-            'scriptFormat="juel">${a}</camunda:script></camunda:value></camunda:list>'
+            '<camunda:inputParameter name="x"><camunda:list><camunda:script '
+            'scriptFormat="juel">${a}</camunda:script></camunda:list>'
             "</camunda:inputParameter>",
-            "parameter 'x' value 1 is a script inside a list or map; use JUEL there",
+            "parameter 'x' item 1 is a script inside a list or map; use JUEL there",
         ),
         (
             '<camunda:inputParameter name="x"><camunda:map><camunda:entry key="k">${a +'
@@ -116,7 +125,17 @@ def test_map_entries_do_not_see_each_other() -> None:
         (
             '<camunda:inputParameter name="x"><camunda:list /><camunda:map />'
             "</camunda:inputParameter>",
-            "parameter 'x' holds <list>, <map>; write one camunda:list, map or script",
+            "parameter 'x' holds <list>, <map>; a parameter holds one value",
+        ),
+        (
+            '<camunda:inputParameter name="x"><camunda:map><camunda:entry>v</camunda:entry>'
+            "</camunda:map></camunda:inputParameter>",
+            "parameter 'x' entry '' has no key",
+        ),
+        (
+            '<camunda:inputParameter name="x"><camunda:map><camunda:entry key="${k}">v'
+            "</camunda:entry></camunda:map></camunda:inputParameter>",
+            "parameter 'x' entry '${k}' computes its key; write a fixed key",
         ),
     ],
 )
@@ -143,7 +162,7 @@ async def test_the_worker_receives_the_built_values(
             client, task_queue, "parameters", customer=customer, amount=2, orderId=5
         )
         result = await handle.result()
-    assert received[0]["recipients"] == ["ops@example.com", "b@example.com", [4]]
+    assert received[0]["recipients"] == ["ops@example.com", "b@example.com", [4], None]
     assert received[0]["parcel"]["label"] == "Order 5"
     assert received[0]["doubled"] == 4
     assert result["shipment"] == {"id": "T-9"}

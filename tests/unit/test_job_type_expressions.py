@@ -88,6 +88,7 @@ def test_a_fixed_type_keeps_no_expression() -> None:
     [
         ("=&quot;check-&quot; +", "", "job type is not a valid expression: unexpected end"),
         ("check", "=attempts +", "job retries is not a valid expression: unexpected end"),
+        ("check", "3000000000", "retries must be 0 to 2,147,483,647, got 3,000,000,000"),
     ],
 )
 def test_a_broken_expression_is_refused_with_the_element(
@@ -146,6 +147,7 @@ async def test_the_retries_expression_sets_the_attempts(
         ({}, "", "is None; it must be a non-empty string"),
         ({"region": "eu", "attempts": 1.5}, "=attempts", "are 1.5; they must be a whole number"),
         ({"region": "eu", "attempts": -1}, "=attempts", "are -1; they must be a whole number"),
+        ({"region": "eu", "attempts": 2**31}, "=attempts", "are 2147483648; they must be"),
     ],
 )
 async def test_a_value_of_the_wrong_kind_is_an_incident_resolved_by_fixing_it(
