@@ -420,9 +420,16 @@ def intermediate_throw_event(
 def _throw_job(
     ctx: CompileContext, element: etree._Element, result: EventDefinition | None
 ) -> tuple[JobDefinition | None, tuple[Mapping, ...]]:
-    """A message throw event is a job in Zeebe (like a send task); Java is refused."""
-    if not isinstance(result, MessageEventDefinition):
+    """A throw event's input mappings (a signal's variables; what a code expression sees; a
+    job's input), and its job: a message throw event is one in Zeebe (like a send task), and
+    Java is refused."""
+    if result is None:
         return None, ()
+    zeebe_in, _ = dialects.zeebe_mappings(ctx, element)
+    camunda_in, _ = dialects.camunda_mappings(ctx, element)
+    inputs = zeebe_in + camunda_in
+    if not isinstance(result, MessageEventDefinition):
+        return None, inputs
     java = dialects.camunda_java_implementation(element)
     if java:
         ctx.problem(
@@ -432,9 +439,7 @@ def _throw_job(
         )
         return None, ()
     job = dialects.zeebe_job(ctx, element) or dialects.camunda_external_job(ctx, element)
-    zeebe_in, _ = dialects.zeebe_mappings(ctx, element)
-    camunda_in, _ = dialects.camunda_mappings(ctx, element)
-    return job, zeebe_in + camunda_in
+    return job, inputs
 
 
 def intermediate_catch_event(

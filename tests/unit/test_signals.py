@@ -341,3 +341,37 @@ def test_a_signal_start_events_name_must_be_fixed() -> None:
     [problem] = problems_of(xml)
     assert problem.element_id == "start"
     assert "a signal start event's signal name" in problem.message
+
+
+async def test_a_thrown_signal_carries_its_throw_events_input_mappings(
+    time_skipping_env: WorkflowEnvironment, task_queue: str, go: str
+) -> None:
+    start, end = events("start", kind="startEvent"), events("end")
+    waiting = model(
+        "wait-for-stock",
+        start,
+        signal_event("go", "intermediateCatchEvent"),
+        end,
+        chain("start", "go", "end"),
+        extra=signal_definition(go),
+    )
+    throwing = model(
+        "announce-stock",
+        start,
+        '<bpmn:intermediateThrowEvent id="go"><bpmn:extensionElements><zeebe:ioMapping>'
+        '<zeebe:input source="=count * 2" target="restocked" /></zeebe:ioMapping>'
+        '</bpmn:extensionElements><bpmn:signalEventDefinition signalRef="sig_go" />'
+        "</bpmn:intermediateThrowEvent>",
+        end,
+        chain("start", "go", "end"),
+        extra=signal_definition(go),
+    )
+    deploy(waiting, "wait.bpmn")
+    deploy(throwing, "throw.bpmn")
+    client = time_skipping_env.client
+    async with running_interpreter(client, task_queue):
+        waiter = await start_process(client, task_queue, "wait-for-stock")
+        await subscribed(client, go, 1)
+        thrower = await start_process(client, task_queue, "announce-stock", count=21)
+        assert await thrower.result() == {"count": 21}  # the mapping is the signal's, not its own
+        assert await waiter.result() == {"restocked": 42}

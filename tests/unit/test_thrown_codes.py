@@ -50,6 +50,14 @@ ESCALATION_THROW = (
     '<bpmn:escalationEventDefinition escalationRef="computed_escalation" />'
     "</bpmn:intermediateThrowEvent>"
 )
+ESCALATION_THROW_WITH_INPUT = (
+    '<bpmn:intermediateThrowEvent id="throw"><bpmn:extensionElements><zeebe:ioMapping>'
+    '<zeebe:input source="=&quot;la&quot; + &quot;te&quot;" target="level" />'
+    "</zeebe:ioMapping></bpmn:extensionElements>"
+    '<bpmn:escalationEventDefinition escalationRef="computed_escalation" />'
+    "</bpmn:intermediateThrowEvent>"
+)
+"""Its code's expression sees its input mappings, as Zeebe evaluates it in the event's scope."""
 JOBS = {"restock": lambda job: {"restocked": True}, "hurry": lambda job: {"hurried": True}}
 
 
@@ -58,6 +66,7 @@ JOBS = {"restock": lambda job: {"restocked": True}, "hurry": lambda job: {"hurri
     [
         (ERROR_END, {"item": "STOCK"}, "on_stock"),
         (ESCALATION_THROW, {"level": "late"}, "on_late"),
+        (ESCALATION_THROW_WITH_INPUT, {}, "on_late"),
     ],
 )
 async def test_the_thrown_code_is_the_expressions_value(
