@@ -294,32 +294,18 @@ COMPUTED = signal_definition("=&quot;go-&quot; + suffix")
 """Zeebe parses a signal's name as it parses a message's: FEEL after ``=``."""
 
 
+def through(process_id: str, event: str, signal: str) -> str:
+    """A process that passes through one signal event ``go``."""
+    start, end = events("start", kind="startEvent"), events("end")
+    return model(process_id, start, event, end, chain("start", "go", "end"), extra=signal)
+
+
 async def test_a_signal_name_may_be_computed_where_it_is_awaited_and_thrown(
     time_skipping_env: WorkflowEnvironment, task_queue: str, go: str
 ) -> None:
-    start, end = events("start", kind="startEvent"), events("end")
-    deploy(
-        model(
-            "wait-computed",
-            start,
-            signal_event("go", "intermediateCatchEvent"),
-            end,
-            chain("start", "go", "end"),
-            extra=COMPUTED,
-        ),
-        "wait.bpmn",
-    )
-    deploy(
-        model(
-            "throw-computed",
-            start,
-            signal_event("go", "intermediateThrowEvent"),
-            end,
-            chain("start", "go", "end"),
-            extra=COMPUTED,
-        ),
-        "throw.bpmn",
-    )
+    catch = signal_event("go", "intermediateCatchEvent")
+    deploy(through("wait-computed", catch, COMPUTED), "wait.bpmn")
+    deploy(through("throw-computed", signal_event("go", "intermediateThrowEvent"), COMPUTED))
     suffix = go.removeprefix("go-")
     client = time_skipping_env.client
     async with running_interpreter(client, task_queue):
@@ -346,28 +332,15 @@ def test_a_signal_start_events_name_must_be_fixed() -> None:
 async def test_a_thrown_signal_carries_its_throw_events_input_mappings(
     time_skipping_env: WorkflowEnvironment, task_queue: str, go: str
 ) -> None:
-    start, end = events("start", kind="startEvent"), events("end")
-    waiting = model(
-        "wait-for-stock",
-        start,
-        signal_event("go", "intermediateCatchEvent"),
-        end,
-        chain("start", "go", "end"),
-        extra=signal_definition(go),
-    )
-    throwing = model(
-        "announce-stock",
-        start,
+    throw = (
         '<bpmn:intermediateThrowEvent id="go"><bpmn:extensionElements><zeebe:ioMapping>'
         '<zeebe:input source="=count * 2" target="restocked" /></zeebe:ioMapping>'
         '</bpmn:extensionElements><bpmn:signalEventDefinition signalRef="sig_go" />'
-        "</bpmn:intermediateThrowEvent>",
-        end,
-        chain("start", "go", "end"),
-        extra=signal_definition(go),
+        "</bpmn:intermediateThrowEvent>"
     )
-    deploy(waiting, "wait.bpmn")
-    deploy(throwing, "throw.bpmn")
+    catch = signal_event("go", "intermediateCatchEvent")
+    deploy(through("wait-for-stock", catch, signal_definition(go)), "wait.bpmn")
+    deploy(through("announce-stock", throw, signal_definition(go)))
     client = time_skipping_env.client
     async with running_interpreter(client, task_queue):
         waiter = await start_process(client, task_queue, "wait-for-stock")
