@@ -339,7 +339,7 @@ def _camunda_map(
     for entry in children(value).get(camunda("entry"), []):
         key = entry.get("key") or ""
         inner = f"{what} entry {key!r}"
-        if not key or "{" in key:
+        if not key or "${" in key or "#{" in key:
             problem = "has no key" if not key else "computes its key; write a fixed key"
             ctx.problem(element, f"{inner} {problem}")
             values.append(None)
