@@ -423,12 +423,10 @@ def _throw_job(
     """A throw event's input mappings (a signal's variables; what a code expression sees; a
     job's input), and its job: a message throw event is one in Zeebe (like a send task), and
     Java is refused."""
-    if result is None:
-        return None, ()
     zeebe_in, _ = dialects.zeebe_mappings(ctx, element)
     camunda_in, _ = dialects.camunda_mappings(ctx, element)
     inputs = zeebe_in + camunda_in
-    if not isinstance(result, MessageEventDefinition):
+    if not isinstance(result, MessageEventDefinition):  # a none throw event's too
         return None, inputs
     java = dialects.camunda_java_implementation(element)
     if java:

@@ -604,7 +604,7 @@ class Engine:
         elif isinstance(node, EventBasedGateway):
             return await self._run_event_gateway(scope, node)
         elif isinstance(node, IntermediateThrowEvent) and node.result is None:
-            await self.with_incidents(instance, lambda: self._merge_outputs(scope, node.outputs))
+            await self.with_incidents(instance, lambda: self._merge_outputs(scope, node))
         elif isinstance(node, IntermediateThrowEvent) and isinstance(
             node.result, EscalationEventDefinition
         ):
@@ -848,8 +848,13 @@ class Engine:
         else:
             local.propagate(result)
 
-    async def _merge_outputs(self, scope: Scope, outputs: Sequence[IoMapping]) -> None:
-        scope.flow().propagate(self._apply_mappings(outputs, scope.visible()))
+    async def _merge_outputs(self, scope: Scope, node: IntermediateThrowEvent) -> None:
+        """A none throw event: its output mappings, over its input mappings (local variables,
+        as in Zeebe), go to the scope."""
+        visible = scope.visible()
+        if node.inputs:
+            visible = {**visible, **self._apply_mappings(node.inputs, visible)}
+        scope.flow().propagate(self._apply_mappings(node.outputs, visible))
 
     # --- gateways -----------------------------------------------------------------------------
 

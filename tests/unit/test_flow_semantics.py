@@ -576,3 +576,27 @@ async def test_a_standard_loop_repeats_until_its_condition_fails(
     )
     assert counters == [1, 2, 3]
     assert result["ready"] is True
+
+
+async def test_a_none_throw_events_outputs_see_its_inputs_which_stay_local(
+    time_skipping_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    """Zeebe: a none intermediate throw event's input mappings are its local variables."""
+    throw = (
+        '<bpmn:intermediateThrowEvent id="compute"><bpmn:extensionElements>'
+        + io_mapping(inputs={"net": "=gross - 10"}, outputs={"total": "=net * 2"})
+        + "</bpmn:extensionElements></bpmn:intermediateThrowEvent>"
+    )
+    deploy(
+        model(
+            "none-throw",
+            events("start", kind="startEvent"),
+            throw,
+            events("end"),
+            chain("start", "compute", "end"),
+        )
+    )
+    client = time_skipping_env.client
+    async with running_interpreter(client, task_queue):
+        handle = await start_process(client, task_queue, "none-throw", gross=30)
+        assert await handle.result() == {"gross": 30, "total": 40}
