@@ -396,7 +396,7 @@ def end_event(
         return None
     if result is None:
         return EndEvent.model_validate(common)
-    job, inputs = _throw_job(ctx, element, result)
+    job, inputs, _ = _throw_parts(ctx, element, result)
     if ctx.has_problem(element):
         return None
     return ResultEndEvent.model_validate({**common, "result": result, "job": job, "inputs": inputs})
@@ -408,8 +408,7 @@ def intermediate_throw_event(
     ok, result = event_definition(ctx, element, "intermediateThrow")
     if not ok:
         return None
-    job, inputs = _throw_job(ctx, element, result)
-    _, outputs = dialects.zeebe_mappings(ctx, element)
+    job, inputs, outputs = _throw_parts(ctx, element, result)
     if ctx.has_problem(element):
         return None
     return IntermediateThrowEvent.model_validate(
@@ -417,17 +416,17 @@ def intermediate_throw_event(
     )
 
 
-def _throw_job(
+def _throw_parts(
     ctx: CompileContext, element: etree._Element, result: EventDefinition | None
-) -> tuple[JobDefinition | None, tuple[Mapping, ...]]:
-    """A throw event's input mappings (a signal's variables; what a code expression sees; a
-    job's input), and its job: a message throw event is one in Zeebe (like a send task), and
-    Java is refused."""
-    zeebe_in, _ = dialects.zeebe_mappings(ctx, element)
-    camunda_in, _ = dialects.camunda_mappings(ctx, element)
-    inputs = zeebe_in + camunda_in
+) -> tuple[JobDefinition | None, tuple[Mapping, ...], tuple[Mapping, ...]]:
+    """A throw event's job, input mappings (a signal's variables; what a code expression
+    sees; a job's input) and output mappings. A message throw event is a job in Zeebe (like a
+    send task); Java is refused."""
+    zeebe_in, zeebe_out = dialects.zeebe_mappings(ctx, element)
+    camunda_in, camunda_out = dialects.camunda_mappings(ctx, element)
+    inputs, outputs = zeebe_in + camunda_in, zeebe_out + camunda_out
     if not isinstance(result, MessageEventDefinition):  # a none throw event's too
-        return None, inputs
+        return None, inputs, outputs
     java = dialects.camunda_java_implementation(element)
     if java:
         ctx.problem(
@@ -435,9 +434,9 @@ def _throw_job(
             f"message event is implemented by a Java {java}, which cannot "
             'run here; use camunda:type="external" or a zeebe:taskDefinition',
         )
-        return None, ()
+        return None, (), ()
     job = dialects.zeebe_job(ctx, element) or dialects.camunda_external_job(ctx, element)
-    return job, inputs
+    return job, inputs, outputs
 
 
 def intermediate_catch_event(
