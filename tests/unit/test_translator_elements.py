@@ -14,6 +14,7 @@ from translator import (
     CallActivity,
     EventSubProcess,
     IntermediateCatchEvent,
+    IntermediateThrowEvent,
     MultiInstanceActivity,
     ProcessDefinition,
     ReceiveTask,
@@ -492,3 +493,18 @@ def test_a_camunda_retry_time_cycle_sets_retries_and_their_wait() -> None:
     assert (job.retries, job.retry_backoff) == (5, timedelta(minutes=1))
     with pytest.raises(translator.TranslationError, match="'every minute' is not a cycle"):
         translator.compile_bytes(CAMUNDA_RETRIES.format(cycle="every minute").encode(), "r")
+
+
+def test_a_throw_events_mappings_come_from_either_dialect() -> None:
+    definition = compile_one(
+        '<bpmn:startEvent id="s" />'
+        '<bpmn:intermediateThrowEvent id="t"><bpmn:extensionElements><camunda:inputOutput>'
+        '<camunda:inputParameter name="net">${gross - 10}</camunda:inputParameter>'
+        '<camunda:outputParameter name="total">${net * 2}</camunda:outputParameter>'
+        "</camunda:inputOutput></bpmn:extensionElements></bpmn:intermediateThrowEvent>"
+        + chain("s", "t")
+    )
+    throw = definition.nodes["t"]
+    assert isinstance(throw, IntermediateThrowEvent)
+    assert [m.target for m in throw.inputs] == ["net"]
+    assert [m.target for m in throw.outputs] == ["total"]
