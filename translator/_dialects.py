@@ -693,6 +693,22 @@ def listeners(ctx: CompileContext, element: etree._Element) -> tuple[Listener, .
     return tuple(kept)
 
 
+def refuse_flow_listeners(ctx: CompileContext, flow: etree._Element) -> None:
+    """Listeners on a sequence flow (Camunda 7's ``take``): nothing here runs them, so they
+    are refused rather than dropped; Zeebe allows none there."""
+    for entry in extensions(flow):
+        if entry.tag == ZEEBE_EXECUTION_LISTENERS:
+            ctx.problem(flow, "Zeebe runs no execution listeners on sequence flows")
+        elif entry.tag in LISTENER_TAGS:
+            java = next((a for a in ("class", "delegateExpression") if entry.get(a)), None)
+            written = f"Java code (camunda:{java})" if java else "an expression or script"
+            ctx.problem(
+                flow,
+                f"the sequence flow's {entry.get('event') or 'take'} listener is {written}; "
+                "listeners on sequence flows cannot run here: move the work to a task",
+            )
+
+
 def _is_tsm_kafka_listener(element: etree._Element, listener: etree._Element) -> bool:
     return element.tag == bpmn("receiveTask") and tsm_kafka_listener(element) is listener
 

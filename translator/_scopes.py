@@ -114,11 +114,13 @@ def _compile_flows(
     flows: dict[str, SequenceFlow] = {}
     for element, flow_id, source, target in xml_flows:
         if flow_id and source in nodes and target in nodes:  # compiled nodes are members
+            # Most flows have no child element at all: no condition or listener to look for.
+            if len(element):
+                dialects.refuse_flow_listeners(ctx, element)
             flows[flow_id] = SequenceFlow(
                 id=flow_id,
                 source=source,
                 target=target,
-                # Most flows have no child element at all, so no condition to look for.
                 condition=_condition(ctx, element) if len(element) else None,
                 line=element.sourceline,
             )

@@ -508,3 +508,31 @@ def test_a_throw_events_mappings_come_from_either_dialect() -> None:
     assert isinstance(throw, IntermediateThrowEvent)
     assert [m.target for m in throw.inputs] == ["net"]
     assert [m.target for m in throw.outputs] == ["total"]
+
+
+@pytest.mark.parametrize(
+    ("listener", "expected"),
+    [
+        (
+            '<camunda:executionListener event="take" class="com.example.Audit" />',
+            "the sequence flow's take listener is Java code (camunda:class)",
+        ),
+        (
+            '<camunda:executionListener expression="${audit.log()}" />',
+            "the sequence flow's take listener is an expression or script",
+        ),
+        (
+            '<zeebe:executionListeners><zeebe:executionListener eventType="start" type="x" />'
+            "</zeebe:executionListeners>",
+            "Zeebe runs no execution listeners on sequence flows",
+        ),
+    ],
+)
+def test_a_listener_on_a_sequence_flow_is_refused_not_dropped(listener: str, expected: str) -> None:
+    flow = (
+        '<bpmn:sequenceFlow id="f" sourceRef="s" targetRef="e"><bpmn:extensionElements>'
+        f"{listener}</bpmn:extensionElements></bpmn:sequenceFlow>"
+    )
+    [problem] = problems_of(model('<bpmn:startEvent id="s" /><bpmn:endEvent id="e" />' + flow))
+    assert problem.element_id == "f"
+    assert expected in problem.message
