@@ -21,6 +21,7 @@ from datetime import timedelta
 from functools import cache
 
 from lxml import etree
+from pydantic import BaseModel
 
 from translator._context import CompileContext, expression_dialect
 from translator._model import (
@@ -181,6 +182,43 @@ def zeebe_headers(element: etree._Element) -> dict[str, str]:
         for header in children(container).get(ZEEBE_HEADER, ()):
             headers[header.get("key", "")] = header.get("value", "")
     return headers
+
+
+def io_mappings(
+    ctx: CompileContext, element: etree._Element
+) -> tuple[tuple[Mapping, ...], tuple[Mapping, ...]]:
+    """Inputs and outputs in either dialect (``zeebe:ioMapping``, ``camunda:inputOutput``)."""
+    zeebe_in, zeebe_out = zeebe_mappings(ctx, element)
+    camunda_in, camunda_out = camunda_mappings(ctx, element)
+    return zeebe_in + camunda_in, zeebe_out + camunda_out
+
+
+def refuse_unread_mappings(ctx: CompileContext, element: etree._Element, node: BaseModel) -> None:
+    """Input or output mappings on an element whose node has no place for them are refused:
+    dropping them would change what the process computes without a word."""
+    io = first_extension(element, zeebe("ioMapping"))
+    camunda_io = first_extension(element, camunda("inputOutput"))
+    if io is None and camunda_io is None:
+        return
+    inner = getattr(node, "activity", node)  # the activity a loop or multi-instance wraps
+    fields = type(inner).model_fields
+    present: set[str] = set()
+    for container in (io, camunda_io):
+        if container is not None:
+            present.update(children(container))
+    for field, tags, what in _MAPPING_KINDS:
+        if field not in fields and not present.isdisjoint(tags):
+            ctx.problem(
+                element,
+                f"{what} mappings are not supported on {local_name(element.tag)} elements "
+                "here: nothing would apply them; move them to a task before or after it",
+            )
+
+
+_MAPPING_KINDS = (
+    ("inputs", (ZEEBE_INPUT, CAMUNDA_INPUT), "input"),
+    ("outputs", (ZEEBE_OUTPUT, CAMUNDA_OUTPUT), "output"),
+)
 
 
 def zeebe_mappings(

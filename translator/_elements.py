@@ -24,7 +24,6 @@ from translator._model import (
     JobDefinition,
     JobTask,
     KafkaTask,
-    Mapping,
     ParallelGateway,
     PassThroughTask,
     ReceiveTask,
@@ -41,7 +40,10 @@ Handler = Callable[[CompileContext, etree._Element, dict[str, object]], FlowNode
 def pass_through(
     ctx: CompileContext, element: etree._Element, common: dict[str, object]
 ) -> FlowNode | None:
-    return PassThroughTask.model_validate({**common, "bpmn_type": local_name(element.tag)})
+    inputs, outputs = dialects.io_mappings(ctx, element)
+    return PassThroughTask.model_validate(
+        {**common, "bpmn_type": local_name(element.tag), "inputs": inputs, "outputs": outputs}
+    )
 
 
 def job_task(
@@ -66,16 +68,9 @@ def job_task(
                 '(or camunda:type="external" with a camunda:topic)',
             )
         return None
-    zeebe_in, zeebe_out = dialects.zeebe_mappings(ctx, element)
-    camunda_in, camunda_out = dialects.camunda_mappings(ctx, element)
+    inputs, outputs = dialects.io_mappings(ctx, element)
     task = JobTask.model_validate(
-        {
-            **common,
-            "bpmn_type": kind,
-            "job": job,
-            "inputs": zeebe_in + camunda_in,
-            "outputs": zeebe_out + camunda_out,
-        }
+        {**common, "bpmn_type": kind, "job": job, "inputs": inputs, "outputs": outputs}
     )
     check_connector_task(ctx, element, task)
     return task
@@ -107,13 +102,10 @@ def receive_task(
         )
         return None
     message = message_definition(ctx, element, element.get("messageRef"), catching=True)
-    _, zeebe_out = dialects.zeebe_mappings(ctx, element)
-    _, camunda_out = dialects.camunda_mappings(ctx, element)
+    _, outputs = dialects.io_mappings(ctx, element)
     if message is None:
         return None
-    return ReceiveTask.model_validate(
-        {**common, "message": message, "outputs": zeebe_out + camunda_out}
-    )
+    return ReceiveTask.model_validate({**common, "message": message, "outputs": outputs})
 
 
 def _modeler_template(element: etree._Element) -> str | None:
@@ -146,7 +138,7 @@ def _kafka_task(
     request_topic, response_topic = dialects.tsm_topics(fields)
     key = dialects.tsm_field_expression(ctx, element, fields.get("key"), "Kafka key")
     payload = dialects.tsm_field_expression(ctx, element, fields.get("payload"), "Kafka payload")
-    _, outputs = dialects.camunda_mappings(ctx, element)
+    _, outputs = dialects.io_mappings(ctx, element)
     return KafkaTask.model_validate(
         {
             **common,
@@ -162,15 +154,6 @@ def _kafka_task(
     )
 
 
-def _mappings(
-    ctx: CompileContext, element: etree._Element
-) -> tuple[tuple[Mapping, ...], tuple[Mapping, ...]]:
-    """Inputs and outputs in either dialect (``zeebe:ioMapping``, ``camunda:inputOutput``)."""
-    zeebe_in, zeebe_out = dialects.zeebe_mappings(ctx, element)
-    camunda_in, camunda_out = dialects.camunda_mappings(ctx, element)
-    return zeebe_in + camunda_in, zeebe_out + camunda_out
-
-
 def user_task(
     ctx: CompileContext, element: etree._Element, common: dict[str, object]
 ) -> FlowNode | None:
@@ -184,7 +167,7 @@ def user_task(
     form_key = next(
         (v for s in dialects.FORM_SOURCES if (v := dialects.read_source(element, s))), None
     )
-    inputs, outputs = _mappings(ctx, element)
+    inputs, outputs = dialects.io_mappings(ctx, element)
     job = JobDefinition(type=USER_TASK_JOB_TYPE, headers=dialects.zeebe_headers(element))
     return UserTask.model_validate(
         {
@@ -213,7 +196,7 @@ def script_task(
         )
     if not script:
         return None
-    inputs, outputs = _mappings(ctx, element)
+    inputs, outputs = dialects.io_mappings(ctx, element)
     result = dialects.read_sources(element, dialects.SCRIPT_SOURCES)
     return ScriptTask.model_validate(
         {**common, **result, "script": script, "inputs": inputs, "outputs": outputs}
@@ -230,7 +213,7 @@ def business_rule_task(
     decision = ctx.value_or_expression(element, values["decision_id"], "decision id")
     if decision is None:
         return None
-    inputs, outputs = _mappings(ctx, element)
+    inputs, outputs = dialects.io_mappings(ctx, element)
     return BusinessRuleTask.model_validate(
         {
             **common,
@@ -267,7 +250,7 @@ def call_activity(
         )
         return None
     called_element = ctx.value_or_expression(element, called.process_id, "called element")
-    inputs, outputs = _mappings(ctx, element)
+    inputs, outputs = dialects.io_mappings(ctx, element)
     inputs += dialects.camunda_variable_passing(ctx, element, "in")
     outputs += dialects.camunda_variable_passing(ctx, element, "out")
     if called_element is None:

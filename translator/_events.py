@@ -381,7 +381,8 @@ def start_event(
                 "(message, timer, error, signal...)",
             )
             return None
-        return StartEvent.model_validate(common)
+        _, outputs = dialects.io_mappings(ctx, element)
+        return StartEvent.model_validate({**common, "outputs": outputs})
     interrupting = element.get("isInterrupting", "true").strip().lower() != "false"
     return TriggeredStartEvent.model_validate(
         {**common, "trigger": trigger, "interrupting": interrupting}
@@ -422,9 +423,7 @@ def _throw_parts(
     """A throw event's job, input mappings (a signal's variables; what a code expression
     sees; a job's input) and output mappings. A message throw event is a job in Zeebe (like a
     send task); Java is refused."""
-    zeebe_in, zeebe_out = dialects.zeebe_mappings(ctx, element)
-    camunda_in, camunda_out = dialects.camunda_mappings(ctx, element)
-    inputs, outputs = zeebe_in + camunda_in, zeebe_out + camunda_out
+    inputs, outputs = dialects.io_mappings(ctx, element)
     if not isinstance(result, MessageEventDefinition):  # a none throw event's too
         return None, inputs, outputs
     java = dialects.camunda_java_implementation(element)
@@ -460,7 +459,7 @@ def intermediate_catch_event(
         POSITION_WORDS["intermediateCatch"],
     ):
         return None
-    _, outputs = dialects.zeebe_mappings(ctx, element)
+    _, outputs = dialects.io_mappings(ctx, element)
     return IntermediateCatchEvent.model_validate({**common, "trigger": trigger, "outputs": outputs})
 
 
@@ -493,7 +492,7 @@ def boundary_event(
         or not (_timer_fits(ctx, element, trigger, allowed, where))
     ):
         return None
-    _, outputs = dialects.zeebe_mappings(ctx, element)
+    _, outputs = dialects.io_mappings(ctx, element)
     return BoundaryEvent.model_validate(
         {
             **common,

@@ -232,6 +232,8 @@ class StartEvent(_Node):
     """A none start event: where a plain workflow start begins."""
 
     kind: Literal["startEvent"] = "startEvent"
+    outputs: tuple[Mapping, ...] = ()
+    """Evaluated as it starts; they set variables of its scope (Zeebe)."""
 
 
 class TriggeredStartEvent(_Node):
@@ -295,6 +297,9 @@ class PassThroughTask(_Node):
 
     kind: Literal["passThrough"] = "passThrough"
     bpmn_type: str = "task"
+    inputs: tuple[Mapping, ...] = ()
+    outputs: tuple[Mapping, ...] = ()
+    """A task that only maps variables is a common way to set them (Zeebe, Camunda 7)."""
 
 
 class JobTask(_Node):
@@ -418,6 +423,10 @@ class SubProcess(_Node):
     start_event: str | None = None
     nodes: dict[str, FlowNode] = Field(default_factory=dict)
     flows: dict[str, SequenceFlow] = Field(default_factory=dict)
+    inputs: tuple[Mapping, ...] = ()
+    """Variables of its own scope, set as it starts."""
+    outputs: tuple[Mapping, ...] = ()
+    """Evaluated in its scope as it completes; they go to the enclosing scope."""
 
 
 class EventSubProcess(_Node):

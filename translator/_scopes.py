@@ -96,6 +96,8 @@ def _compile_node(
         )
         if node is not None:
             node = with_loop(ctx, element, node, common)
+        if node is not None:
+            dialects.refuse_unread_mappings(ctx, element, node)
     except ValidationError as error:
         ctx.problem(element, f"invalid {local_name(tag)}: {error.errors()[0]['msg']}")
         return
@@ -194,8 +196,16 @@ def sub_process(
         ctx.problem(element, f"sub-process has {len(starts)} none start events, expected one")
     if triggered or len(starts) != 1:
         return None
+    inputs, outputs = dialects.io_mappings(ctx, element)
     return SubProcess.model_validate(
-        {**common, "start_event": starts[0], "nodes": scope.nodes, "flows": scope.flows}
+        {
+            **common,
+            "start_event": starts[0],
+            "nodes": scope.nodes,
+            "flows": scope.flows,
+            "inputs": inputs,
+            "outputs": outputs,
+        }
     )
 
 

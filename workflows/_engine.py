@@ -618,6 +618,13 @@ class Engine:
         ):
             signal = node.result
             await self.with_incidents(instance, lambda: self.broadcast_signal(scope, node, signal))
+        elif isinstance(node, PassThroughTask) and (node.inputs or node.outputs):
+            await self.with_incidents(instance, lambda: self._map_only(scope, node, instance))
+        elif isinstance(node, StartEvent) and node.outputs:  # they set its scope's variables
+            outputs = node.outputs
+            await self.with_incidents(
+                instance, lambda: self._propagated(scope.flow(), outputs, scope.visible())
+            )
         elif not isinstance(
             node,
             StartEvent
@@ -847,6 +854,12 @@ class Engine:
             local.flow().propagate(mapped)
         else:
             local.propagate(result)
+
+    async def _map_only(
+        self, scope: Scope, node: PassThroughTask, instance: ElementInstance
+    ) -> None:
+        """A task that only maps variables: its inputs are local, its outputs propagate."""
+        self._complete_with(self._local_scope(scope, instance, node.inputs), node.outputs, {})
 
     async def _merge_outputs(self, scope: Scope, node: IntermediateThrowEvent) -> None:
         """A none throw event: its output mappings, over its input mappings (local variables,
@@ -1545,16 +1558,18 @@ class Engine:
     ) -> None:
         if node.start_event is None:
             return
-        # Its start listeners' variables (in its local scope) are the sub-process's own.
+        frame = self._resuming.pop(instance.key, None)
+        # Its input mappings and start listeners' variables (in its local scope, made when it
+        # has listeners) are the sub-process's own.
+        own = scope.variables if scope.kind == "local" else None
+        if own is None and frame is None and node.inputs:
+            own = await self.with_incidents(
+                instance, lambda: self._mapped_inputs(scope, node.inputs)
+            )
         child = scope.flow().child(
-            instance.key,
-            "subProcess",
-            container=node,
-            owner_id=node.id,
-            variables=scope.variables if scope.kind == "local" else None,
+            instance.key, "subProcess", container=node, owner_id=node.id, variables=own
         )
         start: tuple[str, str | None] = (node.start_event, None)
-        frame = self._resuming.pop(instance.key, None)
         if frame is not None:  # continued as new inside this sub-process
             child.variables = frame.variables
             child.join_arrivals = frame.join_arrivals
@@ -1565,6 +1580,20 @@ class Engine:
         instance.details["variables"] = child.variables
         self._spawn(child, *start)
         await self._complete_scope(child)
+        if node.outputs:
+            await self.with_incidents(
+                instance,
+                lambda: self._propagated(scope.flow(), node.outputs, child.visible()),
+            )
+
+    async def _mapped_inputs(self, scope: Scope, inputs: Sequence[IoMapping]) -> dict[str, Any]:
+        return self._apply_mappings(inputs, scope.visible())
+
+    async def _propagated(
+        self, target: Scope, outputs: Sequence[IoMapping], variables: Mapping[str, Any]
+    ) -> None:
+        """Output mappings evaluated over ``variables``, propagated from ``target``."""
+        target.propagate(self._apply_mappings(outputs, variables))
 
     async def run_inner(self, scope: Scope, activity: FlowNode) -> None:
         """Run the activity of a multi-instance or loop body once in ``scope``."""
@@ -2097,7 +2126,9 @@ def _job_input(
 
 def _local_inputs(node: FlowNode) -> tuple[IoMapping, ...]:
     """The input mappings that make an element's local variables (not a signal's payload)."""
-    if isinstance(node, JobTask | UserTask | ScriptTask | CallActivity):
+    if isinstance(
+        node, JobTask | UserTask | ScriptTask | CallActivity | PassThroughTask | SubProcess
+    ):
         return tuple(node.inputs)
     if isinstance(node, IntermediateThrowEvent | ResultEndEvent) and node.job is not None:
         return tuple(node.inputs)

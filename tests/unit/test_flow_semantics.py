@@ -17,7 +17,7 @@ from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
 from activities import BpmnError, Job
-from tests.helpers import deploy, running_interpreter, start_process, wait_for
+from tests.helpers import deploy, problems_of, running_interpreter, start_process, wait_for
 from tests.helpers.bpmn import (
     chain,
     error,
@@ -600,3 +600,72 @@ async def test_a_none_throw_events_outputs_see_its_inputs_which_stay_local(
     async with running_interpreter(client, task_queue):
         handle = await start_process(client, task_queue, "none-throw", gross=30)
         assert await handle.result() == {"gross": 30, "total": 40}
+
+
+def mapped(tag: str, element_id: str, inputs: dict[str, str], outputs: dict[str, str]) -> str:
+    """``<bpmn:{tag}>`` carrying Zeebe input and output mappings (not closed)."""
+    return (
+        f'<bpmn:{tag} id="{element_id}"><bpmn:extensionElements>'
+        f"{io_mapping(inputs=inputs, outputs=outputs)}</bpmn:extensionElements>"
+    )
+
+
+async def test_tasks_sub_processes_and_start_events_apply_their_mappings(
+    time_skipping_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    """Zeebe applies variable mappings on every flow node: a plain task that only maps, a
+    sub-process whose inputs are its own variables, a start event's outputs."""
+    deploy(
+        model(
+            "mapped-everywhere",
+            mapped("startEvent", "start", {}, {"received": "=gross"}) + "</bpmn:startEvent>",
+            mapped("task", "net", {"fee": "=10"}, {"net": "=gross - fee"}) + "</bpmn:task>",
+            mapped("subProcess", "sub", {"limit": "=net * 2"}, {"doubled": "=limit"}),
+            events("sub_start", kind="startEvent"),
+            service("check"),
+            events("sub_end"),
+            chain("sub_start", "check", "sub_end"),
+            "</bpmn:subProcess>",
+            events("end"),
+            chain("start", "net", "sub", "end"),
+        )
+    )
+    seen: list[dict[str, Any]] = []
+
+    def check(job: Job) -> dict[str, Any]:
+        seen.append(dict(job.variables))
+        return {"checked": True}
+
+    client = time_skipping_env.client
+    async with running_interpreter(client, task_queue, {"check": check}):
+        handle = await start_process(client, task_queue, "mapped-everywhere", gross=30)
+        result = await handle.result()
+    assert seen == [{"gross": 30, "received": 30, "net": 20, "limit": 40}]
+    # fee and limit stayed local to their elements; checked propagated past the sub-process
+    assert result == {"gross": 30, "received": 30, "net": 20, "doubled": 40, "checked": True}
+
+
+@pytest.mark.parametrize(
+    ("element", "message"),
+    [
+        (
+            mapped("exclusiveGateway", "x", {"a": "=1"}, {}) + "</bpmn:exclusiveGateway>",
+            "input mappings are not supported on exclusiveGateway elements",
+        ),
+        (
+            mapped("endEvent", "x", {}, {"a": "=1"}) + "</bpmn:endEvent>",
+            "output mappings are not supported on endEvent elements",
+        ),
+        (
+            mapped("intermediateCatchEvent", "x", {"a": "=1"}, {})
+            + "<bpmn:timerEventDefinition><bpmn:timeDuration>PT1M</bpmn:timeDuration>"
+            "</bpmn:timerEventDefinition></bpmn:intermediateCatchEvent>",
+            "input mappings are not supported on intermediateCatchEvent elements",
+        ),
+    ],
+)
+def test_mappings_nothing_would_apply_are_refused(element: str, message: str) -> None:
+    xml = model("unmapped", events("start", kind="startEvent"), element, chain("start", "x"))
+    [problem] = problems_of(xml)
+    assert problem.element_id == "x"
+    assert message in problem.message
