@@ -604,7 +604,7 @@ class Engine:
         elif isinstance(node, EventBasedGateway):
             return await self._run_event_gateway(scope, node)
         elif isinstance(node, IntermediateThrowEvent) and node.result is None:
-            await self.with_incidents(instance, lambda: self._merge_outputs(scope, node))
+            await self.with_incidents(instance, lambda: self._map_only(scope, node, instance))
         elif isinstance(node, IntermediateThrowEvent) and isinstance(
             node.result, EscalationEventDefinition
         ):
@@ -856,18 +856,14 @@ class Engine:
             local.propagate(result)
 
     async def _map_only(
-        self, scope: Scope, node: PassThroughTask, instance: ElementInstance
+        self,
+        scope: Scope,
+        node: PassThroughTask | IntermediateThrowEvent,
+        instance: ElementInstance,
     ) -> None:
-        """A task that only maps variables: its inputs are local, its outputs propagate."""
+        """A plain task or none throw event only maps variables: its inputs are local, its
+        outputs propagate (Zeebe)."""
         self._complete_with(self._local_scope(scope, instance, node.inputs), node.outputs, {})
-
-    async def _merge_outputs(self, scope: Scope, node: IntermediateThrowEvent) -> None:
-        """A none throw event: its output mappings, over its input mappings (local variables,
-        as in Zeebe), go to the scope."""
-        visible = scope.visible()
-        if node.inputs:
-            visible = {**visible, **self._apply_mappings(node.inputs, visible)}
-        scope.flow().propagate(self._apply_mappings(node.outputs, visible))
 
     # --- gateways -----------------------------------------------------------------------------
 
@@ -979,7 +975,8 @@ class Engine:
         )
         if definition.code_expression is None:
             return fixed or ""
-        variables = {**scope.visible(), **self._apply_mappings(node.inputs, scope.visible())}
+        visible = scope.visible()
+        variables = {**visible, **self._apply_mappings(node.inputs, visible)}
         what = f"the {definition.kind} code {fixed!r} of {node.id!r}"
         return self._evaluated_name(definition.code_expression, variables, what)
 
@@ -999,11 +996,11 @@ class Engine:
         return self._evaluated_name(signal.name_expression, variables, what)
 
     def _evaluated_name(
-        self, expression: Expression, variables: Mapping[str, Any], what: str
+        self, expression: Expression | None, variables: Mapping[str, Any], what: str
     ) -> str:
         """A computed code or name, which must be a non-empty string (else an incident: fix
         the variables, resolve it)."""
-        value = self.evaluate(expression, variables)
+        value = self.evaluate(expression, variables) if expression is not None else None
         if not isinstance(value, str) or not value:
             raise IncidentRaised(
                 "EXTRACT_VALUE_ERROR", f"{what} is {value!r}; it must be a non-empty string"
@@ -1399,12 +1396,7 @@ class Engine:
         self, scope: Scope, message: MessageEventDefinition, element_id: str
     ) -> tuple[str, str]:
         variables = scope.visible()
-        name = self.evaluate(message.name, variables) if message.name is not None else None
-        if not isinstance(name, str) or not name:
-            raise IncidentRaised(
-                "EXTRACT_VALUE_ERROR",
-                f"the message name of {element_id!r} is {name!r}; it must be a non-empty string",
-            )
+        name = self._evaluated_name(message.name, variables, f"the message name of {element_id!r}")
         key = (
             self.evaluate(message.correlation_key, variables)
             if message.correlation_key is not None
@@ -2129,6 +2121,8 @@ def _local_inputs(node: FlowNode) -> tuple[IoMapping, ...]:
     if isinstance(
         node, JobTask | UserTask | ScriptTask | CallActivity | PassThroughTask | SubProcess
     ):
+        return tuple(node.inputs)
+    if isinstance(node, IntermediateThrowEvent) and node.result is None:
         return tuple(node.inputs)
     if isinstance(node, IntermediateThrowEvent | ResultEndEvent) and node.job is not None:
         return tuple(node.inputs)
