@@ -738,13 +738,18 @@ def refuse_flow_listeners(ctx: CompileContext, flow: etree._Element) -> None:
         if entry.tag == ZEEBE_EXECUTION_LISTENERS:
             ctx.problem(flow, "Zeebe runs no execution listeners on sequence flows")
         elif entry.tag in LISTENER_TAGS:
-            java = next((a for a in ("class", "delegateExpression") if entry.get(a)), None)
+            java = _java_listener(entry)
             written = f"Java code (camunda:{java})" if java else "an expression or script"
             ctx.problem(
                 flow,
                 f"the sequence flow's {entry.get('event') or 'take'} listener is {written}; "
                 "listeners on sequence flows cannot run here: move the work to a task",
             )
+
+
+def _java_listener(entry: etree._Element) -> str | None:
+    """The attribute by which a Camunda 7 listener names Java code, if it does."""
+    return next((name for name in ("class", "delegateExpression") if entry.get(name)), None)
 
 
 def _is_tsm_kafka_listener(element: etree._Element, listener: etree._Element) -> bool:
@@ -756,7 +761,7 @@ def _listener(
 ) -> Listener | None:
     what = f"{kind} listener"
     event = entry.get("event") or ("start" if kind == "execution" else "create")
-    java = next((a for a in ("class", "delegateExpression") if entry.get(a)), None)
+    java = _java_listener(entry)
     if java:
         ctx.problem(
             element,
