@@ -373,19 +373,19 @@ def start_event(
         ctx, element, trigger, TIMERS_ALLOWED[position], POSITION_WORDS[position]
     ):
         return None
+    if trigger is None and position == "eventSubProcessStart":
+        ctx.problem(
+            element,
+            "the start event of an event sub-process needs a trigger "
+            "(message, timer, error, signal...)",
+        )
+        return None
+    _, outputs = dialects.io_mappings(ctx, element)
     if trigger is None:
-        if position == "eventSubProcessStart":
-            ctx.problem(
-                element,
-                "the start event of an event sub-process needs a trigger "
-                "(message, timer, error, signal...)",
-            )
-            return None
-        _, outputs = dialects.io_mappings(ctx, element)
         return StartEvent.model_validate({**common, "outputs": outputs})
     interrupting = element.get("isInterrupting", "true").strip().lower() != "false"
     return TriggeredStartEvent.model_validate(
-        {**common, "trigger": trigger, "interrupting": interrupting}
+        {**common, "trigger": trigger, "interrupting": interrupting, "outputs": outputs or None}
     )
 
 

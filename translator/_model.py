@@ -244,6 +244,10 @@ class TriggeredStartEvent(_Node):
     trigger: EventDefinition
     interrupting: bool = True
     """Only meaningful in an event sub-process."""
+    outputs: tuple[Mapping, ...] | None = None
+    """Evaluated over the trigger's variables (a message's, a signal's, an error's) as it
+    starts; with outputs only the mapped variables reach its scope (Zeebe). None, not empty,
+    when there are none: the content hash leaves None out, so models without keep theirs."""
 
 
 class EndEvent(_Node):

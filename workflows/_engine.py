@@ -274,6 +274,10 @@ class Engine:
         self.definition = definition
         self.pin = pin
         self.root = Scope(key="process", kind="process", container=definition, variables=variables)
+        start_event = options.start_event or definition.start_event
+        start = definition.nodes.get(start_event) if start_event else None
+        if options.continuation is None and _maps_its_trigger(start):
+            self.root.variables, self.root.trigger = {}, variables
         self.active: dict[str, ElementInstance] = {}
         self.completed: deque[CompletedElement] = deque(maxlen=COMPLETED_TRAIL_LIMIT)
         self.completed_count = 0
@@ -288,7 +292,6 @@ class Engine:
         """Where the token continues inside the innermost re-entered sub-process."""
         self.runs = 1
         self._next_key = 0
-        start_event = options.start_event or definition.start_event
         self._start: tuple[str, str | None] | None = (start_event, None) if start_event else None
         self.call = options.call
         continuation = options.continuation
@@ -460,6 +463,7 @@ class Engine:
         return (
             set(self.active) == owners
             and not self.incidents
+            and self.root.trigger is None  # the start event has yet to map it
             and not self.waiting.awaiting
             and not self.waiting.subscribed
             and not self.waiting.detached
@@ -620,6 +624,8 @@ class Engine:
             await self.with_incidents(instance, lambda: self.broadcast_signal(scope, node, signal))
         elif isinstance(node, PassThroughTask) and (node.inputs or node.outputs):
             await self.with_incidents(instance, lambda: self._map_only(scope, node, instance))
+        elif isinstance(node, TriggeredStartEvent) and node.outputs:
+            await self.with_incidents(instance, lambda: self._map_trigger(scope, node, instance))
         elif isinstance(node, StartEvent) and node.outputs:  # they set its scope's variables
             outputs = node.outputs
             await self.with_incidents(
@@ -864,6 +870,17 @@ class Engine:
         """A plain task or none throw event only maps variables: its inputs are local, its
         outputs propagate (Zeebe)."""
         self._complete_with(self._local_scope(scope, instance, node.inputs), node.outputs, {})
+
+    async def _map_trigger(
+        self, scope: Scope, node: TriggeredStartEvent, instance: ElementInstance
+    ) -> None:
+        """A start event with output mappings: they pick from the variables of what started
+        its scope, which reach the scope only through them (Zeebe). Kept until they applied,
+        so a resolved incident evaluates them again."""
+        assert node.outputs
+        local = self._local_scope(scope, instance, ())
+        self._complete_with(local, node.outputs, scope.trigger or {})
+        scope.trigger = None
 
     # --- gateways -----------------------------------------------------------------------------
 
@@ -1120,7 +1137,10 @@ class Engine:
         tokens are gone, a non-interrupting one as one more token of the scope)."""
         instance = self.enter(scope, handler)
         child = scope.child(instance.key, "eventSubProcess", container=handler, owner_id=handler.id)
-        child.propagate(variables)
+        if _maps_its_trigger(handler.nodes[handler.start_event]):
+            child.trigger = dict(variables)
+        else:
+            child.propagate(variables)
         try:
             # Start listener variables are the event sub-process's own; end ones go outside.
             await self._run_listeners("start", handler.job_listeners, instance, child, handler)
@@ -2028,6 +2048,11 @@ def _is_whole_number(value: Any) -> bool:
     if isinstance(value, bool):
         return False
     return isinstance(value, int) or (isinstance(value, float) and value.is_integer())
+
+
+def _maps_its_trigger(start: FlowNode | None) -> bool:
+    """Whether ``start`` has output mappings for the variables of what triggers it."""
+    return isinstance(start, TriggeredStartEvent) and bool(start.outputs)
 
 
 def _is_link(node: IntermediateCatchEvent | ReceiveTask) -> bool:

@@ -52,6 +52,9 @@ class Scope:
     """Per gateway, tokens arrived per incoming flow and not yet joined."""
     timer_progress: dict[str, TimerSchedule] = field(default_factory=dict)
     """Per timer event sub-process, what is left of its schedule."""
+    trigger: dict[str, Any] | None = None
+    """The variables of the message, signal or error that started this scope, kept apart
+    until its start event's output mappings pick from them (only when it has some)."""
 
     # --- variables ----------------------------------------------------------------------------
 
