@@ -32,6 +32,9 @@ class CompileContext:
     root: etree._Element | None = None
     templates: Mapping[str, KafkaTaskTemplate] = field(default_factory=dict)
     """Kafka Task templates models may name (``camunda:modelerTemplate``)."""
+    compensation: bool = False
+    """Whether a compensation event definition was read: only then are scopes checked for
+    compensation's rules (most models have none, and the check reads every element)."""
     _all_ids: set[str] | None = field(default=None, repr=False)
     _problem_ids: set[str | None] = field(default_factory=set, repr=False)
     """The element ids of ``problems`` (None for a problem of the file), so that asking

@@ -255,6 +255,7 @@ def read_conditional(
 def read_compensation(
     ctx: CompileContext, event: etree._Element, definition: etree._Element, catching: bool
 ) -> EventDefinition | None:
+    ctx.compensation = True
     wait = definition.get("waitForCompletion", "true").strip().lower() != "false"
     return CompensateEventDefinition(
         activity=definition.get("activityRef"), wait_for_completion=wait

@@ -63,7 +63,8 @@ def compile_scope(ctx: CompileContext, scope: etree._Element) -> Scope:
     ]
     flows = _compile_flows(ctx, members, xml_flows, nodes)
     linked = _link(nodes, flows)
-    validate_scope(ctx, members, xml_flows, linked, flows)
+    in_event_sub_process = scope.get("triggeredByEvent", "").strip().lower() == "true"
+    validate_scope(ctx, members, xml_flows, linked, flows, event_sub_process=in_event_sub_process)
     return Scope(linked, flows)
 
 

@@ -63,14 +63,19 @@ def validate_scope(
     xml_flows: list[XmlFlow],
     nodes: dict[str, FlowNode],
     flows: dict[str, SequenceFlow],
+    *,
+    event_sub_process: bool = False,
 ) -> None:
     """Record every problem of the scope's graph; ``members`` are its flow-node elements by
-    id, ``xml_flows`` its sequence flows as written."""
+    id, ``xml_flows`` its sequence flows as written; ``event_sub_process``: the scope is one
+    (its compensation throw events refer to the activities of the scope around it)."""
     successors: dict[str, list[str]] = {}
     for _, _, source, target in xml_flows:
         successors.setdefault(source, []).append(target)
     _check_gateways(ctx, nodes, flows, xml_flows, successors)
     _check_boundary_events(ctx, members, nodes)
+    if ctx.compensation:
+        _check_compensation(ctx, members, nodes, successors, event_sub_process)
     _check_event_sub_processes(ctx, nodes, successors)
     _check_links(ctx, nodes)
     _check_reachability(ctx, members, successors)
@@ -162,6 +167,96 @@ def _check_boundary_events(
                 f"boundary event is attached to {node.attached_to!r}, a "
                 f"{local_name(attached.tag)}; only activities can have boundary events",
             )
+
+
+def _check_compensation(
+    ctx: CompileContext,
+    members: dict[str, etree._Element],
+    nodes: dict[str, FlowNode],
+    successors: dict[str, list[str]],
+    event_sub_process: bool,
+) -> None:
+    """Compensation boundary events name a handler next to them by an association; handlers
+    are started only by compensation; a throw event's ``activityRef`` is an activity of its
+    scope (of the scope around it, in an event sub-process) that can be compensated."""
+    compensable = set()
+    for node in nodes.values():
+        if node.kind == "boundaryEvent" and node.trigger.kind == "compensation":
+            compensable.add(node.attached_to)
+            _check_compensation_boundary(ctx, members, node, successors)
+    targets = set(successors).union(*successors.values())
+    for element_id, element in members.items():
+        if element.get("isForCompensation") == "true" and element_id in targets:
+            ctx.problem(
+                element,
+                "a compensation handler (isForCompensation) is started by compensation only: "
+                "remove its sequence flows",
+            )
+    throws = [] if event_sub_process else list(nodes.values())
+    for node in nodes.values():
+        if node.kind == "eventSubProcess":
+            throws.extend(node.nodes.values())
+    for node in throws:
+        result = getattr(node, "result", None)
+        if result is not None and result.kind == "compensation" and result.activity:
+            _check_compensated_activity(ctx, members, node, result.activity, compensable)
+
+
+def _check_compensation_boundary(
+    ctx: CompileContext,
+    members: dict[str, etree._Element],
+    boundary: FlowNode,
+    successors: dict[str, list[str]],
+) -> None:
+    handler = getattr(boundary, "compensation_handler", None)
+    if boundary.id in successors:
+        _problem(
+            ctx,
+            boundary,
+            "a compensation boundary event has no outgoing sequence flows: connect it to its "
+            "handler by an association",
+        )
+    if handler is None:
+        _problem(
+            ctx,
+            boundary,
+            "compensation boundary event has no handler: connect it by an association to an "
+            'activity next to it marked isForCompensation="true"',
+        )
+    elif handler not in members:
+        where = "in another scope" if handler in ctx.all_ids else "unknown"
+        _problem(ctx, boundary, f"compensation handler {handler!r} is {where}; put it next to it")
+    elif members[handler].get("isForCompensation") != "true":
+        _problem(
+            ctx,
+            boundary,
+            f'compensation handler {handler!r} is not marked isForCompensation="true"',
+        )
+
+
+def _check_compensated_activity(
+    ctx: CompileContext,
+    members: dict[str, etree._Element],
+    throw: FlowNode,
+    activity: str,
+    compensable: set[str],
+) -> None:
+    element = members.get(activity)
+    if element is None:
+        where = "in another scope" if activity in ctx.all_ids else "unknown"
+        _problem(
+            ctx,
+            throw,
+            f"compensation activityRef {activity!r} is {where}; it must be an activity of the "
+            "throw event's scope",
+        )
+    elif activity not in compensable and element.tag != SUB_PROCESS:
+        _problem(
+            ctx,
+            throw,
+            f"compensation activityRef {activity!r} has no compensation boundary event: "
+            "there is nothing to compensate",
+        )
 
 
 def _check_event_sub_processes(

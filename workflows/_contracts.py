@@ -342,6 +342,20 @@ class Incident(_Wire):
 COMPLETED_TRAIL_LIMIT = 1_000
 
 
+class Compensable(_Wire):
+    """A completed activity that a compensation throw event may still undo (used once).
+
+    An activity with a compensation boundary event leaves one with its ``handler`` each time
+    it completes; an embedded or event sub-process that completes holding some leaves one
+    with them as ``inner`` and its own variables then (Zeebe's snapshot: the handlers inside
+    still see them)."""
+
+    element_id: str
+    handler: str | None = None
+    variables: dict[str, Any] | None = None
+    inner: list[Compensable] = Field(default_factory=list)
+
+
 class ScopeFrame(_Wire):
     """A sub-process (or standard loop) instance a continued run re-enters on its way to the
     token."""
@@ -356,6 +370,8 @@ class ScopeFrame(_Wire):
     run goes on with the next one."""
     items: list[Any] | None = None
     """A sequential multi-instance activity: its input collection, as evaluated at its start."""
+    compensable: list[Compensable] = Field(default_factory=list)
+    """The sub-process's completed activities a compensation throw event may still undo."""
 
 
 class Continuation(_Wire):
@@ -377,6 +393,8 @@ class Continuation(_Wire):
     abandoned_correlations: dict[str, str] = Field(default_factory=dict)
     timers: dict[str, dict[str, Any]] = Field(default_factory=dict)
     """What is left of the process's timer event sub-process schedules."""
+    compensable: list[Compensable] = Field(default_factory=list)
+    """The process's completed activities a compensation throw event may still undo."""
     call: CallContext | None = None
     runs: int = 1
 

@@ -51,6 +51,7 @@ with workflow.unsafe.imports_passed_through():
         MAX_JOB_RETRIES,
         BoundaryEvent,
         CallActivity,
+        CompensateEventDefinition,
         ConditionalEventDefinition,
         EndEvent,
         ErrorEventDefinition,
@@ -100,6 +101,7 @@ with workflow.unsafe.imports_passed_through():
         escalation_catches,
         find_catcher,
     )
+    from workflows._compensation import compensate, handed_up, record_completion
     from workflows._concurrency import while_running
     from workflows._contracts import (
         BPMN_ERROR_TYPE,
@@ -119,6 +121,7 @@ with workflow.unsafe.imports_passed_through():
         USER_TASK_HEADER_PREFIX,
         BpmnErrorDetails,
         CallContext,
+        Compensable,
         CompletedElement,
         Continuation,
         CorrelatedMessage,
@@ -283,6 +286,9 @@ class Engine:
         self.completed_count = 0
         self.incidents: dict[str, Incident] = {}
         self.waiting = _Waiting()
+        self._handed_up: dict[str, Compensable] = {}
+        """Records of sub-process instances that finished their scope, by instance key: kept
+        for compensation once the sub-process completes (see ``_compensation``)."""
         self.continue_at: tuple[str, str | None] | None = None
         self.continue_chain: list[ScopeFrame] = []
         self._resume: deque[ScopeFrame] = deque()
@@ -315,6 +321,7 @@ class Engine:
         self.root.timer_progress = {
             k: TimerSchedule.from_json(v) for k, v in continuation.timers.items()
         }
+        self.root.compensable = list(continuation.compensable)
         self.call = continuation.call
         self.runs = continuation.runs + 1
 
@@ -364,6 +371,7 @@ class Engine:
             consumed_correlations=list(self.waiting.consumed),
             abandoned_correlations=self.waiting.abandoned,
             timers={k: v.to_json() for k, v in self.root.timer_progress.items()},
+            compensable=self.root.compensable,
             call=self.call,
             runs=self.runs,
         )
@@ -482,6 +490,7 @@ class Engine:
                 variables=level.variables,
                 join_arrivals=level.join_arrivals,
                 timers={k: v.to_json() for k, v in level.timer_progress.items()},
+                compensable=level.compensable,
             )
             for level in reversed(list(scope.chain()))
             if level.kind == "subProcess"
@@ -558,6 +567,7 @@ class Engine:
                 taken = await self._with_boundary_timers(scope, node, instance)
         except ErrorThrown as thrown:
             self.leave(instance, "terminated")
+            self._handed_up.pop(instance.key, None)
             if not thrown.catcher.is_boundary_of(scope, node.id):
                 raise
             boundary = thrown.catcher.event
@@ -565,14 +575,17 @@ class Engine:
             return await self._leave_by_boundary(scope, boundary, _caught_variables(thrown))
         except BoundaryTriggered as triggered:
             self.leave(instance, "terminated")
+            self._handed_up.pop(instance.key, None)
             return await self._leave_by_boundary(scope, triggered.boundary, triggered.variables)
         except ContinueAsNewNow:
             raise  # the instance goes on in the next run
         except (Exception, asyncio.CancelledError):
             # Not GeneratorExit: a workflow evicted from the cache closes its coroutines.
             self.leave(instance, "terminated")
+            self._handed_up.pop(instance.key, None)
             raise
         self.leave(instance)
+        record_completion(scope, node, self._handed_up.pop(instance.key, None))
         return taken
 
     async def _behaviour(
@@ -601,6 +614,12 @@ class Engine:
             # Zeebe's message throw and end events: a job, exactly like a send task.
             task = _as_job_task(node)
             await self.with_incidents(instance, lambda: self._run_job(scope, task, instance))
+        elif isinstance(node, IntermediateThrowEvent | ResultEndEvent) and isinstance(
+            node.result, CompensateEventDefinition
+        ):
+            await compensate(self, scope, node.result)
+            if isinstance(node, IntermediateThrowEvent) and (node.inputs or node.outputs):
+                await self.with_incidents(instance, lambda: self._map_only(scope, node, instance))
         elif isinstance(node, ResultEndEvent):
             await self.with_incidents(instance, lambda: self._end_with_result(scope, node))
         elif isinstance(node, IntermediateCatchEvent | ReceiveTask) and not _is_link(node):
@@ -1153,6 +1172,7 @@ class Engine:
             self.leave(instance, "terminated")
             raise
         self.leave(instance)
+        record_completion(scope, handler, handed_up(handler.id, child))
 
     async def _end_with_result(self, scope: Scope, node: ResultEndEvent) -> None:
         result = node.result
@@ -1586,6 +1606,7 @@ class Engine:
             child.variables = frame.variables
             child.join_arrivals = frame.join_arrivals
             child.timer_progress = {k: TimerSchedule.from_json(v) for k, v in frame.timers.items()}
+            child.compensable = list(frame.compensable)
             start = (
                 (self._resume[0].instance.element_id, None) if self._resume else self._resumed_at
             )
@@ -1597,6 +1618,9 @@ class Engine:
                 instance,
                 lambda: self._propagated(scope.flow(), node.outputs, child.visible()),
             )
+        finished = handed_up(node.id, child)
+        if finished is not None:  # kept once the sub-process has completed
+            self._handed_up[instance.key] = finished
 
     async def _mapped_inputs(self, scope: Scope, inputs: Sequence[IoMapping]) -> dict[str, Any]:
         return self._apply_mappings(inputs, scope.visible())

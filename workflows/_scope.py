@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
 from translator import FlowNode, SequenceFlow
+from workflows._contracts import Compensable
 from workflows._timers import TimerSchedule
 
 ScopeKind = Literal["process", "subProcess", "eventSubProcess", "multiInstanceBody", "local"]
@@ -52,6 +53,8 @@ class Scope:
     """Per gateway, tokens arrived per incoming flow and not yet joined."""
     timer_progress: dict[str, TimerSchedule] = field(default_factory=dict)
     """Per timer event sub-process, what is left of its schedule."""
+    compensable: list[Compensable] = field(default_factory=list)
+    """Completed activities of this scope a compensation throw event may still undo."""
     trigger: dict[str, Any] | None = None
     """The variables of the message, signal or error that started this scope, kept apart
     until its start event's output mappings pick from them (only when it has some)."""

@@ -30,6 +30,7 @@ class _Structure:
     container: Container
     reachable: dict[str, frozenset[str]]
     boundaries: dict[str, tuple[BoundaryEvent, ...]]
+    compensation_handlers: dict[str, str]
     event_sub_processes: tuple[EventSubProcess, ...]
 
 
@@ -38,6 +39,11 @@ _CACHE: dict[int, _Structure] = {}
 
 def boundaries_of(container: Container, activity_id: str) -> tuple[BoundaryEvent, ...]:
     return _structure(container).boundaries.get(activity_id, ())
+
+
+def compensation_handler(container: Container, activity_id: str) -> str | None:
+    """The handler of the activity's compensation boundary event, if it has one."""
+    return _structure(container).compensation_handlers.get(activity_id)
 
 
 def event_sub_processes(container: Container) -> tuple[EventSubProcess, ...]:
@@ -73,6 +79,12 @@ def _structure(container: Container) -> _Structure:
         container=container,
         reachable={node_id: _closure(edges, node_id) for node_id in container.nodes},
         boundaries={activity: tuple(events) for activity, events in boundaries.items()},
+        compensation_handlers={
+            event.attached_to: event.compensation_handler
+            for events in boundaries.values()
+            for event in events
+            if event.compensation_handler is not None
+        },
         event_sub_processes=tuple(handlers),
     )
     _CACHE[id(container)] = structure

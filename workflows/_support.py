@@ -8,6 +8,7 @@ instance half-way.
 from __future__ import annotations
 
 from translator import (
+    CompensateEventDefinition,
     EventSubProcess,
     FlowNode,
     IntermediateCatchEvent,
@@ -45,7 +46,7 @@ RUNNABLE_KINDS = frozenset(
         "eventBasedGateway",
     }
 )
-RUNNABLE_RESULTS = frozenset({"terminate", "error", "escalation", "signal"})
+RUNNABLE_RESULTS = frozenset({"terminate", "error", "escalation", "signal", "compensation"})
 """End event results the interpreter runs (a link or none result on a throw event too)."""
 
 
@@ -79,7 +80,8 @@ def _event_reason(node: FlowNode) -> str | None:
         return "cron timer cycles"
     if node.kind == "boundaryEvent":
         assert trigger is not None
-        return None if trigger.kind in RUNNABLE_TRIGGERS else f"{trigger.kind} boundary events"
+        runnable = RUNNABLE_TRIGGERS | {"compensation"}  # kept for compensation, not awaited
+        return None if trigger.kind in runnable else f"{trigger.kind} boundary events"
     if isinstance(node, EventSubProcess):
         start = node.nodes.get(node.start_event)
         kind = start.trigger.kind if isinstance(start, TriggeredStartEvent) else "none"
@@ -88,6 +90,10 @@ def _event_reason(node: FlowNode) -> str | None:
         return f"{node.trigger.kind} start events"
     if isinstance(node, IntermediateThrowEvent | ResultEndEvent) and node.job is not None:
         return None  # a message throw or end event that is a job, like a send task
+    result = getattr(node, "result", None)
+    if isinstance(result, CompensateEventDefinition) and not result.wait_for_completion:
+        return 'compensation throw events with waitForCompletion="false"'
+
     if isinstance(node, ResultEndEvent) and node.result.kind not in RUNNABLE_RESULTS:
         return f"{node.result.kind} end events"
     if (

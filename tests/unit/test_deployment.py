@@ -76,7 +76,9 @@ def test_compiled_but_not_yet_runnable_elements_are_refused_by_name(tmp_path: Pa
     assert "cannot run conditional start events of a process yet" in messages["when_ready"]
 
 
-def test_boundary_events_the_interpreter_cannot_run_yet_are_refused(tmp_path: Path) -> None:
+def test_boundary_events_deploy_and_a_compensation_boundary_needs_its_handler(
+    tmp_path: Path,
+) -> None:
     from tests.helpers.models import ERROR_BOUNDARIES
 
     timer = ERROR_BOUNDARIES.replace(
@@ -92,9 +94,9 @@ def test_boundary_events_the_interpreter_cannot_run_yet_are_refused(tmp_path: Pa
     (tmp_path / "conditional.bpmn").write_text(conditional.replace("error-boundaries", "cond"))
     report = load_definitions(tmp_path, registry=DefinitionRegistry())
     assert sorted(d.id for d in report.deployed) == ["error-boundaries", "timer-boundary"]
-    (problem,) = report.problems
-    assert problem.element_id == "on_any_error"
-    assert "cannot run compensation boundary events yet" in problem.message
+    assert {problem.element_id for problem in report.problems} == {"on_any_error"}
+    messages = " ".join(problem.message for problem in report.problems)
+    assert "compensation boundary event has no handler" in messages
 
 
 COMPENSATION = """<?xml version="1.0" encoding="UTF-8"?>
@@ -124,10 +126,16 @@ COMPENSATION = """<?xml version="1.0" encoding="UTF-8"?>
 """
 
 
-def test_compensation_is_refused_by_name_not_skipped(tmp_path: Path) -> None:
+def test_compensation_deploys_but_not_without_waiting_for_completion(tmp_path: Path) -> None:
     (tmp_path / "saga.bpmn").write_text(COMPENSATION)
+    no_wait = COMPENSATION.replace(
+        '<bpmn:intermediateThrowEvent id="undo">\n      <bpmn:compensateEventDefinition />',
+        '<bpmn:intermediateThrowEvent id="undo">\n'
+        '      <bpmn:compensateEventDefinition waitForCompletion="false" />',
+    )
+    (tmp_path / "no-wait.bpmn").write_text(no_wait.replace('id="saga"', 'id="saga-no-wait"'))
     report = load_definitions(tmp_path, registry=DefinitionRegistry())
-    assert report.deployed == []
-    messages = {problem.element_id: problem.message for problem in report.problems}
-    assert "cannot run compensation boundary events yet" in messages["on_compensate"]
-    assert "cannot run compensation intermediate throw events yet" in messages["undo"]
+    assert [d.id for d in report.deployed] == ["saga"]
+    (problem,) = report.problems
+    assert problem.element_id == "undo"
+    assert 'compensation throw events with waitForCompletion="false"' in problem.message

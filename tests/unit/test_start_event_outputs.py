@@ -28,7 +28,7 @@ def message_start(element_id: str, io: str, extra: str = "") -> str:
     )
 
 
-ORDER_MESSAGE = '<bpmn:message id="msg_order" name="order-placed" />'
+ORDER_MESSAGE = '<bpmn:message id="msg_order" name="mapped-order-placed" />'
 
 MAPPED_MESSAGE_START = model(
     "mapped-order",
@@ -78,7 +78,9 @@ async def test_a_message_start_events_outputs_pick_from_the_message(
     jobs = {"handle_order": lambda job: seen.append(dict(job.variables))}
     async with running_interpreter(client, task_queue, jobs):
         variables = {"order": {"total": 21}, "noise": True}
-        await publish_message(client, "order-placed", "o-1", variables, task_queue=task_queue)
+        await publish_message(
+            client, "mapped-order-placed", "o-1", variables, task_queue=task_queue
+        )
         for _ in range(600):
             if seen:
                 break
