@@ -14,7 +14,7 @@ import pytest
 from temporalio import activity
 from temporalio.client import Client, WorkflowHandle
 from temporalio.service import RPCError
-from temporalio.worker import Worker
+from temporalio.worker import Replayer, Worker
 
 import translator
 from activities import (
@@ -38,6 +38,11 @@ from workflows import (
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples" / "processes"
 ORDER_PROCESS = EXAMPLES / "order-process.bpmn"
+
+
+def replayer() -> Replayer:
+    """Replays histories on the interpreter, as the worker runs it: a determinism check."""
+    return Replayer(workflows=[BpmnInterpreter], workflow_runner=workflow_runner())
 
 
 def problems_of(xml: bytes | str, name: str = "m.bpmn") -> list[translator.Problem]:

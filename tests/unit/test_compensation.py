@@ -13,7 +13,7 @@ from temporalio.testing import WorkflowEnvironment
 
 import translator
 from activities import BpmnError, Job
-from tests.helpers import deploy, problems_of, running_interpreter, start_process
+from tests.helpers import deploy, problems_of, replayer, running_interpreter, start_process
 from tests.helpers.bpmn import (
     chain,
     error,
@@ -68,10 +68,12 @@ class Calls:
 async def run(
     env: WorkflowEnvironment, task_queue: str, process_id: str, jobs: dict[str, Any], **kw: Any
 ) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Run the process to its end; its history must replay (handlers run concurrently)."""
     async with running_interpreter(env.client, task_queue, jobs):
         handle = await start_process(env.client, task_queue, process_id, **kw)
         result = await handle.result()
         state = await handle.query(STATE_QUERY)
+    await replayer().replay_workflow(await handle.fetch_history())
     return result, state
 
 

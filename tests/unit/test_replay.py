@@ -11,21 +11,15 @@ from typing import Any
 import pytest
 from temporalio.client import WorkflowHistory
 from temporalio.testing import WorkflowEnvironment
-from temporalio.worker import Replayer
 
 from activities import BpmnError, Job
-from tests.helpers import ORDER_PROCESS, PublishedRequests, deploy, running_interpreter
+from tests.helpers import ORDER_PROCESS, PublishedRequests, deploy, replayer, running_interpreter
 from tests.helpers.bpmn import chain, error_boundary, events, flow, model, service
 from translator import ProcessDefinition
-from worker import workflow_runner
-from workflows import KAFKA_RESPONSE_SIGNAL, REGISTRY, STATE_QUERY, BpmnInterpreter
+from workflows import KAFKA_RESPONSE_SIGNAL, REGISTRY, STATE_QUERY
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "histories"
 OWN_TIME_SKIPPING_SERVER = True  # the composite process waits on a timer
-
-
-def replayer() -> Replayer:
-    return Replayer(workflows=[BpmnInterpreter], workflow_runner=workflow_runner())
 
 
 async def record_large_order(env: WorkflowEnvironment, task_queue: str) -> WorkflowHistory:
