@@ -34,6 +34,7 @@ from activities import (
     ensure_search_attributes,
     load_definitions,
     make_cancel_instance,
+    make_resolve_decision,
     make_resolve_definition,
     make_start_by_event,
     make_subscribe_message,
@@ -87,6 +88,7 @@ def interpreter_worker(
         workflows=[BpmnInterpreter, StandaloneJobWorkflow, MessageMailbox],
         activities=[
             resolve,
+            make_resolve_decision(),
             publisher.publish,
             make_subscribe_message(client),
             make_start_by_event(

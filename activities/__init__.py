@@ -12,7 +12,12 @@ from activities._connections import (
     connect_temporal,
     temporal_options,
 )
-from activities._definitions import LoadReport, load_definitions, make_resolve_definition
+from activities._definitions import (
+    LoadReport,
+    load_definitions,
+    make_resolve_decision,
+    make_resolve_definition,
+)
 from activities._instances import make_cancel_instance, start_instance
 from activities._jobs import BpmnError, Job, JobFailure, JobWorker, job_activity
 from activities._kafka_publish import KafkaPublisher
@@ -58,6 +63,7 @@ __all__ = [
     "job_activity",
     "load_definitions",
     "make_cancel_instance",
+    "make_resolve_decision",
     "make_resolve_definition",
     "make_start_by_event",
     "make_subscribe_message",

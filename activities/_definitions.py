@@ -1,8 +1,9 @@
-"""Loading a folder of ``.bpmn`` files into the registry, and pinning a version per instance.
+"""Loading a folder of ``.bpmn`` and ``.dmn`` files into the registry, and pinning a version
+per instance (of a process) or per evaluation (of a decision).
 
-Every compiled version is also written to a store folder (``<hash>.json``), and every stored
-version is loaded at start-up, so instances started on an older model replay on it after the
-``.bpmn`` file changed.
+Every compiled version is also written to a store folder (``<hash>.json``; decisions in its
+``decisions`` folder), and every stored version is loaded at start-up, so instances started on
+an older model replay on it after the file changed.
 """
 
 from __future__ import annotations
@@ -15,17 +16,20 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from translator import (
+    DecisionGraph,
     KafkaTaskTemplate,
     Problem,
     ProcessDefinition,
     TranslationError,
     TriggeredStartEvent,
+    compile_dmn_file,
     compile_file,
     parse_template,
 )
 from workflows import (
     DEFAULT_CONTINUE_AS_NEW_AFTER_EVENTS,
     REGISTRY,
+    RESOLVE_DECISION_ACTIVITY,
     RESOLVE_DEFINITION_ACTIVITY,
     DefinitionPin,
     DefinitionRegistry,
@@ -41,6 +45,8 @@ class LoadReport:
     """What loading a definitions folder found."""
 
     deployed: list[ProcessDefinition] = field(default_factory=list)
+    decisions: list[DecisionGraph] = field(default_factory=list)
+    """The DMN files deployed (each a graph of decisions)."""
     problems: list[Problem] = field(default_factory=list)
     files_with_problems: list[str] = field(default_factory=list)
 
@@ -55,8 +61,9 @@ def load_definitions(
     registry: DefinitionRegistry = REGISTRY,
     templates: Path | None = None,
 ) -> LoadReport:
-    """Compile every ``*.bpmn`` under ``folder`` into ``registry``, with the Kafka Task
-    templates (``*.json``) in ``templates`` (default: ``folder/templates`` if it exists).
+    """Compile every ``*.bpmn`` and ``*.dmn`` under ``folder`` into ``registry``, with the
+    Kafka Task templates (``*.json``) in ``templates`` (default: ``folder/templates`` if it
+    exists).
 
     A broken file is reported (file, element, line) in the returned report and skipped; the
     others still deploy. Nothing is logged but what deployed: the caller says what did not
@@ -65,6 +72,8 @@ def load_definitions(
     report = LoadReport()
     if store is not None:
         _load_stored_versions(store, registry)
+        _load_stored_decisions(store / DECISIONS_FOLDER, registry)
+    _load_decisions(folder, store, registry, report)
     known = load_templates(templates or folder / "templates", report)
     for path in sorted(folder.rglob("*.bpmn")):
         try:
@@ -90,6 +99,31 @@ def load_definitions(
                 path,
             )
     return report
+
+
+DECISIONS_FOLDER = "decisions"
+
+
+def _load_decisions(
+    folder: Path, store: Path | None, registry: DefinitionRegistry, report: LoadReport
+) -> None:
+    for path in sorted(folder.rglob("*.dmn")):
+        try:
+            graph = compile_dmn_file(path)
+        except TranslationError as error:
+            report.problems.extend(error.problems)
+            report.files_with_problems.append(str(path))
+            continue
+        registry.add_decisions(graph)
+        if store is not None:
+            _write_version(store / DECISIONS_FOLDER, graph.content_hash, graph.model_dump_json())
+        report.decisions.append(graph)
+        logger.info(
+            "Deployed decisions %s (version %s) from %s",
+            ", ".join(graph.decisions),
+            graph.content_hash[:12],
+            path,
+        )
 
 
 def load_templates(folder: Path, report: LoadReport) -> dict[str, KafkaTaskTemplate]:
@@ -133,11 +167,15 @@ def _unrunnable_problems(definition: ProcessDefinition) -> list[Problem]:
 
 
 def _store_version(store: Path, definition: ProcessDefinition) -> None:
+    _write_version(store, definition.content_hash, definition.model_dump_json())
+
+
+def _write_version(store: Path, content_hash: str, text: str) -> None:
     store.mkdir(parents=True, exist_ok=True)
-    target = store / f"{definition.content_hash}.json"
+    target = store / f"{content_hash}.json"
     if not target.exists():
         partial = target.with_suffix(".tmp")
-        partial.write_text(definition.model_dump_json())
+        partial.write_text(text)
         partial.replace(target)
 
 
@@ -151,6 +189,18 @@ def _load_stored_versions(store: Path, registry: DefinitionRegistry) -> None:
             logger.warning("Ignoring unreadable stored definition %s: %s", path, error)
             continue
         registry.add(definition, latest=False)
+
+
+def _load_stored_decisions(store: Path, registry: DefinitionRegistry) -> None:
+    if not store.is_dir():
+        return
+    for path in sorted(store.glob("*.json")):
+        try:
+            graph = DecisionGraph.model_validate_json(path.read_bytes())
+        except (OSError, ValueError) as error:
+            logger.warning("Ignoring unreadable stored decisions %s: %s", path, error)
+            continue
+        registry.add_decisions(graph, latest=False)
 
 
 def make_resolve_definition(  # type: ignore[no-untyped-def]
@@ -179,3 +229,22 @@ def make_resolve_definition(  # type: ignore[no-untyped-def]
         ).model_dump(mode="json")
 
     return resolve_definition
+
+
+def make_resolve_decision(registry: DefinitionRegistry = REGISTRY):  # type: ignore[no-untyped-def]
+    """The local activity that pins, for one evaluation, the DMN file holding the latest
+    version of a decision id (a business rule task evaluates the latest, as in Zeebe)."""
+
+    @activity.defn(name=RESOLVE_DECISION_ACTIVITY)
+    async def resolve_decision(decision_id: str) -> str:
+        graph = registry.latest_decision_graph(decision_id)
+        if graph is None:
+            deployed = ", ".join(registry.decision_ids()) or "none"
+            raise ApplicationError(
+                f"no decision {decision_id!r} is deployed; deployed decision ids: {deployed}",
+                type="UnknownDecision",
+                non_retryable=True,
+            )
+        return graph.content_hash
+
+    return resolve_decision

@@ -4,6 +4,7 @@ Public API::
 
     definitions = translator.compile_file("order.bpmn")
     definitions = translator.compile_bytes(data, "order.bpmn")
+    decisions = translator.compile_dmn_file("dish.dmn")  # a DecisionGraph
     # any problem: translator.TranslationError, whose .problems lists every one found
     kinds = {node.kind for node in translator.iter_nodes(definitions[0])}
 """
@@ -19,6 +20,16 @@ from translator._connectors import (
     RETRY_BACKOFF_HEADER,
     parse_retry_backoff,
     timeout_seconds,
+)
+from translator._dmn import compile_dmn_bytes, compile_dmn_file
+from translator._dmn_model import (
+    Decision,
+    DecisionGraph,
+    DecisionInput,
+    DecisionOutput,
+    DecisionRule,
+    DecisionTable,
+    LiteralDecision,
 )
 from translator._errors import BpmnTemporalError, Problem, TranslationError
 from translator._model import (
@@ -94,6 +105,12 @@ __all__ = [
     "CallActivity",
     "CompensateEventDefinition",
     "ConditionalEventDefinition",
+    "Decision",
+    "DecisionGraph",
+    "DecisionInput",
+    "DecisionOutput",
+    "DecisionRule",
+    "DecisionTable",
     "EndEvent",
     "ErrorEventDefinition",
     "EscalationEventDefinition",
@@ -113,6 +130,7 @@ __all__ = [
     "KafkaTaskTemplate",
     "LinkEventDefinition",
     "Listener",
+    "LiteralDecision",
     "LoopActivity",
     "Mapping",
     "MessageEventDefinition",
@@ -136,6 +154,8 @@ __all__ = [
     "TriggeredStartEvent",
     "UserTask",
     "compile_bytes",
+    "compile_dmn_bytes",
+    "compile_dmn_file",
     "compile_file",
     "iter_nodes",
     "parse_retry_backoff",

@@ -499,6 +499,16 @@ DECISION_SOURCES = {
 }
 
 
+def decision_binding(element: etree._Element) -> str:
+    """Which version of its decision a business rule task evaluates: ``latest`` unless
+    ``zeebe:calledDecision bindingType`` or ``camunda:decisionRefBinding`` says otherwise."""
+    extension = first_extension(element, zeebe("calledDecision"))
+    binding = extension.get("bindingType") if extension is not None else None
+    if binding is None:
+        binding = camunda_attribute(element, "decisionRefBinding")
+    return (binding or "").strip() or "latest"
+
+
 def read_source(element: etree._Element, source: Source) -> str | None:
     """The value written at ``source`` (Zeebe first), or None; blank counts as absent."""
     extension = first_extension(element, source.zeebe_element)

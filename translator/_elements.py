@@ -210,6 +210,30 @@ def business_rule_task(
     values = dialects.read_sources(element, dialects.DECISION_SOURCES)
     if "decision_id" not in values:
         return job_task(ctx, element, common)
+    in_zeebe = dialects.first_extension(element, zeebe("calledDecision")) is not None
+    binding = dialects.decision_binding(element)
+    if binding != "latest":
+        # As for call activities: the version store knows no deployments or version tags.
+        ctx.problem(
+            element,
+            f"businessRuleTask binds the {binding!r} version of its decision; only the latest "
+            "version can be evaluated here: remove the binding (or set it to latest)",
+        )
+        return None
+    result_form = None
+    if not in_zeebe:
+        result_form = (dialects.camunda_attribute(element, "mapDecisionResult") or "").strip()
+        result_form = result_form or "resultList"
+        if result_form not in DECISION_RESULT_FORMS:
+            ctx.problem(
+                element,
+                f"camunda:mapDecisionResult {result_form!r} is not one of "
+                f"{', '.join(DECISION_RESULT_FORMS)}",
+            )
+            return None
+    elif "result_variable" not in values:
+        ctx.problem(element, "businessRuleTask needs a resultVariable for its decision's result")
+        return None
     decision = ctx.value_or_expression(element, values["decision_id"], "decision id")
     if decision is None:
         return None
@@ -219,10 +243,15 @@ def business_rule_task(
             **common,
             "decision_id": decision,
             "result_variable": values.get("result_variable"),
+            "result_form": result_form,
             "inputs": inputs,
             "outputs": outputs,
         }
     )
+
+
+DECISION_RESULT_FORMS = ("resultList", "singleResult", "singleEntry", "collectEntries")
+"""Camunda 7's ``camunda:mapDecisionResult``: what of the matched rules the variable holds."""
 
 
 CALLED_ELEMENT_READERS = (dialects.zeebe_called_element, dialects.camunda_called_element)

@@ -368,6 +368,11 @@ class BusinessRuleTask(_Node):
     kind: Literal["businessRuleTask"] = "businessRuleTask"
     decision_id: Expression
     result_variable: str | None = None
+    result_form: Literal["resultList", "singleResult", "singleEntry", "collectEntries"] | None = (
+        None
+    )
+    """Camunda 7's ``camunda:mapDecisionResult`` (its default, ``resultList``, when the task
+    is Camunda 7's); None: Zeebe's result, the decision's output value."""
     inputs: tuple[Mapping, ...] = ()
     outputs: tuple[Mapping, ...] = ()
 

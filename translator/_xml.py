@@ -27,7 +27,18 @@ _FEW_BANGS = 64
 
 
 def parse_definitions(ctx: CompileContext, data: bytes) -> etree._Element | None:
-    """The ``<definitions>`` root of ``data``, or None with the problem recorded."""
+    """The BPMN ``<definitions>`` root of ``data``, or None with the problem recorded."""
+    root = parse_xml(ctx, data)
+    if root is not None and root.tag != bpmn("definitions"):
+        ctx.problem(
+            root, f"root element is <{local_name(root.tag)}>, expected BPMN 2.0 <definitions>"
+        )
+        return None
+    return root
+
+
+def parse_xml(ctx: CompileContext, data: bytes) -> etree._Element | None:
+    """The root element of ``data``, read safely, or None with the problem recorded."""
     if len(data) > MAX_FILE_BYTES:
         ctx.problem(None, f"file is larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB")
         return None
@@ -42,11 +53,6 @@ def parse_definitions(ctx: CompileContext, data: bytes) -> etree._Element | None
         return None
     if _too_deep(root):
         ctx.problem(root, f"elements are nested more than {MAX_DEPTH} levels deep")
-        return None
-    if root.tag != bpmn("definitions"):
-        ctx.problem(
-            root, f"root element is <{local_name(root.tag)}>, expected BPMN 2.0 <definitions>"
-        )
         return None
     return root
 

@@ -39,6 +39,9 @@ SUBSCRIBE_MESSAGE_ACTIVITY = "bpmn.subscribe_message"
 CANCEL_INSTANCE_ACTIVITY = "bpmn.cancel_instance"
 """Local activity behind the ``cancel`` update: asks Temporal to cancel the instance (a
 workflow cannot request its own cancellation through an external handle on a real server)."""
+RESOLVE_DECISION_ACTIVITY = "bpmn.resolve_decision"
+"""Local activity: the content hash of the DMN file holding the latest version of a decision
+id (recorded in the history, so a replay evaluates the same version)."""
 START_BY_EVENT_ACTIVITY = "bpmn.start_by_event"
 """Local activity of a mailbox: start the processes whose start event a message or signal
 triggers (the worker's registry knows them)."""
@@ -327,6 +330,8 @@ IncidentType = Literal[
     "CALLED_ELEMENT_FAILED",
     "EXTRACT_VALUE_ERROR",
     "MESSAGE_CORRELATION_FAILED",
+    "CALLED_DECISION_ERROR",
+    "DECISION_EVALUATION_ERROR",
 ]
 
 

@@ -50,9 +50,11 @@ with workflow.unsafe.imports_passed_through():
     from translator import (
         MAX_JOB_RETRIES,
         BoundaryEvent,
+        BusinessRuleTask,
         CallActivity,
         CompensateEventDefinition,
         ConditionalEventDefinition,
+        DecisionGraph,
         EndEvent,
         ErrorEventDefinition,
         EscalationEventDefinition,
@@ -117,6 +119,7 @@ with workflow.unsafe.imports_passed_through():
         KAFKA_PUBLISH_ACTIVITY,
         KAFKA_TOPIC_HEADER,
         OWNER_TYPE_VARIABLE,
+        RESOLVE_DECISION_ACTIVITY,
         SUBSCRIBE_MESSAGE_ACTIVITY,
         USER_TASK_HEADER_PREFIX,
         BpmnErrorDetails,
@@ -141,7 +144,9 @@ with workflow.unsafe.imports_passed_through():
         business_key_of,
         make_correlation_id,
     )
+    from workflows._decisions import DecisionFailure, DecisionResult, evaluate_decision
     from workflows._multi_instance import run_multi_instance
+    from workflows._registry import REGISTRY
     from workflows._scope import Scope
     from workflows._structure import boundaries_of, can_reach, event_sub_processes
     from workflows._timers import TimerSchedule, TimerValueError, schedule
@@ -598,6 +603,8 @@ class Engine:
             await self.with_incidents(instance, lambda: self._run_kafka_task(scope, node, instance))
         elif isinstance(node, ScriptTask):
             await self.with_incidents(instance, lambda: self._run_script(scope, node, instance))
+        elif isinstance(node, BusinessRuleTask):
+            await self.with_incidents(instance, lambda: self._run_decision(scope, node, instance))
         elif isinstance(node, ExclusiveGateway):
             return [await self.with_incidents(instance, lambda: self._choose_flow(scope, node))]
         elif isinstance(node, InclusiveGateway):
@@ -900,6 +907,43 @@ class Engine:
         local = self._local_scope(scope, instance, ())
         self._complete_with(local, node.outputs, scope.trigger or {})
         scope.trigger = None
+
+    # --- business rule tasks (DMN) -------------------------------------------------------------
+
+    async def _run_decision(
+        self, scope: Scope, node: BusinessRuleTask, instance: ElementInstance
+    ) -> None:
+        """Evaluate the latest version of the task's decision in the workflow (it is pure);
+        its result is the result variable, which the output mappings see (Zeebe)."""
+        local = self._local_scope(scope, instance, node.inputs)
+        variables = local.visible()
+        decision_id = self._evaluated_name(node.decision_id, variables, "the decision id")
+        graph = await self._latest_decisions(decision_id)
+        try:
+            result = evaluate_decision(graph, decision_id, variables, self._evaluation_context())
+        except DecisionFailure as failure:
+            raise IncidentRaised("DECISION_EVALUATION_ERROR", failure.message) from None
+        value = _decision_value(node, decision_id, result)
+        produced = {node.result_variable: value} if node.result_variable else {}
+        self._complete_with(local, node.outputs, produced)
+
+    async def _latest_decisions(self, decision_id: str) -> DecisionGraph:
+        """The DMN file holding the latest version of ``decision_id``, pinned for this
+        evaluation by a local activity (a replay reads the recorded answer)."""
+        try:
+            content_hash: str = await workflow.execute_local_activity(
+                RESOLVE_DECISION_ACTIVITY,
+                decision_id,
+                start_to_close_timeout=timedelta(seconds=10),
+                retry_policy=RetryPolicy(maximum_attempts=3),
+            )
+        except ActivityError as error:
+            raise IncidentRaised("CALLED_DECISION_ERROR", _failure_message(error)) from None
+        graph = REGISTRY.decision_graph(content_hash)
+        if graph is None:
+            # Not an incident: fail this workflow task, so a worker that has the version runs it.
+            raise RuntimeError(f"decisions version {content_hash[:12]} are not loaded here")
+        return graph
 
     # --- gateways -----------------------------------------------------------------------------
 
@@ -2246,6 +2290,38 @@ def _header_text(value: Any) -> str:
     if isinstance(value, list):
         return json.dumps(value)
     return str(value)
+
+
+def _decision_value(node: BusinessRuleTask, decision_id: str, result: DecisionResult) -> Any:
+    """The value of the result variable: Zeebe's decision output, or what Camunda 7's
+    ``camunda:mapDecisionResult`` picks from the matched rules (an incident if it cannot)."""
+    rules = result.rules
+    form = node.result_form
+    if form is None:
+        return result.value
+    if form == "resultList":
+        return rules
+    if form == "collectEntries":
+        if any(len(rule) != 1 for rule in rules):
+            raise _mapping_failed(decision_id, form, "a result has several outputs")
+        return [next(iter(rule.values())) for rule in rules]
+    if len(rules) > 1:
+        raise _mapping_failed(decision_id, form, f"{len(rules)} rules matched")
+    if form == "singleResult":
+        return rules[0] if rules else None
+    if not rules:  # singleEntry
+        return None
+    if len(rules[0]) != 1:
+        raise _mapping_failed(decision_id, form, "the result has several outputs")
+    return next(iter(rules[0].values()))
+
+
+def _mapping_failed(decision_id: str, form: str, why: str) -> IncidentRaised:
+    return IncidentRaised(
+        "DECISION_EVALUATION_ERROR",
+        f"decision {decision_id!r}: camunda:mapDecisionResult {form!r} cannot hold the "
+        f"result: {why}",
+    )
 
 
 def _element_type(node: FlowNode) -> str:

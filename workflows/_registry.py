@@ -10,16 +10,19 @@ from __future__ import annotations
 
 import threading
 
-from translator import ProcessDefinition
+from translator import DecisionGraph, ProcessDefinition
 
 
 class DefinitionRegistry:
-    """Definitions by content hash, plus which hash is the latest of each process id."""
+    """Definitions by content hash, plus which hash is the latest of each process id; and
+    likewise the DMN decision graphs, and which graph holds the latest of each decision id."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._by_hash: dict[str, ProcessDefinition] = {}
         self._latest: dict[str, str] = {}
+        self._graphs: dict[str, DecisionGraph] = {}
+        self._latest_decisions: dict[str, str] = {}
 
     def add(self, definition: ProcessDefinition, *, latest: bool = True) -> None:
         if not definition.content_hash:
@@ -38,6 +41,28 @@ class DefinitionRegistry:
 
     def process_ids(self) -> list[str]:
         return sorted(self._latest)
+
+    def add_decisions(self, graph: DecisionGraph, *, latest: bool = True) -> None:
+        """Keep a DMN file's decisions; with ``latest``, each of its decision ids now
+        evaluates this version (a later file with the same decision id replaces it)."""
+        if not graph.content_hash:
+            raise ValueError(f"decisions {graph.id!r} have no content hash")
+        with self._lock:
+            self._graphs[graph.content_hash] = graph
+            if latest:
+                for decision_id in graph.decisions:
+                    self._latest_decisions[decision_id] = graph.content_hash
+
+    def decision_graph(self, content_hash: str) -> DecisionGraph | None:
+        return self._graphs.get(content_hash)
+
+    def latest_decision_graph(self, decision_id: str) -> DecisionGraph | None:
+        """The latest graph holding ``decision_id``."""
+        content_hash = self._latest_decisions.get(decision_id)
+        return self._graphs.get(content_hash) if content_hash else None
+
+    def decision_ids(self) -> list[str]:
+        return sorted(self._latest_decisions)
 
     def remove_latest(self, process_id: str) -> None:
         """Stop starting new instances of a process; running ones keep their version."""

@@ -28,6 +28,7 @@ RUNNABLE_KINDS = frozenset(
         "job",
         "userTask",
         "scriptTask",
+        "businessRuleTask",
         "kafkaTask",
         "callActivity",
         "exclusiveGateway",

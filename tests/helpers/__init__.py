@@ -20,6 +20,7 @@ import translator
 from activities import (
     job_activity,
     make_cancel_instance,
+    make_resolve_decision,
     make_resolve_definition,
     make_start_by_event,
     make_subscribe_message,
@@ -105,6 +106,7 @@ async def running_interpreter(
 
     activities = [
         make_resolve_definition(continue_as_new_after_events=continue_as_new_after_events),
+        make_resolve_decision(),
         subscribe_and_remember,
         make_start_by_event(
             client, REGISTRY, continue_as_new_after_events=continue_as_new_after_events

@@ -1,0 +1,277 @@
+"""DMN decisions: compiling DMN files (what is refused, and how it is said), FEEL unary tests,
+and evaluating decision tables (every hit policy) and literal expressions with the decisions
+they require."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import translator
+from tests.helpers.dmn import dmn, literal, table
+from translator.expressions import ExpressionSyntaxError, evaluate
+from translator.expressions._unary_tests import compile_unary_tests
+from workflows._decisions import DecisionFailure, evaluate_decision
+
+DINNER = Path(__file__).resolve().parents[1] / "fixtures" / "dmn" / "dinner.dmn"
+
+
+def decide(xml: str, decision_id: str, **variables: Any) -> Any:
+    graph = translator.compile_dmn_bytes(xml.encode(), "d.dmn")
+    return evaluate_decision(graph, decision_id, variables).value
+
+
+def refusals(xml: str) -> list[str]:
+    with pytest.raises(translator.TranslationError) as refused:
+        translator.compile_dmn_bytes(xml.encode(), "d.dmn")
+    return [f"[{p.element_id}] {p.message}" for p in refused.value.problems]
+
+
+# --- unary tests -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("tests", "value", "passes"),
+    [
+        ("-", 5, True),
+        ("", None, True),
+        ("< 10", 5, True),
+        ("< 10", 15, False),
+        ('"Fall","Winter"', "Winter", True),
+        ('"Fall","Winter"', "Spring", False),
+        ("[1..5]", 5, True),
+        ("(1..5)", 5, False),
+        ("> 10, < 0", -1, True),
+        ('not("Fall")', "Fall", False),
+        ('not("Fall")', "Winter", True),
+        ("not(< 5, > 10)", 7, True),
+        ("limit", 3, True),
+        ("? > limit", 4, True),
+        ("? > limit", 2, False),
+        ('starts with(?, "A")', "Anna", True),
+        ("true", True, True),
+        ("true", "true", False),
+        ("null", None, True),
+        ("< 10", "text", False),
+    ],
+)
+def test_unary_tests_pass_as_feel_says(tests: str, value: Any, passes: bool) -> None:
+    verdict = evaluate(compile_unary_tests(tests), {"?": value, "limit": 3})
+    assert (verdict is True) is passes  # null (types that do not compare) does not pass
+
+
+@pytest.mark.parametrize(
+    ("tests", "column", "message"),
+    [
+        ("< ", 2, "end too early"),
+        ('"a" "b"', 5, "expected ')'"),
+        ("  >= 1 +", 9, "end too early"),
+        ("a ? b", 3, "found '?'"),
+    ],
+)
+def test_bad_unary_tests_say_where(tests: str, column: int, message: str) -> None:
+    with pytest.raises(ExpressionSyntaxError) as refused:
+        compile_unary_tests(tests)
+    assert refused.value.column == column
+    assert message in refused.value.message
+
+
+# --- evaluating --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("month", "guests", "children", "dish", "beverages"),
+    [
+        (10, 4, False, "Spareribs", ["Aecht Schlenkerla Rauchbier", "Water"]),
+        (1, 10, True, "Stew", ["Guiness", "Apple Juice", "Water"]),
+        (4, 6, False, "Steak", ["Pinot Noir", "Water"]),
+    ],
+)
+def test_a_modelers_file_evaluates_with_its_required_decisions(
+    month: int, guests: int, children: bool, dish: str, beverages: list[str]
+) -> None:
+    graph = translator.compile_dmn_file(DINNER)
+    assert set(graph.decisions) == {"dish", "season", "beverages"}
+    assert graph.decisions["beverages"].required == ("dish",)
+    variables = {"month": month, "guestCount": guests, "guestsWithChildren": children}
+    assert evaluate_decision(graph, "dish", variables).value == dish
+    result = evaluate_decision(graph, "beverages", variables)
+    assert result.value == beverages
+    assert result.rules == [{"beverage": b} for b in beverages]
+
+
+RISK_RULES = [
+    (["< 18"], ['"high"']),
+    (["< 25"], ['"medium"']),
+    (["-"], ['"low"']),
+]
+
+
+@pytest.mark.parametrize(
+    ("hit_policy", "age", "expected"),
+    [
+        ("FIRST", 16, "high"),
+        ("FIRST", 30, "low"),
+        ("RULE ORDER", 16, ["high", "medium", "low"]),
+        ("COLLECT", 20, ["medium", "low"]),
+        ("PRIORITY", 20, "medium"),
+        ("OUTPUT ORDER", 16, ["high", "medium", "low"]),
+    ],
+)
+def test_hit_policies_pick_their_matches(hit_policy: str, age: int, expected: Any) -> None:
+    rules = RISK_RULES if hit_policy != "OUTPUT ORDER" else list(reversed(RISK_RULES))
+    xml = dmn(
+        table(
+            "risk",
+            ["age"],
+            ["risk"],
+            rules,
+            hit_policy=hit_policy,
+            output_values={"risk": '"high","medium","low"'},
+        )
+    )
+    assert decide(xml, "risk", age=age) == expected
+
+
+def test_unique_with_two_matches_and_any_with_different_outputs_fail() -> None:
+    unique = dmn(table("risk", ["age"], ["risk"], RISK_RULES))
+    assert decide(unique, "risk", age=30) == "low"
+    with pytest.raises(DecisionFailure, match="several rules match: risk_r1, risk_r2"):
+        decide(unique, "risk", age=20)
+    any_ = dmn(table("risk", ["age"], ["risk"], RISK_RULES, hit_policy="ANY"))
+    with pytest.raises(DecisionFailure, match="different outputs"):
+        decide(any_, "risk", age=20)
+    same = [(["< 18"], ['"x"']), (["< 25"], ['"x"'])]
+    assert decide(dmn(table("same", ["age"], ["v"], same, hit_policy="ANY")), "same", age=1) == "x"
+
+
+@pytest.mark.parametrize(
+    ("aggregation", "expected"), [("SUM", 60), ("MIN", 10), ("MAX", 30), ("COUNT", 3)]
+)
+def test_collect_aggregates(aggregation: str, expected: int) -> None:
+    rules = [(["-"], ["10"]), (["-"], ["20"]), (["-"], ["30"]), (["> 100"], ["1000"])]
+    xml = dmn(
+        table("fee", ["amount"], ["fee"], rules, hit_policy="COLLECT", aggregation=aggregation)
+    )
+    graph = translator.compile_dmn_bytes(xml.encode(), "d.dmn")
+    result = evaluate_decision(graph, "fee", {"amount": 5})
+    assert result.value == expected
+    assert result.rules == [{"fee": expected}]
+
+
+def test_no_match_several_outputs_and_empty_output_entries() -> None:
+    xml = dmn(
+        table(
+            "offer",
+            ["tier", "amount"],
+            ["discount", "note"],
+            [(['"gold"', ">= 100"], ["0.1", ""]), (['"gold"', "< 100"], ["0.05", '"small"'])],
+        )
+    )
+    assert decide(xml, "offer", tier="gold", amount=150) == {"discount": 0.1, "note": None}
+    assert decide(xml, "offer", tier="silver", amount=150) is None
+    collected = xml.replace('hitPolicy="UNIQUE"', 'hitPolicy="COLLECT"')
+    assert decide(collected, "offer", tier="silver", amount=1) == []
+
+
+def test_a_literal_expression_and_a_chain_of_required_decisions() -> None:
+    xml = dmn(
+        literal("base", "price * quantity"),
+        literal("taxed", "base * 1.2", requires=["base"]),
+        table(
+            "label",
+            ["taxed"],
+            ["label"],
+            [([">= 100"], ['"big"']), (["< 100"], ['"small"'])],
+            requires=["taxed", "base"],
+        ),
+    )
+    assert decide(xml, "taxed", price=10, quantity=5) == 60
+    assert decide(xml, "label", price=10, quantity=10) == "big"
+
+
+def test_an_expression_that_fails_names_the_decision() -> None:
+    xml = dmn(literal("broken", "for i in 1..n return i"))
+    with pytest.raises(DecisionFailure, match="decision 'broken': failed to evaluate"):
+        decide(xml, "broken")
+
+
+def test_an_unknown_decision_lists_the_known_ones() -> None:
+    with pytest.raises(DecisionFailure, match="its decisions: a, b"):
+        decide(dmn(literal("a", "1"), literal("b", "2")), "c")
+
+
+# --- refusing ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("xml", "expected"),
+    [
+        (
+            dmn(literal("a", "1", requires=["b"]), literal("b", "2", requires=["a"])),
+            "[a] decisions require each other in a cycle: a → b → a",
+        ),
+        (dmn(literal("a", "1", requires=["zzz"])), "[a] decision requires 'zzz', which is not"),
+        (
+            dmn(table("t", ["x"], ["y"], [(["< 1", "2"], ['"a"'])])),
+            "[t_r0] rule has 2 input and 1 output entries; the table has 1 inputs and 1 outputs",
+        ),
+        (
+            dmn(table("t", ["x"], ["y"], [(["<< 1"], ['"a"'])])),
+            "input entry is not valid FEEL unary tests",
+        ),
+        (dmn(table("t", ["x +"], ["y"], [])), "input expression is not valid FEEL"),
+        (
+            dmn(table("t", ["x"], ["y"], [], hit_policy="PRIORITY")),
+            "[t_y] hit policy PRIORITY ranks matches by the output values",
+        ),
+        (
+            dmn(table("t", ["x"], ["y"], [], aggregation="SUM")),
+            "[t_table] aggregation 'SUM' needs hit policy COLLECT",
+        ),
+        (dmn(table("t", ["x"], ["y"], [], hit_policy="SOMETIMES")), "'SOMETIMES' is not a DMN"),
+        (
+            dmn(literal("a", "1")).replace(
+                "<literalExpression>", '<literalExpression expressionLanguage="javascript">'
+            ),
+            "literalExpression is written in 'javascript', which cannot be evaluated here",
+        ),
+        (
+            dmn('<decision id="ctx"><context /></decision>'),
+            "[ctx] decision logic <context> is not supported here",
+        ),
+        (
+            dmn(
+                '<decision id="k"><knowledgeRequirement><requiredKnowledge href="#bkm" />'
+                "</knowledgeRequirement><literalExpression><text>1</text></literalExpression>"
+                "</decision>"
+            ),
+            "[k] decision invokes a business knowledge model",
+        ),
+        (dmn(literal("a", "1"), literal("a", "2")), "[a] decision id 'a' is used twice"),
+        (dmn(), "the file has no decision"),
+        (
+            '<?xml version="1.0"?><bpmn:definitions xmlns:bpmn='
+            '"http://www.omg.org/spec/BPMN/20100524/MODEL" />',
+            "root element is <definitions>, expected DMN <definitions>",
+        ),
+        (
+            dmn(table("t", ["x"], ["a", "b"], [])).replace(' name="b"', ""),
+            "each output of a table with several outputs needs a name",
+        ),
+    ],
+)
+def test_what_cannot_be_evaluated_is_refused_by_name(xml: str, expected: str) -> None:
+    messages = refusals(xml)
+    assert any(expected in message for message in messages), messages
+
+
+def test_the_content_hash_ignores_where_the_file_lay() -> None:
+    data = DINNER.read_bytes()
+    first = translator.compile_dmn_bytes(data, "a/dinner.dmn")
+    second = translator.compile_dmn_bytes(data, "b/dinner.dmn")
+    assert first.content_hash == second.content_hash
+    changed = translator.compile_dmn_bytes(data.replace(b"Spareribs", b"Ribs"), "dinner.dmn")
+    assert changed.content_hash != first.content_hash
