@@ -937,7 +937,7 @@ class Engine:
                 start_to_close_timeout=timedelta(seconds=10),
                 retry_policy=RetryPolicy(maximum_attempts=3),
             )
-        except ActivityError as error:
+        except (ActivityError, ApplicationError) as error:  # a local activity raises the latter
             raise IncidentRaised("CALLED_DECISION_ERROR", _failure_message(error)) from None
         graph = REGISTRY.decision_graph(content_hash)
         if graph is None:

@@ -65,6 +65,16 @@ def deploy(path_or_xml: Path | str, name: str = "test.bpmn") -> list[translator.
     return definitions
 
 
+def deploy_decisions(path_or_xml: Path | str, name: str = "test.dmn") -> translator.DecisionGraph:
+    """Compile a DMN file (Path) or XML text (str) into the worker's registry."""
+    if isinstance(path_or_xml, Path):
+        graph = translator.compile_dmn_file(path_or_xml)
+    else:
+        graph = translator.compile_dmn_bytes(path_or_xml.encode(), name)
+    REGISTRY.add_decisions(graph)
+    return graph
+
+
 class PublishedRequests:
     """A stand-in for the Kafka publish activity in time-skipping tests: records requests.
 
