@@ -93,9 +93,13 @@ def _check(path: Path) -> int:
     report = load_definitions(folder, registry=DefinitionRegistry())
     if path.is_file():
         report.deployed = [d for d in report.deployed if Path(d.source) == path]
+        report.decisions = [g for g in report.decisions if Path(g.source) == path]
         report.problems = [p for p in report.problems if Path(p.file) == path]
     for definition in report.deployed:
         print(f"ok       {definition.id}  ({definition.source}, {definition.content_hash[:12]})")
+    for graph in report.decisions:
+        decisions = ", ".join(graph.decisions)
+        print(f"ok       decisions {decisions}  ({graph.source}, {graph.content_hash[:12]})")
     for problem in report.problems:
         print(f"problem  {problem}")
     return 1 if report.problems else 0
@@ -242,7 +246,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    check = commands.add_parser("check", help="compile a .bpmn file or folder, list problems")
+    check = commands.add_parser("check", help="compile a .bpmn/.dmn file or folder, list problems")
     check.add_argument("path", type=Path)
 
     start = commands.add_parser("start", help="start an instance; prints its id")

@@ -27,6 +27,18 @@ def test_check_lists_what_deploys_and_what_not(
     assert "problem  " in capsys.readouterr().out
 
 
+def test_check_lists_the_decisions_of_a_dmn_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    dinner = Path(__file__).resolve().parents[1] / "fixtures" / "dmn" / "dinner.dmn"
+    (tmp_path / "dinner.dmn").write_bytes(dinner.read_bytes())
+    assert main(["check", str(tmp_path / "dinner.dmn")]) == 0
+    assert "ok       decisions dish, season, beverages  (" in capsys.readouterr().out
+    (tmp_path / "dinner.dmn").write_bytes(dinner.read_bytes().replace(b"&lt;= 8", b"&lt;="))
+    assert main(["check", str(tmp_path)]) == 1
+    assert "input entry is not valid FEEL unary tests" in capsys.readouterr().out
+
+
 def test_bad_input_is_one_line_and_status_1(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["check", "/no/such/folder"]) == 1
     assert capsys.readouterr().err == "bpmn: /no/such/folder does not exist\n"
