@@ -4,6 +4,7 @@ they require."""
 
 from __future__ import annotations
 
+import random
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +12,7 @@ import pytest
 
 import translator
 from tests.helpers.dmn import dmn, literal, table
+from tests.helpers.fuzz import EDITS, fuzz
 from translator.expressions import ExpressionSyntaxError, evaluate
 from translator.expressions._unary_tests import compile_unary_tests
 from workflows._decisions import DecisionFailure, evaluate_decision
@@ -275,3 +277,68 @@ def test_the_content_hash_ignores_where_the_file_lay() -> None:
     assert first.content_hash == second.content_hash
     changed = translator.compile_dmn_bytes(data.replace(b"Spareribs", b"Ribs"), "dinner.dmn")
     assert changed.content_hash != first.content_hash
+
+
+# --- fuzzing -----------------------------------------------------------------------------------
+
+DMN_TAGS = [
+    "decision",
+    "decisionTable",
+    "input",
+    "inputExpression",
+    "output",
+    "rule",
+    "inputEntry",
+    "outputEntry",
+    "text",
+    "literalExpression",
+    "informationRequirement",
+    "requiredDecision",
+    "variable",
+    "outputValues",
+    "knowledgeRequirement",
+]
+DMN_ATTRIBUTES = ["id", "name", "href", "hitPolicy", "aggregation", "expressionLanguage"]
+
+
+def random_dmn(rng: random.Random, _: bytes) -> bytes:
+    values = ["a", "#a", "COLLECT", "SUM", "PRIORITY", "", "feel", "juel", "RULE ORDER"]
+
+    def element(depth: int) -> str:
+        tag = rng.choice(DMN_TAGS)
+        attributes = " ".join(
+            f'{rng.choice(DMN_ATTRIBUTES)}="{rng.choice(values)}"' for _ in range(rng.randint(0, 3))
+        )
+        children = "".join(element(depth + 1) for _ in range(rng.randint(0, 3 if depth < 4 else 0)))
+        text = rng.choice(["", "&lt; 10", '"a","b"', "x +", "-", "not(", "[1..", "?"])
+        return f"<{tag} {attributes}>{text}{children}</{tag}>"
+
+    return dmn(*(element(0) for _ in range(rng.randint(1, 4)))).encode()
+
+
+def test_fuzzed_decision_files_only_ever_raise_translation_error() -> None:
+    policies = ["UNIQUE", "FIRST", "PRIORITY", "ANY", "COLLECT", "RULE ORDER", "OUTPUT ORDER"]
+    synthesized = dmn(
+        *(
+            table(
+                f"t{index}",
+                ["age", "tier"],
+                ["risk"],
+                [(["< 18", '"gold"'], ['"high"']), (["-", "-"], ['"low"'])],
+                hit_policy=policy,
+                output_values={"risk": '"high","low"'},
+            )
+            for index, policy in enumerate(policies)
+        ),
+        literal("sum", "t0 + 1", requires=["t0"]),
+    )
+    seeds = [DINNER.read_bytes(), synthesized.encode()]
+    ran = fuzz(
+        translator.compile_dmn_bytes,
+        seeds,
+        [*EDITS, random_dmn],
+        seed=20261125,
+        cases=2000,
+        budget_seconds=3.0,
+    )
+    assert ran > 100

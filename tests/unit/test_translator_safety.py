@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from lxml import etree
 
+from tests.helpers.fuzz import EDITS, Mutation, fuzz
 from translator import TranslationError, compile_bytes
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -69,53 +68,6 @@ def test_an_oversized_file_is_refused_before_parsing() -> None:
 
 # --- Fuzzing -----------------------------------------------------------------------------------
 
-Mutation = Callable[[random.Random, bytes], bytes]
-
-
-def flip_bytes(rng: random.Random, data: bytes) -> bytes:
-    mutable = bytearray(data)
-    for _ in range(rng.randint(1, 8)):
-        mutable[rng.randrange(len(mutable))] = rng.randrange(256)
-    return bytes(mutable)
-
-
-def truncate(rng: random.Random, data: bytes) -> bytes:
-    return data[: rng.randrange(len(data))]
-
-
-def _edit_tree(rng: random.Random, data: bytes, duplicate: bool) -> bytes:
-    root = etree.fromstring(data, etree.XMLParser(resolve_entities=False))
-    elements = [e for e in root.iter() if e is not root and isinstance(e.tag, str)]
-    for element in rng.sample(elements, min(len(elements), rng.randint(1, 4))):
-        parent = element.getparent()
-        if parent is None:
-            continue
-        if duplicate:
-            parent.insert(parent.index(element), etree.fromstring(etree.tostring(element)))
-        else:
-            parent.remove(element)
-    return etree.tostring(root)
-
-
-def delete_elements(rng: random.Random, data: bytes) -> bytes:
-    return _edit_tree(rng, data, duplicate=False)
-
-
-def duplicate_elements(rng: random.Random, data: bytes) -> bytes:
-    return _edit_tree(rng, data, duplicate=True)
-
-
-def shuffle_attributes(rng: random.Random, data: bytes) -> bytes:
-    """Swap the values of two attributes somewhere: ids into refs, text into numbers..."""
-    root = etree.fromstring(data, etree.XMLParser(resolve_entities=False))
-    attributed = [e for e in root.iter() if isinstance(e.tag, str) and e.attrib]
-    for _ in range(rng.randint(1, 6)):
-        one, two = rng.choice(attributed), rng.choice(attributed)
-        key_one, key_two = rng.choice(list(one.attrib)), rng.choice(list(two.attrib))
-        one.attrib[key_one], two.attrib[key_two] = two.attrib[key_two], one.attrib[key_one]
-    return etree.tostring(root)
-
-
 TAGS = [
     "process",
     "startEvent",
@@ -159,33 +111,19 @@ def random_xml(rng: random.Random, _: bytes) -> bytes:
     return f"<bpmn:definitions {BPMN_NS.decode()}>{body}</bpmn:definitions>".encode()
 
 
-MUTATIONS: list[Mutation] = [
-    flip_bytes,
-    truncate,
-    delete_elements,
-    duplicate_elements,
-    shuffle_attributes,
-    random_xml,
-]
+MUTATIONS: list[Mutation] = [*EDITS, random_xml]
 FUZZ_CASES = 3000
 FUZZ_BUDGET_SECONDS = 4.0
 
 
 def test_fuzzed_models_only_ever_raise_translation_error() -> None:
-    rng = random.Random(20240601)
     seeds = [path.read_bytes() for path in SEEDS if path.stat().st_size < 200_000]
     assert seeds, "no seed models found"
-    deadline = time.monotonic() + FUZZ_BUDGET_SECONDS
-    for case in range(FUZZ_CASES):
-        if time.monotonic() > deadline:
-            break  # a slow machine runs fewer cases, never a slower suite
-        mutation = rng.choice(MUTATIONS)
-        data = mutation(rng, rng.choice(seeds))
-        try:
-            compile_bytes(data, f"fuzz-{case}.bpmn")
-        except TranslationError as error:
-            assert error.problems
-        except Exception as error:  # any other exception is the bug this test hunts
-            pytest.fail(
-                f"case {case} ({mutation.__name__}) raised {error!r}; input: {data[:2000]!r}"
-            )
+    fuzz(
+        compile_bytes,
+        seeds,
+        MUTATIONS,
+        seed=20240601,
+        cases=FUZZ_CASES,
+        budget_seconds=FUZZ_BUDGET_SECONDS,
+    )
