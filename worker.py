@@ -253,11 +253,12 @@ async def serve(
         bridge = CorrelationBridge(client, config)
         tasks.append(asyncio.create_task(bridge.run()))
     logger.info(
-        "Worker ready on task queue %r at %s (namespace %s); processes: %s",
+        "Worker ready on task queue %r at %s (namespace %s); processes: %s; decisions: %s",
         args.task_queue,
         args.temporal_address,
         args.namespace,
         ", ".join(d.id for d in report.deployed) or "none",
+        ", ".join(d for graph in report.decisions for d in graph.decisions) or "none",
     )
     stopped: asyncio.Task[Any] = asyncio.create_task(stop.wait())
     done, _ = await asyncio.wait([stopped, *tasks], return_when=asyncio.FIRST_COMPLETED)

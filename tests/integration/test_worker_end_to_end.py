@@ -27,6 +27,7 @@ from activities import (
 )
 from tests.conftest import BIN
 from tests.helpers import ORDER_PROCESS, wait_for
+from tests.helpers.bpmn import chain, events, model
 from tests.helpers.models import CATCH_PAYMENT, timer_started
 from tests.helpers.processes import worker_process
 from workflows import CANCEL_UPDATE, STATE_QUERY, make_correlation_id
@@ -48,6 +49,41 @@ BROKEN_BPMN = """<?xml version="1.0" encoding="UTF-8"?>
 """
 
 
+DINNER_DECISIONS = Path(__file__).resolve().parents[1] / "fixtures" / "dmn" / "dinner.dmn"
+SUPPER = model(
+    "supper",
+    events("start", kind="startEvent"),
+    '<bpmn:businessRuleTask id="pick"><bpmn:extensionElements>'
+    '<zeebe:calledDecision decisionId="beverages" resultVariable="drinks" />'
+    "</bpmn:extensionElements></bpmn:businessRuleTask>",
+    events("end"),
+    chain("start", "pick", "end"),
+)
+
+
+def script(element_id: str, expression: str, result: str, extra: str = "") -> str:
+    return (
+        f'<bpmn:scriptTask id="{element_id}"{extra}><bpmn:extensionElements>'
+        f'<zeebe:script expression="{expression}" resultVariable="{result}" />'
+        "</bpmn:extensionElements></bpmn:scriptTask>"
+    )
+
+
+SCRIPTED_SAGA = model(
+    "saga",
+    events("start", kind="startEvent"),
+    script("reserve", "=true", "reserved"),
+    '<bpmn:boundaryEvent id="undo_reserve" attachedToRef="reserve">'
+    "<bpmn:compensateEventDefinition /></bpmn:boundaryEvent>",
+    script("release", "=false", "reserved", ' isForCompensation="true"'),
+    '<bpmn:association id="a" sourceRef="undo_reserve" targetRef="release" />',
+    '<bpmn:intermediateThrowEvent id="roll_back"><bpmn:compensateEventDefinition />'
+    "</bpmn:intermediateThrowEvent>",
+    events("end"),
+    chain("start", "reserve", "roll_back", "end"),
+)
+
+
 @pytest.fixture(scope="module")
 def definitions(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("definitions")
@@ -55,6 +91,9 @@ def definitions(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (folder / "broken.bpmn").write_text(BROKEN_BPMN)
     (folder / "await-payment.bpmn").write_text(CATCH_PAYMENT)
     (folder / "timer-started.bpmn").write_text(timer_started(TIMER_STARTED))
+    shutil.copy(DINNER_DECISIONS, folder / "supper.dmn")
+    (folder / "supper.bpmn").write_text(SUPPER)
+    (folder / "saga.bpmn").write_text(SCRIPTED_SAGA)
     return folder
 
 
@@ -275,7 +314,28 @@ def test_a_broken_model_is_reported_and_the_others_deploy(worker_log: Path) -> N
     log = worker_log.read_text()
     assert "broken.bpmn:5 [no_type]" in log
     assert "has no job type" in log
-    assert "processes: await-payment, order-process" in log
+    assert "processes: await-payment, order-process, saga, supper" in log
+    assert "decisions: dish, season, beverages" in log
+
+
+async def test_a_business_rule_task_evaluates_a_deployed_dmn_file(
+    worker_log: Path, client: Client
+) -> None:
+    variables = {"month": 1, "guestCount": 10, "guestsWithChildren": True}
+    result = await client.execute_workflow(
+        "supper", variables, id=f"supper-{uuid.uuid4()}", task_queue="bpmn"
+    )
+    assert result == {**variables, "drinks": ["Guiness", "Apple Juice", "Water"]}
+
+
+async def test_a_compensation_throw_event_runs_the_handler_of_what_completed(
+    worker_log: Path, client: Client
+) -> None:
+    handle = await client.start_workflow("saga", {}, id=f"saga-{uuid.uuid4()}", task_queue="bpmn")
+    assert await asyncio.wait_for(handle.result(), 60) == {"reserved": False}
+    state = await handle.query(STATE_QUERY)
+    completed = [c["element_id"] for c in state["completed"]]
+    assert completed.index("release") < completed.index("roll_back")
 
 
 def test_strict_refuses_a_folder_with_a_broken_model(definitions: Path) -> None:
