@@ -138,7 +138,7 @@ def _kafka_task(
     request_topic, response_topic = dialects.tsm_topics(fields)
     key = dialects.tsm_field_expression(ctx, element, fields.get("key"), "Kafka key")
     payload = dialects.tsm_field_expression(ctx, element, fields.get("payload"), "Kafka payload")
-    _, outputs = dialects.io_mappings(ctx, element)
+    inputs, outputs = dialects.io_mappings(ctx, element)
     return KafkaTask.model_validate(
         {
             **common,
@@ -146,6 +146,7 @@ def _kafka_task(
             "response_topic": response_topic,
             "key": key,
             "payload": payload,
+            "inputs": inputs or None,
             "outputs": outputs,
             "template": template.id if template is not None else None,
             "payload_defaults": contract.defaults if contract is not None else {},

@@ -324,6 +324,9 @@ class KafkaTask(_Node):
     response_topic: str = KAFKA_DEFAULT_RESPONSE_TOPIC
     key: Expression | None = None
     payload: Expression | None = None
+    inputs: tuple[Mapping, ...] | None = None
+    """Camunda 7 input parameters: local variables the key and payload see (and the outputs).
+    None, not empty, when there are none: the content hash leaves None out."""
     outputs: tuple[Mapping, ...] = ()
     template: str | None = None
     """The Kafka Task template it was made from, if any."""

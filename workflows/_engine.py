@@ -1880,8 +1880,10 @@ class Engine:
             # Made once per element instance, so a retried publish carries the same id.
             correlation_id = make_correlation_id(str(workflow.uuid4()), info.workflow_id)
             instance.details["correlation_id"] = correlation_id
+        # Input parameters are the task's own variables: its key, payload and outputs see them.
+        local = self._local_scope(scope, instance, task.inputs or ())
         if not instance.details.get("published"):
-            await self._publish_request(scope, task, correlation_id)
+            await self._publish_request(local, task, correlation_id)
             instance.details["published"] = True
         waiting = self.waiting
         waiting.awaiting.add(correlation_id)
@@ -1901,7 +1903,6 @@ class Engine:
             waiting.awaiting.discard(correlation_id)
         waiting.consumed.append(correlation_id)
         response = waiting.responses.pop(correlation_id)
-        local = scope.child(instance.key, "local", owner_id=task.id)
         self._complete_with(local, task.outputs, response.body)
 
     async def _publish_request(self, scope: Scope, task: KafkaTask, correlation_id: str) -> None:

@@ -15,6 +15,7 @@ from activities import Job, MessageNotCorrelated
 from bpmn_testing import BpmnTestContext, ClockBlockedError, KafkaRecord, ProcessAssertionError
 from tests.helpers import ORDER_PROCESS
 from tests.helpers.bpmn import chain, error, error_boundary, events, flow, model, service
+from tests.helpers.models import kafka_task_process
 
 pytest_plugins = ["pytester"]
 
@@ -429,3 +430,37 @@ def test_a_job_no_worker_ever_took_does_not_stop_the_next_tests_clock(
     )
 
     pytester.runpytest().assert_outcomes(passed=2)
+
+
+KAFKA_TASK_WITH_PARAMETERS = (
+    kafka_task_process(
+        "refund-over-kafka",
+    )
+    .replace(
+        '<camunda:field name="payload" stringValue="#{#variables.n}" />',
+        '<camunda:field name="payload" stringValue="#{#variables.request}" />'
+        '<camunda:field name="key" stringValue="#{#variables.request.orderId}" />',
+    )
+    .replace(
+        "</camunda:executionListener>",
+        "</camunda:executionListener><camunda:inputOutput>"
+        '<camunda:inputParameter name="request"><camunda:map>'
+        '<camunda:entry key="orderId">${orderId}</camunda:entry>'
+        '<camunda:entry key="kind">refund</camunda:entry></camunda:map></camunda:inputParameter>'
+        '<camunda:outputParameter name="refunded">${status == "done"}</camunda:outputParameter>'
+        "</camunda:inputOutput>",
+    )
+)
+
+
+async def test_a_kafka_tasks_input_parameters_are_its_own_variables(bpmn: BpmnTestContext) -> None:
+    """Camunda 7's rule, which tSM runs on: the key and payload see them, the process never."""
+    bpmn.deploy_xml(KAFKA_TASK_WITH_PARAMETERS)
+    bpmn.kafka.auto_respond("tsm-process-request", {"status": "done"})
+
+    instance = await bpmn.start("refund-over-kafka", orderId=7)
+
+    await instance.assert_completed({"orderId": 7, "refunded": True})
+    [record] = bpmn.kafka.published("tsm-process-request")
+    assert (record.key, record.payload) == ("7", {"orderId": 7, "kind": "refund"})
+    assert "request" not in await instance.variables()
