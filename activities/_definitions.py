@@ -9,8 +9,10 @@ an older model replay on it after the file changed.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
@@ -38,6 +40,7 @@ from workflows import (
 )
 
 logger = logging.getLogger(__name__)
+Stored = TypeVar("Stored", ProcessDefinition, DecisionGraph)
 
 
 @dataclass
@@ -180,27 +183,24 @@ def _write_version(store: Path, content_hash: str, text: str) -> None:
 
 
 def _load_stored_versions(store: Path, registry: DefinitionRegistry) -> None:
-    if not store.is_dir():
-        return
-    for path in sorted(store.glob("*.json")):
-        try:
-            definition = ProcessDefinition.model_validate_json(path.read_bytes())
-        except (OSError, ValueError) as error:
-            logger.warning("Ignoring unreadable stored definition %s: %s", path, error)
-            continue
+    for definition in _stored(store, ProcessDefinition):
         registry.add(definition, latest=False)
 
 
 def _load_stored_decisions(store: Path, registry: DefinitionRegistry) -> None:
+    for graph in _stored(store, DecisionGraph):
+        registry.add_decisions(graph, latest=False)
+
+
+def _stored(store: Path, kind: type[Stored]) -> Iterator[Stored]:
+    """The versions of ``kind`` kept in ``store`` (an unreadable one is logged and skipped)."""
     if not store.is_dir():
         return
     for path in sorted(store.glob("*.json")):
         try:
-            graph = DecisionGraph.model_validate_json(path.read_bytes())
+            yield kind.model_validate_json(path.read_bytes())
         except (OSError, ValueError) as error:
-            logger.warning("Ignoring unreadable stored decisions %s: %s", path, error)
-            continue
-        registry.add_decisions(graph, latest=False)
+            logger.warning("Ignoring unreadable stored version %s: %s", path, error)
 
 
 def make_resolve_definition(  # type: ignore[no-untyped-def]
@@ -216,11 +216,8 @@ def make_resolve_definition(  # type: ignore[no-untyped-def]
     async def resolve_definition(process_id: str) -> dict[str, object]:
         definition = registry.latest(process_id)
         if definition is None:
-            deployed = ", ".join(registry.process_ids()) or "none"
-            raise ApplicationError(
-                f"no BPMN process {process_id!r} is deployed; deployed process ids: {deployed}",
-                type="UnknownProcess",
-                non_retryable=True,
+            raise _not_deployed(
+                "BPMN process", "UnknownProcess", process_id, registry.process_ids()
             )
         return DefinitionPin(
             content_hash=definition.content_hash,
@@ -239,12 +236,18 @@ def make_resolve_decision(registry: DefinitionRegistry = REGISTRY):  # type: ign
     async def resolve_decision(decision_id: str) -> str:
         graph = registry.latest_decision_graph(decision_id)
         if graph is None:
-            deployed = ", ".join(registry.decision_ids()) or "none"
-            raise ApplicationError(
-                f"no decision {decision_id!r} is deployed; deployed decision ids: {deployed}",
-                type="UnknownDecision",
-                non_retryable=True,
-            )
+            raise _not_deployed("decision", "UnknownDecision", decision_id, registry.decision_ids())
         return graph.content_hash
 
     return resolve_decision
+
+
+def _not_deployed(what: str, error_type: str, wanted: str, deployed: list[str]) -> ApplicationError:
+    """Nothing is deployed under ``wanted``: say what is (non-retryable: retrying will not
+    deploy it)."""
+    known = ", ".join(deployed) or "none"
+    return ApplicationError(
+        f"no {what} {wanted!r} is deployed; deployed {what.split()[-1]} ids: {known}",
+        type=error_type,
+        non_retryable=True,
+    )

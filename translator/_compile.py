@@ -11,12 +11,12 @@ from lxml import etree
 
 from translator import _dialects as dialects
 from translator._context import CompileContext
-from translator._errors import Problem, TranslationError
+from translator._errors import TranslationError
 from translator._model import ProcessDefinition
 from translator._namespaces import bpmn
 from translator._scopes import Scope, compile_scope
 from translator._templates import KafkaTaskTemplate
-from translator._xml import MAX_FILE_BYTES, forget_children, parse_definitions
+from translator._xml import MAX_FILE_BYTES, forget_children, parse_definitions, read_model_file
 
 __all__ = ["MAX_FILE_BYTES", "compile_bytes", "compile_file"]
 
@@ -33,12 +33,7 @@ def compile_file(
         TranslationError: the file cannot be read or has problems; ``problems`` lists them all.
     """
     path = Path(path)
-    try:
-        data = path.read_bytes()
-    except OSError as error:
-        raise TranslationError(
-            [Problem(str(path), f"cannot read file: {error.strerror}")]
-        ) from None
+    data = read_model_file(path)
     return compile_bytes(data, str(path), templates=templates)
 
 

@@ -27,9 +27,9 @@ from translator._dmn_model import (
     HitPolicy,
     LiteralDecision,
 )
-from translator._errors import Problem, TranslationError
+from translator._errors import TranslationError
 from translator._namespaces import local_name
-from translator._xml import parse_xml
+from translator._xml import parse_xml, read_model_file
 from translator.expressions import (
     Expression,
     ExpressionEvaluationError,
@@ -97,12 +97,7 @@ def compile_dmn_file(path: str | Path) -> DecisionGraph:
         TranslationError: the file cannot be read or has problems; ``problems`` lists them all.
     """
     path = Path(path)
-    try:
-        data = path.read_bytes()
-    except OSError as error:
-        raise TranslationError(
-            [Problem(str(path), f"cannot read file: {error.strerror}")]
-        ) from None
+    data = read_model_file(path)
     return compile_dmn_bytes(data, str(path))
 
 

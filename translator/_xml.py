@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from pathlib import Path
 from types import MappingProxyType
 
 from lxml import etree
 
 from translator._context import CompileContext
+from translator._errors import Problem, TranslationError
 from translator._namespaces import bpmn, local_name
 
 MAX_FILE_BYTES = 20 * 1024 * 1024
@@ -24,6 +26,16 @@ _DTD_MARKER = re.compile(rb"<!(?:DOCTYPE|ENTITY)")
 _DTD_KEYWORDS = (b"DOCTYPE", b"ENTITY")
 _FEW_BANGS = 64
 """How many ``!`` are looked at one by one before one regex pass looks at the rest."""
+
+
+def read_model_file(path: Path) -> bytes:
+    """The bytes of a model file, or a TranslationError saying why it cannot be read."""
+    try:
+        return path.read_bytes()
+    except OSError as error:
+        raise TranslationError(
+            [Problem(str(path), f"cannot read file: {error.strerror}")]
+        ) from None
 
 
 def parse_definitions(ctx: CompileContext, data: bytes) -> etree._Element | None:

@@ -123,6 +123,14 @@ async def test_camunda_7_tasks_map_the_result_as_map_decision_result_says(
     assert result["outcome"] == expected
 
 
+async def the_incident(handle: Any, incident_type: str) -> dict[str, Any]:
+    """The instance's one incident, once it has it, of ``incident_type``."""
+    state = await wait_for(lambda s: s["incidents"], handle)
+    [incident] = state["incidents"]
+    assert incident["type"] == incident_type
+    return dict(incident)
+
+
 async def test_a_missing_decision_is_an_incident_until_it_is_deployed(
     time_skipping_env: WorkflowEnvironment, task_queue: str
 ) -> None:
@@ -131,9 +139,7 @@ async def test_a_missing_decision_is_an_incident_until_it_is_deployed(
     client = time_skipping_env.client
     async with running_interpreter(client, task_queue, {"serve": lambda job: {}}):
         handle = await start_process(client, task_queue, "fee-process", amount=200)
-        state = await wait_for(lambda s: s["incidents"], handle)
-        [incident] = state["incidents"]
-        assert incident["type"] == "CALLED_DECISION_ERROR"
+        incident = await the_incident(handle, "CALLED_DECISION_ERROR")
         assert f"no decision {decision_id!r} is deployed" in incident["message"]
         deploy_decisions(dmn(literal(decision_id, "amount * 0.01")))
         await handle.execute_update(RESOLVE_INCIDENT_UPDATE, {"incident_key": incident["key"]})
@@ -153,9 +159,7 @@ async def test_a_decision_that_fails_is_an_incident_fixed_by_the_variables(
     client = time_skipping_env.client
     async with running_interpreter(client, task_queue, {"serve": lambda job: {}}):
         handle = await start_process(client, task_queue, "grading", score=95)
-        state = await wait_for(lambda s: s["incidents"], handle)
-        [incident] = state["incidents"]
-        assert incident["type"] == "DECISION_EVALUATION_ERROR"
+        incident = await the_incident(handle, "DECISION_EVALUATION_ERROR")
         assert "hit policy UNIQUE, but several rules match" in incident["message"]
         resolution = {"incident_key": incident["key"], "variables": {"score": 60}}
         await handle.execute_update(RESOLVE_INCIDENT_UPDATE, resolution)
