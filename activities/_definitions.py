@@ -213,12 +213,16 @@ def make_resolve_definition(  # type: ignore[no-untyped-def]
     with the worker settings that shape the instance's history (recorded with it)."""
 
     @activity.defn(name=RESOLVE_DEFINITION_ACTIVITY)
-    async def resolve_definition(process_id: str) -> dict[str, object]:
-        definition = registry.latest(process_id)
+    async def resolve_definition(
+        process_id: str, version_tag: str | None = None
+    ) -> dict[str, object]:
+        definition = registry.latest(process_id, version_tag)
+        if definition is None and version_tag is not None:
+            tags = registry.version_tags(process_id)
+            raise _untagged("BPMN process", "UnknownProcess", process_id, version_tag, tags)
         if definition is None:
-            raise _not_deployed(
-                "BPMN process", "UnknownProcess", process_id, registry.process_ids()
-            )
+            ids = registry.process_ids()
+            raise _not_deployed("BPMN process", "UnknownProcess", process_id, ids)
         return DefinitionPin(
             content_hash=definition.content_hash,
             continue_as_new_after_events=continue_as_new_after_events,
@@ -233,13 +237,27 @@ def make_resolve_decision(registry: DefinitionRegistry = REGISTRY):  # type: ign
     version of a decision id (a business rule task evaluates the latest, as in Zeebe)."""
 
     @activity.defn(name=RESOLVE_DECISION_ACTIVITY)
-    async def resolve_decision(decision_id: str) -> str:
-        graph = registry.latest_decision_graph(decision_id)
+    async def resolve_decision(decision_id: str, version_tag: str | None = None) -> str:
+        graph = registry.latest_decision_graph(decision_id, version_tag)
+        if graph is None and version_tag is not None:
+            tags = registry.decision_version_tags(decision_id)
+            raise _untagged("decision", "UnknownDecision", decision_id, version_tag, tags)
         if graph is None:
             raise _not_deployed("decision", "UnknownDecision", decision_id, registry.decision_ids())
         return graph.content_hash
 
     return resolve_decision
+
+
+def _untagged(
+    what: str, error_type: str, wanted: str, tag: str, tags: list[str]
+) -> ApplicationError:
+    known = ", ".join(tags) or "none"
+    return ApplicationError(
+        f"no version of {what} {wanted!r} is tagged {tag!r}; its version tags: {known}",
+        type=error_type,
+        non_retryable=True,
+    )
 
 
 def _not_deployed(what: str, error_type: str, wanted: str, deployed: list[str]) -> ApplicationError:

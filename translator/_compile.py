@@ -118,6 +118,7 @@ def _compile_process(ctx: CompileContext, process: etree._Element) -> ProcessDef
         nodes={},
         flows={},
         job_listeners=job_listeners,
+        version_tag=dialects.version_tag(process),
     )
     definition = empty.model_copy(update={"nodes": scope.nodes, "flows": scope.flows})
     return definition.with_content_hash()

@@ -499,14 +499,48 @@ DECISION_SOURCES = {
 }
 
 
-def decision_binding(element: etree._Element) -> str:
-    """Which version of its decision a business rule task evaluates: ``latest`` unless
-    ``zeebe:calledDecision bindingType`` or ``camunda:decisionRefBinding`` says otherwise."""
+def decision_binding(element: etree._Element) -> tuple[str, str | None]:
+    """Which version of its decision a business rule task evaluates, and the version tag of
+    a ``versionTag`` binding: ``zeebe:calledDecision bindingType``/``versionTag``, or
+    ``camunda:decisionRefBinding``/``camunda:decisionRefVersionTag`` (default ``latest``)."""
     extension = first_extension(element, zeebe("calledDecision"))
-    binding = extension.get("bindingType") if extension is not None else None
-    if binding is None:
+    if extension is not None and extension.get("bindingType") is not None:
+        binding, tag = extension.get("bindingType"), extension.get("versionTag")
+    else:
         binding = camunda_attribute(element, "decisionRefBinding")
-    return (binding or "").strip() or "latest"
+        tag = camunda_attribute(element, "decisionRefVersionTag")
+    return (binding or "").strip() or "latest", tag
+
+
+def version_tag(element: etree._Element) -> str | None:
+    """A process's or decision's own version tag: ``zeebe:versionTag value`` (Zeebe 8.6+) or
+    ``camunda:versionTag``."""
+    tag = first_extension(element, zeebe("versionTag"))
+    value = tag.get("value") if tag is not None else camunda_attribute(element, "versionTag")
+    return value.strip() or None if value is not None else None
+
+
+def pinned_tag(
+    ctx: CompileContext, element: etree._Element, binding: str, tag: str | None, what: str
+) -> tuple[bool, str | None]:
+    """Whether the binding can run here, and the version tag it pins (None: the latest).
+
+    ``deployment`` and ``version`` bindings are refused: the version store knows no
+    deployments or version numbers, and silently calling the latest would be wrong."""
+    if binding == "latest":
+        return True, None
+    if binding == "versionTag" and tag and tag.strip():
+        return True, tag.strip()
+    if binding == "versionTag":
+        ctx.problem(element, f"{local_name(element.tag)} binds a version tag but names none")
+    else:
+        ctx.problem(
+            element,
+            f"{local_name(element.tag)} binds the {binding!r} version of its {what}; only the "
+            "latest version or a version tag can be used here: set the binding to latest or "
+            "versionTag",
+        )
+    return False, None
 
 
 def read_source(element: etree._Element, source: Source) -> str | None:
@@ -580,7 +614,8 @@ class CalledElement:
     propagate_child: bool
     binding: str = "latest"
     """Which version is called: Zeebe's ``bindingType``, Camunda 7's
-    ``camunda:calledElementBinding``; only ``latest`` runs here."""
+    ``camunda:calledElementBinding``; ``latest`` and ``versionTag`` run here."""
+    version_tag: str | None = None
 
 
 def zeebe_called_element(element: etree._Element) -> CalledElement | None:
@@ -592,7 +627,7 @@ def zeebe_called_element(element: etree._Element) -> CalledElement | None:
     parent = called.get("propagateAllParentVariables", "true").strip().lower() != "false"
     child = called.get("propagateAllChildVariables", "true").strip().lower() != "false"
     binding = (called.get("bindingType") or "latest").strip()
-    return CalledElement(process_id, parent, child, binding)
+    return CalledElement(process_id, parent, child, binding, called.get("versionTag"))
 
 
 def camunda_called_element(element: etree._Element) -> CalledElement | None:
@@ -603,7 +638,8 @@ def camunda_called_element(element: etree._Element) -> CalledElement | None:
     parent = any(e.get("variables") == "all" for e in _extensions_named(element, "in"))
     child = any(e.get("variables") == "all" for e in _extensions_named(element, "out"))
     binding = (camunda_attribute(element, "calledElementBinding") or "latest").strip()
-    return CalledElement(process_id, parent, child, binding)
+    tag = camunda_attribute(element, "calledElementVersionTag")
+    return CalledElement(process_id, parent, child, binding, tag)
 
 
 def _extensions_named(element: etree._Element, name: str) -> list[etree._Element]:

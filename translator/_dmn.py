@@ -28,7 +28,7 @@ from translator._dmn_model import (
     LiteralDecision,
 )
 from translator._errors import TranslationError
-from translator._namespaces import local_name
+from translator._namespaces import camunda, local_name, zeebe
 from translator._xml import parse_xml, read_model_file
 from translator.expressions import (
     Expression,
@@ -59,6 +59,8 @@ HIT_POLICIES: tuple[HitPolicy, ...] = (
 )
 AGGREGATIONS = ("SUM", "MIN", "MAX", "COUNT")
 RANKED = frozenset({"PRIORITY", "OUTPUT ORDER"})
+ZEEBE_VERSION_TAG = zeebe("versionTag")
+CAMUNDA_VERSION_TAG = camunda("versionTag")
 SKIPPED = frozenset(
     {
         "inputData",
@@ -185,8 +187,16 @@ class _Reader:
             name=element.get("name"),
             line=line if isinstance(line, int) else None,
             required=tuple(required),
+            version_tag=self._version_tag(element),
             logic=logic,
         )
+
+    def _version_tag(self, decision: etree._Element) -> str | None:
+        """``zeebe:versionTag value`` among its extension elements, or ``camunda:versionTag``."""
+        extensions = self._first(decision, "extensionElements")
+        tag = extensions.find(ZEEBE_VERSION_TAG) if extensions is not None else None
+        value = tag.get("value") if tag is not None else decision.get(CAMUNDA_VERSION_TAG)
+        return value.strip() or None if value is not None else None
 
     def _logic(self, decision: etree._Element) -> DecisionLogic | None:
         table = self._first(decision, "decisionTable")

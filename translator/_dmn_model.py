@@ -69,6 +69,8 @@ class Decision(_Frozen):
     line: int | None = None
     required: tuple[str, ...] = ()
     """Decisions evaluated first; each one's result is a variable named by its id."""
+    version_tag: str | None = None
+    """``zeebe:versionTag`` / ``camunda:versionTag``: business rule tasks may bind to it."""
     logic: DecisionLogic
 
 

@@ -212,14 +212,8 @@ def business_rule_task(
     if "decision_id" not in values:
         return job_task(ctx, element, common)
     in_zeebe = dialects.first_extension(element, zeebe("calledDecision")) is not None
-    binding = dialects.decision_binding(element)
-    if binding != "latest":
-        # As for call activities: the version store knows no deployments or version tags.
-        ctx.problem(
-            element,
-            f"businessRuleTask binds the {binding!r} version of its decision; only the latest "
-            "version can be evaluated here: remove the binding (or set it to latest)",
-        )
+    ok, tag = dialects.pinned_tag(ctx, element, *dialects.decision_binding(element), "decision")
+    if not ok:
         return None
     result_form = None
     if not in_zeebe:
@@ -245,6 +239,7 @@ def business_rule_task(
             "decision_id": decision,
             "result_variable": values.get("result_variable"),
             "result_form": result_form,
+            "version_tag": tag,
             "inputs": inputs,
             "outputs": outputs,
         }
@@ -270,14 +265,8 @@ def call_activity(
             "(Zeebe) or calledElement (Camunda 7)",
         )
         return None
-    if called.binding != "latest":
-        # Pinning a deployment or a version tag is not in the version store's model: refused
-        # rather than silently calling the latest version.
-        ctx.problem(
-            element,
-            f"callActivity binds the {called.binding!r} version of its process; only the "
-            "latest version can be called here: remove the binding (or set it to latest)",
-        )
+    ok, tag = dialects.pinned_tag(ctx, element, called.binding, called.version_tag, "process")
+    if not ok:
         return None
     called_element = ctx.value_or_expression(element, called.process_id, "called element")
     inputs, outputs = dialects.io_mappings(ctx, element)
@@ -292,6 +281,7 @@ def call_activity(
             "propagate_all_parent_variables": called.propagate_parent,
             "propagate_all_child_variables": called.propagate_child,
             "business_key": dialects.camunda_business_key(ctx, element),
+            "version_tag": tag,
             "inputs": inputs,
             "outputs": outputs,
         }

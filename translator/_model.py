@@ -376,6 +376,8 @@ class BusinessRuleTask(_Node):
     )
     """Camunda 7's ``camunda:mapDecisionResult`` (its default, ``resultList``, when the task
     is Camunda 7's); None: Zeebe's result, the decision's output value."""
+    version_tag: str | None = None
+    """``bindingType="versionTag"``: evaluate the latest version carrying this tag."""
     inputs: tuple[Mapping, ...] = ()
     outputs: tuple[Mapping, ...] = ()
 
@@ -396,6 +398,8 @@ class CallActivity(_Node):
     propagate_all_parent_variables: bool = True
     propagate_all_child_variables: bool = True
     business_key: Expression | None = None
+    version_tag: str | None = None
+    """``bindingType="versionTag"``: call the latest version carrying this tag."""
     inputs: tuple[Mapping, ...] = ()
     outputs: tuple[Mapping, ...] = ()
 
@@ -515,6 +519,8 @@ class ProcessDefinition(_Frozen):
     job_listeners: tuple[JobListener, ...] = ()
     """The process's own execution listeners: start ones before its start event, end ones
     when it completes."""
+    version_tag: str | None = None
+    """``zeebe:versionTag`` / ``camunda:versionTag``: call activities may bind to it."""
     content_hash: str = ""
 
     def with_content_hash(self) -> ProcessDefinition:

@@ -415,6 +415,9 @@ class InstanceOptions(_Wire):
     start_event: str | None = None
     """A message, signal or timer start event of the process to start at (default: the none
     start event)."""
+    version_tag: str | None = None
+    """Pin the latest version carrying this version tag instead of the latest version (a call
+    activity bound by ``bindingType="versionTag"``)."""
 
 
 class InstanceState(_Wire):

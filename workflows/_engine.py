@@ -918,7 +918,7 @@ class Engine:
         local = self._local_scope(scope, instance, node.inputs)
         variables = local.visible()
         decision_id = self._evaluated_name(node.decision_id, variables, "the decision id")
-        graph = await self._latest_decisions(decision_id)
+        graph = await self._latest_decisions(decision_id, node.version_tag)
         try:
             result = evaluate_decision(graph, decision_id, variables, self._evaluation_context())
         except DecisionFailure as failure:
@@ -927,13 +927,13 @@ class Engine:
         produced = {node.result_variable: value} if node.result_variable else {}
         self._complete_with(local, node.outputs, produced)
 
-    async def _latest_decisions(self, decision_id: str) -> DecisionGraph:
-        """The DMN file holding the latest version of ``decision_id``, pinned for this
-        evaluation by a local activity (a replay reads the recorded answer)."""
+    async def _latest_decisions(self, decision_id: str, tag: str | None) -> DecisionGraph:
+        """The DMN file holding the latest version of ``decision_id`` (or the one ``tag``
+        names), pinned for this evaluation by a local activity (a replay reads the answer)."""
         try:
             content_hash: str = await workflow.execute_local_activity(
                 RESOLVE_DECISION_ACTIVITY,
-                decision_id,
+                args=[decision_id] if tag is None else [decision_id, tag],
                 start_to_close_timeout=timedelta(seconds=10),
                 retry_policy=RetryPolicy(maximum_attempts=3),
             )
@@ -1992,7 +1992,10 @@ class Engine:
         instance.details["child_workflow_id"] = child_id
         child = workflow.execute_child_workflow(
             process_id,
-            args=[variables, InstanceOptions(call=call).model_dump(mode="json")],
+            args=[
+                variables,
+                InstanceOptions(call=call, version_tag=node.version_tag).model_dump(mode="json"),
+            ],
             id=child_id,
             task_queue=info.task_queue,
             parent_close_policy=ParentClosePolicy.REQUEST_CANCEL,

@@ -75,7 +75,7 @@ class BpmnInterpreter:
         elif options.definition is not None:
             pin = options.definition
         else:
-            pin = await self._resolve_pin()
+            pin = await self._resolve_pin(options.version_tag)
         engine = Engine(_definition_of(pin), pin, variables, options)
         self._engine = engine
         self._status = "active"
@@ -97,12 +97,13 @@ class BpmnInterpreter:
         self._status = "completed"
         return result
 
-    async def _resolve_pin(self) -> DefinitionPin:
+    async def _resolve_pin(self, version_tag: str | None) -> DefinitionPin:
         process_id = workflow.info().workflow_type
         try:
             resolved = await workflow.execute_local_activity(
                 RESOLVE_DEFINITION_ACTIVITY,
-                process_id,
+                # One argument unless tagged: what every recorded history asked.
+                args=[process_id] if version_tag is None else [process_id, version_tag],
                 start_to_close_timeout=timedelta(seconds=10),
                 retry_policy=RetryPolicy(maximum_attempts=5),
             )

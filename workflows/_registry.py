@@ -21,23 +21,36 @@ class DefinitionRegistry:
         self._lock = threading.Lock()
         self._by_hash: dict[str, ProcessDefinition] = {}
         self._latest: dict[str, str] = {}
+        self._tagged: dict[tuple[str, str], str] = {}
+        """(process id, version tag) → hash; likewise ``_tagged_decisions``."""
         self._graphs: dict[str, DecisionGraph] = {}
         self._latest_decisions: dict[str, str] = {}
+        self._tagged_decisions: dict[tuple[str, str], str] = {}
 
     def add(self, definition: ProcessDefinition, *, latest: bool = True) -> None:
+        """Keep a version; with ``latest``, new instances start it, and its version tag (if
+        any) names it. A stored older version's tag names it until a latest one takes it."""
         if not definition.content_hash:
             raise ValueError(f"definition {definition.id!r} has no content hash")
         with self._lock:
             self._by_hash[definition.content_hash] = definition
             if latest:
                 self._latest[definition.id] = definition.content_hash
+            _tag(self._tagged, definition.id, definition.version_tag, definition, latest)
 
     def get(self, content_hash: str) -> ProcessDefinition | None:
         return self._by_hash.get(content_hash)
 
-    def latest(self, process_id: str) -> ProcessDefinition | None:
-        content_hash = self._latest.get(process_id)
+    def latest(self, process_id: str, version_tag: str | None = None) -> ProcessDefinition | None:
+        """The latest version, or the one tagged ``version_tag``."""
+        if version_tag is None:
+            content_hash = self._latest.get(process_id)
+        else:
+            content_hash = self._tagged.get((process_id, version_tag))
         return self._by_hash.get(content_hash) if content_hash else None
+
+    def version_tags(self, process_id: str) -> list[str]:
+        return sorted(tag for known, tag in self._tagged if known == process_id)
 
     def process_ids(self) -> list[str]:
         return sorted(self._latest)
@@ -49,17 +62,26 @@ class DefinitionRegistry:
             raise ValueError(f"decisions {graph.id!r} have no content hash")
         with self._lock:
             self._graphs[graph.content_hash] = graph
-            if latest:
-                for decision_id in graph.decisions:
-                    self._latest_decisions[decision_id] = graph.content_hash
+            for decision in graph.decisions.values():
+                if latest:
+                    self._latest_decisions[decision.id] = graph.content_hash
+                _tag(self._tagged_decisions, decision.id, decision.version_tag, graph, latest)
 
     def decision_graph(self, content_hash: str) -> DecisionGraph | None:
         return self._graphs.get(content_hash)
 
-    def latest_decision_graph(self, decision_id: str) -> DecisionGraph | None:
-        """The latest graph holding ``decision_id``."""
-        content_hash = self._latest_decisions.get(decision_id)
+    def latest_decision_graph(
+        self, decision_id: str, version_tag: str | None = None
+    ) -> DecisionGraph | None:
+        """The graph holding the latest version of ``decision_id``, or the one tagged."""
+        if version_tag is None:
+            content_hash = self._latest_decisions.get(decision_id)
+        else:
+            content_hash = self._tagged_decisions.get((decision_id, version_tag))
         return self._graphs.get(content_hash) if content_hash else None
+
+    def decision_version_tags(self, decision_id: str) -> list[str]:
+        return sorted(tag for known, tag in self._tagged_decisions if known == decision_id)
 
     def decision_ids(self) -> list[str]:
         return sorted(self._latest_decisions)
@@ -68,6 +90,21 @@ class DefinitionRegistry:
         """Stop starting new instances of a process; running ones keep their version."""
         with self._lock:
             self._latest.pop(process_id, None)
+
+
+def _tag(
+    tagged: dict[tuple[str, str], str],
+    element_id: str,
+    tag: str | None,
+    version: ProcessDefinition | DecisionGraph,
+    latest: bool,
+) -> None:
+    if tag is None:
+        return
+    if latest:
+        tagged[(element_id, tag)] = version.content_hash
+    else:
+        tagged.setdefault((element_id, tag), version.content_hash)
 
 
 REGISTRY = DefinitionRegistry()

@@ -165,17 +165,38 @@ def test_call_activity_in_both_dialects() -> None:
         ),
         (
             '<bpmn:callActivity id="z" calledElement="child" camunda:calledElementBinding='
-            '"versionTag" camunda:calledElementVersionTag="v1" />',
-            "versionTag",
+            '"version" camunda:calledElementVersion="3" />',
+            "version",
         ),
     ],
 )
-def test_a_call_activity_bound_to_another_than_the_latest_version_is_refused(
+def test_a_call_activity_bound_to_a_deployment_or_a_version_number_is_refused(
     call: str, binding: str
 ) -> None:
     [problem] = problems_of(model('<bpmn:startEvent id="s" />' + call + chain("s", "z")))
     assert problem.element_id == "z"
     assert f"binds the {binding!r} version of its process" in problem.message
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        '<bpmn:callActivity id="z"><bpmn:extensionElements><zeebe:calledElement '
+        'processId="child" bindingType="versionTag" versionTag="v1" /></bpmn:extensionElements>'
+        "</bpmn:callActivity>",
+        '<bpmn:callActivity id="z" calledElement="child" camunda:calledElementBinding='
+        '"versionTag" camunda:calledElementVersionTag=" v1 " />',
+    ],
+)
+def test_a_call_activity_may_bind_a_version_tag(call: str) -> None:
+    [definition] = compile_bytes(model('<bpmn:startEvent id="s" />' + call + chain("s", "z")), "m")
+    z = definition.nodes["z"]
+    assert isinstance(z, CallActivity) and z.version_tag == "v1"
+    without = call.replace(' versionTag="v1"', "").replace(
+        ' camunda:calledElementVersionTag=" v1 "', ""
+    )
+    [problem] = problems_of(model('<bpmn:startEvent id="s" />' + without + chain("s", "z")))
+    assert "binds a version tag but names none" in problem.message
 
 
 def test_a_call_activity_bound_to_the_latest_version_compiles() -> None:
