@@ -15,7 +15,9 @@ record is used once; handlers of active or terminated activities are never invok
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING
+import functools
+from collections.abc import Callable, Coroutine
+from typing import TYPE_CHECKING, Any
 
 from translator import (
     CompensateEventDefinition,
@@ -28,13 +30,13 @@ from translator import (
 from workflows._concurrency import while_running
 from workflows._contracts import Compensable
 from workflows._scope import Container, Scope
-from workflows._structure import compensation_handler
+from workflows._structure import compensation_event_sub_process, compensation_handler
 
 if TYPE_CHECKING:
     from workflows._engine import Engine
 
-Invocation = tuple[Scope, FlowNode]
-"""A compensation handler to run, and the scope it runs in."""
+Invocation = Callable[[], Coroutine[Any, Any, None]]
+"""A compensation handler to run, in the scope it runs in."""
 
 
 def holder(scope: Scope) -> Scope:
@@ -59,8 +61,9 @@ def record_completion(scope: Scope, node: FlowNode, inner: Compensable | None) -
 
 
 def handed_up(element_id: str, finished: Scope) -> Compensable | None:
-    """The record a sub-process leaves with its scope when it completes, if any."""
-    if not finished.compensable:
+    """The record a sub-process leaves with its scope when it completes, if any: when it
+    holds records, or has a compensation event sub-process of its own."""
+    if not finished.compensable and compensation_event_sub_process(finished.container) is None:
         return None
     return Compensable(
         element_id=element_id, variables=dict(finished.variables), inner=finished.compensable
@@ -83,31 +86,40 @@ async def compensate(engine: Engine, scope: Scope, event: CompensateEventDefinit
     for record in chosen:
         invocations.extend(_invocations(engine, target, target.container, record))
     if len(invocations) == 1:
-        await engine.run_inner(*invocations[0])
+        await invocations[0]()
     elif invocations:
-        handlers = [asyncio.create_task(engine.run_inner(*each)) for each in invocations]
+        handlers = [asyncio.create_task(invoke()) for invoke in invocations]
         await while_running(asyncio.gather(*handlers), handlers)
 
 
 def _invocations(
     engine: Engine, host: Scope, container: Container, record: Compensable
 ) -> list[Invocation]:
-    """The handlers of ``record``: its own, run in ``host``; those inside a sub-process, run
-    in a scope that holds the sub-process's variables as they were when it completed."""
+    """The handlers of ``record``: its own, run in ``host``; for a sub-process, those inside
+    it, run in a scope that holds its variables as they were when it completed, or, if it has
+    one, its compensation event sub-process instead, whose compensation throw events undo
+    them (Zeebe: the compensation stops there)."""
     found: list[Invocation] = []
     if record.handler is not None:
-        found.append((host, container.nodes[record.handler]))
-    if record.inner:
-        inner = _inner_container(container.nodes[record.element_id])
-        snapshot = host.child(
-            engine.new_key(),
-            "subProcess",
-            container=inner,
-            owner_id=record.element_id,
-            variables=record.variables,
-        )
-        for each in record.inner:
-            found.extend(_invocations(engine, snapshot, inner, each))
+        handler = container.nodes[record.handler]
+        found.append(functools.partial(engine.run_inner, host, handler))
+    if record.variables is None:  # an activity, not a sub-process
+        return found
+    inner = _inner_container(container.nodes[record.element_id])
+    snapshot = host.child(
+        engine.new_key(),
+        "subProcess",
+        container=inner,
+        owner_id=record.element_id,
+        variables=record.variables,
+    )
+    event_handler = compensation_event_sub_process(inner)
+    if event_handler is not None:
+        snapshot.compensable = list(record.inner)
+        found.append(functools.partial(engine.run_event_sub_process, snapshot, event_handler, {}))
+        return found
+    for each in record.inner:
+        found.extend(_invocations(engine, snapshot, inner, each))
     return found
 
 

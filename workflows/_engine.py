@@ -455,10 +455,10 @@ class Engine:
             and isinstance(failure.catcher.event, EventSubProcess)
         ):
             variables = _caught_variables(failure)
-            await self._run_event_sub_process(scope, failure.catcher.event, variables)
+            await self.run_event_sub_process(scope, failure.catcher.event, variables)
             return
         if isinstance(failure, EventSubProcessTriggered) and failure.scope is scope:
-            await self._run_event_sub_process(scope, failure.handler, failure.variables)
+            await self.run_event_sub_process(scope, failure.handler, failure.variables)
             return
         raise failure
 
@@ -1143,7 +1143,7 @@ class Engine:
         if isinstance(event, BoundaryEvent):
             self._occur_non_interrupting(catcher.scope, event, {})
         else:
-            work = self._run_event_sub_process(catcher.scope, event, {})
+            work = self.run_event_sub_process(catcher.scope, event, {})
             self._track(catcher.scope, work, event.id)
 
     def _fail(
@@ -1193,7 +1193,7 @@ class Engine:
         self.leave(instance)
         return list(boundary.outgoing)
 
-    async def _run_event_sub_process(
+    async def run_event_sub_process(
         self, scope: Scope, handler: EventSubProcess, variables: Mapping[str, Any]
     ) -> None:
         """Run an event sub-process in ``scope`` (an interrupting one after the scope's other
@@ -1448,7 +1448,7 @@ class Engine:
                 if scope.failure is None:
                     scope.failure = EventSubProcessTriggered(scope, handler, variables)
                 return
-            work = self._run_event_sub_process(scope, handler, variables)
+            work = self.run_event_sub_process(scope, handler, variables)
             self._track(scope, work, handler.id)
 
     # --- conditions ---------------------------------------------------------------------------

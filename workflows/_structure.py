@@ -31,6 +31,7 @@ class _Structure:
     reachable: dict[str, frozenset[str]]
     boundaries: dict[str, tuple[BoundaryEvent, ...]]
     compensation_handlers: dict[str, str]
+    compensation_event_sub_process: EventSubProcess | None
     event_sub_processes: tuple[EventSubProcess, ...]
 
 
@@ -44,6 +45,11 @@ def boundaries_of(container: Container, activity_id: str) -> tuple[BoundaryEvent
 def compensation_handler(container: Container, activity_id: str) -> str | None:
     """The handler of the activity's compensation boundary event, if it has one."""
     return _structure(container).compensation_handlers.get(activity_id)
+
+
+def compensation_event_sub_process(container: Container) -> EventSubProcess | None:
+    """The event sub-process with a compensation start event: the sub-process's own handler."""
+    return _structure(container).compensation_event_sub_process
 
 
 def event_sub_processes(container: Container) -> tuple[EventSubProcess, ...]:
@@ -62,11 +68,14 @@ def _structure(container: Container) -> _Structure:
     edges = _edges(container)
     boundaries: dict[str, list[BoundaryEvent]] = defaultdict(list)
     handlers = []
+    compensating = None
     for node in container.nodes.values():
         if isinstance(node, BoundaryEvent):
             boundaries[node.attached_to].append(node)
         elif isinstance(node, EventSubProcess):
             start = node.nodes.get(node.start_event)
+            if isinstance(start, TriggeredStartEvent) and start.trigger.kind == "compensation":
+                compensating = node
             if isinstance(start, TriggeredStartEvent) and isinstance(
                 start.trigger,
                 TimerEventDefinition
@@ -85,6 +94,7 @@ def _structure(container: Container) -> _Structure:
             for event in events
             if event.compensation_handler is not None
         },
+        compensation_event_sub_process=compensating,
         event_sub_processes=tuple(handlers),
     )
     _CACHE[id(container)] = structure

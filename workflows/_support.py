@@ -65,7 +65,19 @@ def unrunnable_reason(node: FlowNode, definition: ProcessDefinition) -> str | No
     if isinstance(node, TriggeredStartEvent) and node.id in definition.nodes:
         kind = node.trigger.kind
         return None if kind in PROCESS_START_TRIGGERS else f"{kind} start events of a process"
+    if _is_compensation_handler(node):
+        # A sub-process's compensation handler; a process is never compensated as a whole.
+        nested = node.id not in definition.nodes
+        return None if nested else "compensation event sub-processes of a process"
     return _event_reason(node)
+
+
+def _is_compensation_handler(node: FlowNode) -> bool:
+    """An event sub-process with a compensation start event, or that start event."""
+    if isinstance(node, EventSubProcess):
+        start = node.nodes.get(node.start_event)
+        return isinstance(start, TriggeredStartEvent) and start.trigger.kind == "compensation"
+    return isinstance(node, TriggeredStartEvent) and node.trigger.kind == "compensation"
 
 
 PROCESS_START_TRIGGERS = frozenset({"message", "signal", "timer"})

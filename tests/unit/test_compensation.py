@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import uuid
 from collections import Counter
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -431,3 +432,69 @@ async def test_a_sub_process_can_be_a_compensation_handler(
     assert calls.order == ["ship", "stop_parcel", "refund"]
     path = completed(state)
     assert path.index("recall") < path.index("undo")
+
+
+COMPENSATED_BY_EVENT_SUB_PROCESS = model(
+    "trip-with-own-undo",
+    events("start", kind="startEvent"),
+    '<bpmn:subProcess id="trip"><bpmn:extensionElements>'
+    + io_mapping(inputs={"trip_id": "T-1"})
+    + "</bpmn:extensionElements>",
+    events("trip_start", kind="startEvent"),
+    service("book_hotel"),
+    undone_by("book_hotel", "cancel_hotel"),
+    service("book_flight"),
+    undone_by("book_flight", "cancel_flight"),
+    events("trip_end"),
+    chain("trip_start", "book_hotel", "book_flight", "trip_end"),
+    '<bpmn:subProcess id="undo_trip" triggeredByEvent="true">',
+    '<bpmn:startEvent id="undoing"><bpmn:compensateEventDefinition /></bpmn:startEvent>',
+    compensation("flight_first", activity="book_flight"),
+    compensation("then_hotel", activity="book_hotel"),
+    service("tell_traveller"),
+    events("undone"),
+    chain("undoing", "flight_first", "then_hotel", "tell_traveller", "undone"),
+    "</bpmn:subProcess>",
+    "</bpmn:subProcess>",
+    compensation("cancel_trip"),
+    events("end"),
+    chain("start", "trip", "cancel_trip", "end"),
+)
+
+
+async def test_a_sub_processes_compensation_event_sub_process_undoes_it_in_its_own_order(
+    time_skipping_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    """The event sub-process is the sub-process's handler: the compensation stops there, and
+    its own throw events undo the activities inside, in the order it chooses."""
+    deploy(COMPENSATED_BY_EVENT_SUB_PROCESS)
+    calls = Calls()
+    names = ("book_hotel", "book_flight", "cancel_hotel", "cancel_flight", "tell_traveller")
+    await run(time_skipping_env, task_queue, "trip-with-own-undo", calls.jobs(*names))
+    assert calls.order == [
+        "book_hotel",
+        "book_flight",
+        "cancel_flight",
+        "cancel_hotel",
+        "tell_traveller",
+    ]
+    assert calls.variables["tell_traveller"] == [{"trip_id": "T-1"}]
+
+
+def test_a_compensation_event_sub_process_of_a_process_is_not_deployed(tmp_path: Path) -> None:
+    from activities import load_definitions
+    from workflows import DefinitionRegistry
+
+    xml = TRIP.replace(
+        "</bpmn:process>",
+        '<bpmn:subProcess id="undo_all_of_it" triggeredByEvent="true">'
+        '<bpmn:startEvent id="undoing"><bpmn:compensateEventDefinition /></bpmn:startEvent>'
+        '<bpmn:endEvent id="done" /><bpmn:sequenceFlow id="u" sourceRef="undoing" '
+        'targetRef="done" /></bpmn:subProcess></bpmn:process>',
+    )
+    (tmp_path / "trip.bpmn").write_text(xml)
+    report = load_definitions(tmp_path, registry=DefinitionRegistry())
+    assert report.deployed == []
+    [problem] = report.problems
+    assert problem.element_id == "undo_all_of_it"
+    assert "compensation event sub-processes of a process" in problem.message
