@@ -28,7 +28,7 @@ from translator._dmn_model import (
     LiteralDecision,
 )
 from translator._errors import TranslationError
-from translator._namespaces import camunda, local_name, zeebe
+from translator._namespaces import local_name, zeebe
 from translator._xml import parse_xml, read_model_file
 from translator.expressions import (
     Expression,
@@ -60,7 +60,8 @@ HIT_POLICIES: tuple[HitPolicy, ...] = (
 AGGREGATIONS = ("SUM", "MIN", "MAX", "COUNT")
 RANKED = frozenset({"PRIORITY", "OUTPUT ORDER"})
 ZEEBE_VERSION_TAG = zeebe("versionTag")
-CAMUNDA_VERSION_TAG = camunda("versionTag")
+CAMUNDA_VERSION_TAG = "{http://camunda.org/schema/1.0/dmn}versionTag"
+"""Camunda 7's DMN extension namespace (not its BPMN one)."""
 SKIPPED = frozenset(
     {
         "inputData",
@@ -182,11 +183,14 @@ class _Reader:
         if logic is None:
             return None
         line = element.sourceline
+        variable = self._first(element, "variable")
+        result_name = (variable.get("name") or "").strip() if variable is not None else ""
         return Decision(
             id=decision_id,
             name=element.get("name"),
             line=line if isinstance(line, int) else None,
             required=tuple(required),
+            result_name=result_name if result_name and result_name != decision_id else None,
             version_tag=self._version_tag(element),
             logic=logic,
         )
@@ -204,12 +208,8 @@ class _Reader:
             return self._table(table)
         literal = self._first(decision, "literalExpression")
         if literal is not None:
-            variable = self._first(decision, "variable")
             expression = self._expression(literal, self._text(literal), "literal expression")
-            if expression is None:
-                return None
-            name = variable.get("name") if variable is not None else None
-            return LiteralDecision(expression=expression, variable=name or decision.get("name"))
+            return None if expression is None else LiteralDecision(expression=expression)
         other = next(
             (
                 local_name(c.tag)
@@ -235,12 +235,16 @@ class _Reader:
         if hit_policy not in HIT_POLICIES:
             self.ctx.problem(table, f"hit policy {hit_policy!r} is not a DMN hit policy")
             return None
+        outputs_written = self._all(table, "output")
         if aggregation is not None and (hit_policy != "COLLECT" or aggregation not in AGGREGATIONS):
             self.ctx.problem(
                 table,
                 f"aggregation {aggregation!r} needs hit policy COLLECT and one of "
                 f"{', '.join(AGGREGATIONS)}",
             )
+            ok = False
+        elif aggregation is not None and len(outputs_written) != 1:
+            self.ctx.problem(table, f"aggregation {aggregation} needs a table with one output")
             ok = False
         inputs = []
         for element in self._all(table, "input"):
@@ -255,13 +259,26 @@ class _Reader:
             ok = ok and expression is not None
             if expression is not None:
                 inputs.append(DecisionInput(expression=expression, label=element.get("label")))
-        outputs = [self._output(element, hit_policy) for element in self._all(table, "output")]
+        outputs = [self._output(element) for element in outputs_written]
         if not outputs:
             self.ctx.problem(table, "decision table has no output")
             return None
-        if len(outputs) > 1 and any(output.name is None for output in outputs if output):
+        names = [output.name for output in outputs if output is not None]
+        if len(outputs) > 1 and None in names:
             self.ctx.problem(table, "each output of a table with several outputs needs a name")
             ok = False
+        elif len(set(names)) != len(names):
+            self.ctx.problem(table, "two outputs of the table have the same name")
+            ok = False
+        if hit_policy in RANKED and not any(o is not None and o.priorities for o in outputs):
+            self.ctx.problem(
+                table,
+                f"hit policy {hit_policy} ranks matches by output values: list them on an "
+                'output, highest priority first ("high","medium","low")',
+            )
+            ok = False
+        if not ok:  # the rules would only repeat the table's problems
+            return None
         rules = [
             self._rule(element, len(inputs), len(outputs)) for element in self._all(table, "rule")
         ]
@@ -275,24 +292,23 @@ class _Reader:
             rules=tuple(r for r in rules if r is not None),
         )
 
-    def _output(self, element: etree._Element, hit_policy: str) -> DecisionOutput | None:
+    def _output(self, element: etree._Element) -> DecisionOutput | None:
         name = (element.get("name") or "").strip() or None
         values = self._first(element, "outputValues")
-        priorities: tuple[str | int | float | bool | None, ...] = ()
         text = self._text(values).strip() if values is not None else ""
-        if hit_policy in RANKED:
-            if not text:
-                self.ctx.problem(
-                    element,
-                    f"hit policy {hit_policy} ranks matches by the output values: list them, "
-                    'highest priority first ("high","medium","low")',
-                )
+        priorities = self._priorities(element, text) if text else ()
+        default_entry = self._first(element, "defaultOutputEntry")
+        default_text = self._text(default_entry) if default_entry is not None else ""
+        default = None
+        if default_entry is not None and default_text.strip():
+            default = self._expression(default_entry, default_text, "default output entry")
+            if default is None:
                 return None
-            ranked = self._priorities(element, text)
-            if ranked is None:
-                return None
-            priorities = ranked
-        return DecisionOutput(name=name, label=element.get("label"), priorities=priorities)
+        if priorities is None:
+            return None
+        return DecisionOutput(
+            name=name, label=element.get("label"), priorities=priorities, default=default
+        )
 
     def _priorities(
         self, element: etree._Element, text: str

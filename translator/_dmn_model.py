@@ -33,6 +33,8 @@ class DecisionOutput(_Frozen):
     label: str | None = None
     priorities: tuple[str | int | float | bool | None, ...] = ()
     """The output values, highest priority first (PRIORITY and OUTPUT ORDER rank by them)."""
+    default: Expression | None = None
+    """``<defaultOutputEntry>``: the output when no rule matches."""
 
 
 class DecisionRule(_Frozen):
@@ -56,8 +58,6 @@ class DecisionTable(_Frozen):
 class LiteralDecision(_Frozen):
     kind: Literal["literalExpression"] = "literalExpression"
     expression: Expression
-    variable: str | None = None
-    """The name of its result (``<variable name>``), the key of its value in Camunda 7."""
 
 
 DecisionLogic = Annotated[DecisionTable | LiteralDecision, Field(discriminator="kind")]
@@ -68,7 +68,11 @@ class Decision(_Frozen):
     name: str | None = None
     line: int | None = None
     required: tuple[str, ...] = ()
-    """Decisions evaluated first; each one's result is a variable named by its id."""
+    """Decisions evaluated first; each one's result is a variable named by its
+    ``result_name``."""
+    result_name: str | None = None
+    """``<variable name>``: the name a decision requiring it sees its result by (None: its
+    id, as in Zeebe)."""
     version_tag: str | None = None
     """``zeebe:versionTag`` / ``camunda:versionTag``: business rule tasks may bind to it."""
     logic: DecisionLogic

@@ -1,11 +1,14 @@
 """Evaluating DMN decisions (the ``DecisionGraph`` IR): pure, deterministic, bounded by the
 expression evaluator's limits, so a business rule task evaluates in the workflow itself.
 
-The result has two forms. Zeebe's: a decision table's output value (one output) or context
-(several), null when no rule matched; a list of those for a hit policy that collects; the
-aggregate for COLLECT with SUM, MIN, MAX or COUNT; a literal expression's value. Camunda 7's:
-the list of matched rules' output maps, from which ``camunda:mapDecisionResult`` picks.
-A required decision's Zeebe result is a variable named by its id in the decisions after it.
+The result has two forms. Zeebe's (dmn-scala's): a decision table's output value (one output)
+or context (several); a list of those for a hit policy that collects; the aggregate for
+COLLECT with SUM, MIN, MAX or COUNT; when no rule matches, the outputs' default entries (one:
+its value, several: a context) or null; a literal expression's value. Camunda 7's: the list of
+matched rules' output maps, from which ``camunda:mapDecisionResult`` picks. A required
+decision's Zeebe result is a variable named by its ``<variable name>`` (else its id) in the
+decisions after it. An input entry that is neither true nor false (a comparison with null,
+say) fails the evaluation, as in Zeebe.
 """
 
 from __future__ import annotations
@@ -65,7 +68,7 @@ def evaluate_decision(
         raise DecisionFailure(decision_id, f"not in {graph.id!r} (its decisions: {known})")
     scope = dict(variables)
     for required in _evaluation_order(graph, decision):
-        scope[required.id] = _evaluate(required, scope, context).value
+        scope[required.result_name or required.id] = _evaluate(required, scope, context).value
     return _evaluate(decision, scope, context)
 
 
@@ -95,7 +98,7 @@ def _evaluate(
     logic = decision.logic
     if isinstance(logic, LiteralDecision):
         value = _value(decision, logic.expression, scope, context)
-        return DecisionResult(value, [{logic.variable or decision.id: value}])
+        return DecisionResult(value, [{decision.result_name or decision.id: value}])
     return _Table(decision, logic, context).evaluate(scope)
 
 
@@ -124,8 +127,12 @@ class _Table:
         table = self.table
         values = [self._value(i.expression, scope) for i in table.inputs]
         matched = [rule for rule in table.rules if self._matches(rule, values, scope)]
-        outputs = [self._outputs(rule, scope) for rule in matched]
+        if not matched:
+            return self._defaults(scope)
         policy = table.hit_policy
+        if policy == "FIRST":  # the other matches' outputs are not even evaluated
+            matched = matched[:1]
+        outputs = [self._outputs(rule, scope) for rule in matched]
         if policy == "UNIQUE" and len(outputs) > 1:
             ids = ", ".join(rule.id for rule in matched)
             raise self._failure(f"hit policy UNIQUE, but several rules match: {ids}")
@@ -146,9 +153,27 @@ class _Table:
 
     def _matches(self, rule: DecisionRule, values: list[Any], scope: Mapping[str, Any]) -> bool:
         for test, value in zip(rule.tests, values, strict=True):
-            if self._value(test, {**scope, INPUT: value}) is not True:
+            verdict = self._value(test, {**scope, INPUT: value})
+            if verdict is False:
                 return False
+            if verdict is not True:
+                raise self._failure(
+                    f"input entry {test.source!r} of rule {rule.id!r} is {verdict!r} for the "
+                    f"input value {value!r}; it must be true or false"
+                )
         return True
+
+    def _defaults(self, scope: Mapping[str, Any]) -> DecisionResult:
+        """No rule matched: the outputs' default entries, else null."""
+        defaults = {
+            output.name or self.decision.id: self._value(output.default, scope)
+            for output in self.table.outputs
+            if output.default is not None
+        }
+        if not defaults:
+            return DecisionResult(None, [])
+        value = next(iter(defaults.values())) if len(defaults) == 1 else defaults
+        return DecisionResult(value, [defaults])
 
     def _outputs(self, rule: DecisionRule, scope: Mapping[str, Any]) -> dict[str, Any]:
         return {
@@ -173,19 +198,14 @@ class _Table:
         )
 
     def _aggregate(self, outputs: list[dict[str, Any]]) -> Any:
-        if len(self.table.outputs) != 1:
-            raise self._failure("a COLLECT aggregation needs a table with exactly one output")
-        values = [v for o in outputs if (v := next(iter(o.values()))) is not None]
+        """COUNT counts the matched rules; SUM, MIN and MAX take numbers only (dmn-scala)."""
         aggregation = self.table.aggregation
         if aggregation == "COUNT":
-            return len(values)
-        if not values:
-            return None
-        if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in values):
-            if aggregation == "SUM":
-                raise self._failure("COLLECT SUM needs numbers")
-            if not all(isinstance(v, str) for v in values):
-                raise self._failure(f"COLLECT {aggregation} needs numbers (or strings)")
+            return len(outputs)
+        values = [next(iter(o.values())) for o in outputs]
+        for value in values:
+            if not isinstance(value, int | float) or isinstance(value, bool):
+                raise self._failure(f"COLLECT {aggregation} needs numbers, but found {value!r}")
         if aggregation == "SUM":
             return sum(values)
         return min(values) if aggregation == "MIN" else max(values)

@@ -57,6 +57,12 @@ def refusals(xml: str) -> list[str]:
         ("true", "true", False),
         ("null", None, True),
         ("< 10", "text", False),
+        ('not ("Fall")', "Fall", False),  # feel-scala allows the space
+        ("limit > 2", "anything", True),  # an expression that is true passes whatever the input
+        ("limit > 5", 3, False),
+        ("limit + 1", 4, True),  # otherwise the input is compared with its value
+        ("false", True, False),
+        ("[limit, 7]", 7, True),
     ],
 )
 def test_unary_tests_pass_as_feel_says(tests: str, value: Any, passes: bool) -> None:
@@ -71,6 +77,7 @@ def test_unary_tests_pass_as_feel_says(tests: str, value: Any, passes: bool) -> 
         ('"a" "b"', 5, "expected ')'"),
         ("  >= 1 +", 9, "end too early"),
         ("a ? b", 3, "found '?'"),
+        ("1) or (true", None, "unbalanced parentheses"),
     ],
 )
 def test_bad_unary_tests_say_where(tests: str, column: int, message: str) -> None:
@@ -175,7 +182,40 @@ def test_no_match_several_outputs_and_empty_output_entries() -> None:
     assert decide(xml, "offer", tier="gold", amount=150) == {"discount": 0.1, "note": None}
     assert decide(xml, "offer", tier="silver", amount=150) is None
     collected = xml.replace('hitPolicy="UNIQUE"', 'hitPolicy="COLLECT"')
-    assert decide(collected, "offer", tier="silver", amount=1) == []
+    assert decide(collected, "offer", tier="silver", amount=1) is None  # dmn-scala: null too
+
+
+def test_default_output_entries_answer_when_no_rule_matches() -> None:
+    xml = dmn(
+        table("dish", ["season"], ["dish", "side"], [(['"Fall"'], ['"Ribs"', '"Fries"'])])
+    ).replace(
+        '<output id="dish_dish" name="dish">',
+        '<output id="dish_dish" name="dish"><defaultOutputEntry><text>"Salad"</text>'
+        "</defaultOutputEntry>",
+    )
+    graph = translator.compile_dmn_bytes(xml.encode(), "d.dmn")
+    matched = evaluate_decision(graph, "dish", {"season": "Fall"})
+    assert matched.value == {"dish": "Ribs", "side": "Fries"}
+    # Only one output has a default: the result is its value (dmn-scala), the rule map its own.
+    unmatched = evaluate_decision(graph, "dish", {"season": "Spring"})
+    assert (unmatched.value, unmatched.rules) == ("Salad", [{"dish": "Salad"}])
+
+
+def test_an_input_entry_that_is_neither_true_nor_false_fails_the_decision() -> None:
+    xml = dmn(
+        table("size", ["weight"], ["size"], [(["< 10"], ['"small"']), ([">= 10"], ['"big"'])])
+    )
+    assert decide(xml, "size", weight=3) == "small"
+    with pytest.raises(DecisionFailure, match="input entry '< 10' of rule 'size_r0' is None"):
+        decide(xml, "size")  # no weight: null < 10 is null, as in Zeebe an evaluation failure
+
+
+def test_a_required_decision_is_seen_by_its_variable_name() -> None:
+    xml = dmn(
+        literal("base", "2").replace('<variable name="base" />', '<variable name="basePrice" />'),
+        literal("total", "basePrice + 1", requires=["base"]),
+    )
+    assert decide(xml, "total") == 3
 
 
 def test_a_literal_expression_and_a_chain_of_required_decisions() -> None:
@@ -227,7 +267,7 @@ def test_an_unknown_decision_lists_the_known_ones() -> None:
         (dmn(table("t", ["x +"], ["y"], [])), "input expression is not valid FEEL"),
         (
             dmn(table("t", ["x"], ["y"], [], hit_policy="PRIORITY")),
-            "[t_y] hit policy PRIORITY ranks matches by the output values",
+            "[t_table] hit policy PRIORITY ranks matches by output values: list them on an output",
         ),
         (
             dmn(table("t", ["x"], ["y"], [], aggregation="SUM")),
@@ -255,6 +295,18 @@ def test_an_unknown_decision_lists_the_known_ones() -> None:
         (dmn(literal("a", "1"), literal("a", "2")), "[a] decision id 'a' is used twice"),
         (dmn(), "the file has no decision"),
         (
+            dmn(table("t", ["x"], ["a", "b"], [])).replace('name="b"', 'name="a"'),
+            "[t_table] two outputs of the table have the same name",
+        ),
+        (
+            dmn(table("t", ["x"], ["a", "b"], [], hit_policy="COLLECT", aggregation="SUM")),
+            "[t_table] aggregation SUM needs a table with one output",
+        ),
+        (
+            dmn(table("t", ["x +"], ["y"], [(["1"], ["2"])])),
+            "input expression is not valid FEEL",
+        ),
+        (
             '<?xml version="1.0"?><bpmn:definitions xmlns:bpmn='
             '"http://www.omg.org/spec/BPMN/20100524/MODEL" />',
             "root element is <definitions>, expected DMN <definitions>",
@@ -268,6 +320,21 @@ def test_an_unknown_decision_lists_the_known_ones() -> None:
 def test_what_cannot_be_evaluated_is_refused_by_name(xml: str, expected: str) -> None:
     messages = refusals(xml)
     assert any(expected in message for message in messages), messages
+
+
+def test_camunda_7_decisions_carry_their_version_tag() -> None:
+    xml = dmn(literal("fee", "1")).replace(
+        '<decision id="fee" name="fee">',
+        '<decision id="fee" name="fee" xmlns:camunda="http://camunda.org/schema/1.0/dmn" '
+        'camunda:versionTag="2025">',
+    )
+    graph = translator.compile_dmn_bytes(xml.encode(), "d.dmn")
+    assert graph.decisions["fee"].version_tag == "2025"
+
+
+def test_a_failed_input_is_reported_once_not_again_by_every_rule() -> None:
+    messages = refusals(dmn(table("t", ["x +", "y"], ["z"], [(["1", "2"], ["3"])] * 3)))
+    assert len(messages) == 1 and "input expression is not valid FEEL" in messages[0]
 
 
 def test_the_content_hash_ignores_where_the_file_lay() -> None:

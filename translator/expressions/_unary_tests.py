@@ -3,18 +3,27 @@
 
 An entry compiles to one FEEL expression that is true when the input value, bound to the
 variable ``?``, passes it. The tests are parsed by the FEEL grammar as the right side of
-``? in (...)``, so they take exactly the forms FEEL allows there; a test that names ``?``
-itself (``? > limit``, ``starts with(?, "A")``) is a condition that must be true, any other is
-a value the input must equal (or, for a list, be in).
+``? in (...)``, so they take exactly the forms FEEL allows there. As feel-scala (Zeebe's and
+Camunda 7's FEEL) decides them:
+
+- a comparison (``< 10``) or range (``[1..5]``) compares the input;
+- a literal, a name or a path (``"Fall"``, ``limit``, ``order.tier``) is a value the input must
+  equal, or, for a list, be in;
+- any other expression passes when it is ``true`` (``? > limit``, ``starts with(?, "A")``,
+  ``amount > 100``), and otherwise when the input equals its value or is in it.
 """
 
 from __future__ import annotations
+
+import re
 
 from translator.expressions._ast import (
     Binary,
     Constant,
     FunctionCall,
     InTest,
+    ListLiteral,
+    Member,
     Node,
     Range,
     UnaryTest,
@@ -39,34 +48,47 @@ def compile_unary_tests(text: str) -> Expression:
     stripped = text.strip()
     if stripped in _ANY:
         return Expression(dialect="feel", source=text, ast=Constant(value=True))
-    negated = _is_negation(stripped)
-    tests = stripped[4:-1] if negated else stripped
-    shift = len(text) - len(text.lstrip()) + (4 if negated else 0)
+    inner = _negated(stripped)
+    negated = inner is not None
+    tests = inner if inner is not None else stripped
+    shift = len(text) - len(text.lstrip()) + (len(stripped) - len(tests) - 1 if negated else 0)
     wrapped, positions = _with_named_input(tests)
     try:
         parsed = compile_expression(f"{_PREFIX}{wrapped})", "feel").ast
     except ExpressionSyntaxError as error:
         message, column = error.message.replace("`?`", "?"), error.column
         if column is not None:
-            inner = min(max(column - 1 - len(_PREFIX), 0), len(positions) - 1)
-            if inner == len(positions) - 1:  # at the parenthesis the wrapper closes
+            at = min(max(column - 1 - len(_PREFIX), 0), len(positions) - 1)
+            if at == len(positions) - 1:  # at the parenthesis the wrapper closes
                 message = "the unary tests end too early"
-            column = shift + positions[inner] + 1
+            column = shift + positions[at] + 1
         raise ExpressionSyntaxError(message, text, column) from None
-    assert isinstance(parsed, InTest)
+    if not isinstance(parsed, InTest) or parsed.value != Variable(name=INPUT):
+        # A parenthesis of the text closed the wrapper early: "1) or (true".
+        raise ExpressionSyntaxError("unbalanced parentheses in the unary tests", text)
     ast = _passes(parsed.tests)
     if negated:
         ast = FunctionCall(name="not", args=(ast,))
     return Expression(dialect="feel", source=text, ast=ast)
 
 
-def _is_negation(text: str) -> bool:
-    """Whether ``text`` is ``not(...)`` as a whole (not ``not(a) or b``)."""
-    if not (text.startswith("not(") and text.endswith(")")):
-        return False
+_NEGATION = re.compile(r"not\s*\(")
+
+
+def _negated(text: str) -> str | None:
+    """The tests inside ``not( ... )`` when that is the whole text (not ``not(a) or b``)."""
+    opening = _NEGATION.match(text)
+    if opening is None or not text.endswith(")"):
+        return None
+    inner = opening.end() - 1  # the "("
+    return text[inner + 1 : -1] if _closes_at_end(text, inner) else None
+
+
+def _closes_at_end(text: str, start: int) -> bool:
+    """Whether the parenthesis at ``start`` closes at the end of ``text``."""
     depth = 0
     quoted = False
-    for index, char in enumerate(text[3:], start=3):
+    for index, char in enumerate(text[start:], start=start):
         if quoted:
             quoted = char != '"' or text[index - 1] == "\\"
         elif char == '"':
@@ -102,21 +124,31 @@ def _with_named_input(text: str) -> tuple[str, list[int]]:
 
 
 def _passes(tests: tuple[Node, ...]) -> Node:
-    """One expression for ``? in (tests)``, where a test naming ``?`` is a condition."""
-    compared = tuple(test for test in tests if not _names_input(test))
-    conditions = [test for test in tests if _names_input(test)]
-    ast: Node | None = None
-    if compared:
-        ast = InTest(value=Variable(name=INPUT), tests=compared)
-    for condition in conditions:
+    """One expression for ``? in (tests)`` with feel-scala's reading of each test."""
+    compared = tuple(test for test in tests if isinstance(test, _COMPARED))
+    ast: Node | None = InTest(value=INPUT_VARIABLE, tests=compared) if compared else None
+    for test in tests:
+        if isinstance(test, _COMPARED):
+            continue
+        if _names_input(test):
+            condition: Node = test
+        else:  # true passes, else the input is compared with its value
+            condition = Binary(
+                op="or",
+                left=Binary(op="=", left=test, right=Constant(value=True)),
+                right=InTest(value=INPUT_VARIABLE, tests=(test,)),
+            )
         ast = condition if ast is None else Binary(op="or", left=ast, right=condition)
     assert ast is not None
     return ast
 
 
+_COMPARED = (UnaryTest, Range, Constant, Variable, Member, ListLiteral)
+"""Tests the input is compared with (or, for a list, looked up in)."""
+INPUT_VARIABLE = Variable(name=INPUT)
+
+
 def _names_input(test: Node) -> bool:
-    if isinstance(test, UnaryTest | Range):
-        return False
     pending: list[object] = [test]
     while pending:
         value = pending.pop()
