@@ -18,11 +18,13 @@ from temporalio.client import Client
 from temporalio.service import RPCError
 from temporalio.worker import Worker
 
+import translator
 from activities import (
     broadcast_signal,
     correlate_message,
     job_activity,
     make_cancel_instance,
+    make_resolve_decision,
     make_resolve_definition,
     make_start_by_event,
     make_subscribe_message,
@@ -37,6 +39,7 @@ from bpmn_testing._clock import (
 )
 from bpmn_testing._deployment import (
     DeploymentProblems,
+    compile_decisions,
     compile_models,
     compile_text,
     model_files,
@@ -47,7 +50,7 @@ from bpmn_testing._instance import ProcessInstance
 from bpmn_testing._jobs import JobStub
 from bpmn_testing._kafka import FakeKafka
 from bpmn_testing._report import describe_state
-from translator import JobDefinition, ProcessDefinition, iter_nodes
+from translator import DecisionGraph, JobDefinition, ProcessDefinition, iter_nodes
 from translator.expressions._temporal import YearsMonths, add_months, parse_duration
 from worker import workflow_runner
 from workflows import (
@@ -118,29 +121,49 @@ class BpmnTestContext:
     # --- models ---------------------------------------------------------------------------
 
     def deploy(self, *paths: str | Path) -> list[ProcessDefinition]:
-        """Deploy ``.bpmn`` files and folders (searched recursively) for this test; relative
-        paths are read from pytest's rootdir. A model with problems fails the test with every
-        problem found (file, line, element, what to do)."""
+        """Deploy ``.bpmn`` and ``.dmn`` files and folders (searched recursively) for this
+        test; relative paths are read from pytest's rootdir. A model with problems fails the
+        test with every problem found (file, line, element, what to do)."""
         __tracebackhide__ = True
         files, missing = model_files([Path(path) for path in paths], self.root)
+        decision_files = [path for path in files if path.suffix == ".dmn"]
+        graphs, problems = compile_decisions(decision_files, translator.compile_dmn_file)
+        processes = [path for path in files if path.suffix != ".dmn"]
         try:
-            definitions = compile_models(files, self.environment.compile_file, missing)
-        except DeploymentProblems as problems:
-            failure = str(problems)
+            definitions = compile_models(
+                processes, self.environment.compile_file, [*missing, *problems]
+            )
+        except DeploymentProblems as found:
+            failure = str(found)
         else:
+            self._register_decisions(graphs)
             return self._register(definitions)
         pytest.fail(failure, pytrace=False)
 
     def deploy_xml(self, xml: str, name: str = "inline.bpmn") -> list[ProcessDefinition]:
-        """Deploy a model given as XML text (``name`` appears in problem reports)."""
+        """Deploy a model given as XML text (``name`` appears in problem reports); a name
+        ending in ``.dmn`` deploys DMN decisions (and returns no process)."""
         __tracebackhide__ = True
         try:
+            if name.endswith(".dmn"):
+                graphs, problems = compile_decisions(
+                    [Path(name)], lambda _: translator.compile_dmn_bytes(xml.encode(), name)
+                )
+                if problems:
+                    raise DeploymentProblems(problems)
+                self._register_decisions(graphs)
+                return []
             definitions = compile_text(xml, name)
-        except DeploymentProblems as problems:
-            failure = str(problems)
+        except DeploymentProblems as found:
+            failure = str(found)
         else:
             return self._register(definitions)
         pytest.fail(failure, pytrace=False)
+
+    def _register_decisions(self, graphs: list[DecisionGraph]) -> None:
+        for graph in graphs:
+            self.registry.add_decisions(graph)
+            REGISTRY.add_decisions(graph, latest=False)  # evaluations read it by hash
 
     def _register(self, definitions: list[ProcessDefinition]) -> list[ProcessDefinition]:
         for definition in definitions:
@@ -419,6 +442,7 @@ class BpmnTestContext:
                 workflows=[BpmnInterpreter, StandaloneJobWorkflow, MessageMailbox],
                 activities=[
                     make_resolve_definition(self.registry),
+                    make_resolve_decision(self.registry),
                     self._subscribe_activity(),
                     make_start_by_event(self.client, self.registry),
                     make_cancel_instance(self.client),

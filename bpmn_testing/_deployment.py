@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import translator
-from translator import Problem, ProcessDefinition, TranslationError
+from translator import DecisionGraph, Problem, ProcessDefinition, TranslationError
 from workflows import unrunnable_nodes, unrunnable_reason
 
 Compile = Callable[[Path], list[ProcessDefinition]]
@@ -25,16 +25,16 @@ class DeploymentProblems(Exception):
 
 
 def model_files(paths: Iterable[Path], root: Path) -> tuple[list[Path], list[Problem | str]]:
-    """The ``.bpmn`` files named, folders searched recursively; relative paths from ``root``.
-    Also the paths that name nothing to deploy."""
+    """The ``.bpmn`` and ``.dmn`` files named, folders searched recursively; relative paths
+    from ``root``. Also the paths that name nothing to deploy."""
     files: list[Path] = []
     missing: list[Problem | str] = []
     for given in paths:
         path = given if given.is_absolute() else root / given
         if path.is_dir():
-            found = sorted(path.rglob("*.bpmn"))
+            found = sorted([*path.rglob("*.bpmn"), *path.rglob("*.dmn")])
             if not found:
-                missing.append(f"{path}: the folder holds no .bpmn file")
+                missing.append(f"{path}: the folder holds no .bpmn or .dmn file")
             files.extend(found)
         elif path.is_file():
             files.append(path)
@@ -64,6 +64,20 @@ def compile_models(
     if problems:
         raise DeploymentProblems(problems)
     return definitions
+
+
+def compile_decisions(
+    files: Iterable[Path], read: Callable[[Path], DecisionGraph]
+) -> tuple[list[DecisionGraph], list[Problem | str]]:
+    """Compile DMN files: the decisions, and every problem found."""
+    graphs: list[DecisionGraph] = []
+    problems: list[Problem | str] = []
+    for path in files:
+        try:
+            graphs.append(read(path))
+        except TranslationError as error:
+            problems.extend(error.problems)
+    return graphs, problems
 
 
 def compile_text(xml: str, name: str) -> list[ProcessDefinition]:

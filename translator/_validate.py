@@ -181,9 +181,20 @@ def _check_compensation(
     scope (of the scope around it, in an event sub-process) that can be compensated."""
     compensable = set()
     for node in nodes.values():
-        if node.kind == "boundaryEvent" and node.trigger.kind == "compensation":
+        if node.kind != "boundaryEvent":
+            continue
+        if node.trigger.kind == "compensation":
             compensable.add(node.attached_to)
             _check_compensation_boundary(ctx, members, node, successors)
+        attached = members.get(node.attached_to)
+        if attached is not None and attached.get("isForCompensation") == "true":
+            _problem(
+                ctx,
+                node,
+                f"boundary event on the compensation handler {node.attached_to!r}: a handler "
+                "has no flows of its own to leave by; handle its errors inside it (a "
+                "sub-process as handler) or around the compensation throw event",
+            )
     targets = set(successors).union(*successors.values())
     for element_id, element in members.items():
         if element.get("isForCompensation") == "true" and element_id in targets:

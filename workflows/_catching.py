@@ -67,6 +67,8 @@ def find_catcher(
             boundary = _best_match(_boundaries(nodes.values(), activity, thrown), code)
             if boundary is not None:
                 return Catcher(boundary, level)
+        if level.completed:
+            continue
         handler = _best_match(_event_sub_processes(nodes.values(), thrown), code)
         if handler is not None:
             return Catcher(handler, level)
@@ -80,7 +82,9 @@ def catchable_codes(scope: Scope, activity_id: str, thrown: Thrown) -> tuple[fro
     catch_all = False
     for level, activity in _levels(scope, activity_id):
         nodes = level.container.nodes.values()
-        events: list[BoundaryEvent | EventSubProcess] = list(_event_sub_processes(nodes, thrown))
+        events: list[BoundaryEvent | EventSubProcess] = []
+        if not level.completed:
+            events.extend(_event_sub_processes(nodes, thrown))
         if activity is not None:
             events.extend(_boundaries(nodes, activity, thrown))
         for event in events:
@@ -112,7 +116,8 @@ def _levels(scope: Scope, activity_id: str | None) -> Iterator[tuple[Scope, str 
     while level is not None:
         if level.kind not in ("multiInstanceBody", "local"):
             yield level, activity
-        activity = level.owner_id
+        # A completed sub-process (compensation) has no boundary events left.
+        activity = None if level.completed else level.owner_id
         level = level.parent
 
 

@@ -113,6 +113,7 @@ def _invocations(
         owner_id=record.element_id,
         variables=record.variables,
     )
+    snapshot.completed = True
     event_handler = compensation_event_sub_process(inner)
     if event_handler is not None:
         snapshot.compensable = list(record.inner)

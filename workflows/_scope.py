@@ -55,6 +55,9 @@ class Scope:
     """Per timer event sub-process, what is left of its schedule."""
     compensable: list[Compensable] = field(default_factory=list)
     """Completed activities of this scope a compensation throw event may still undo."""
+    completed: bool = False
+    """A completed sub-process's scope, made again for its compensation handlers: its boundary
+    and event sub-processes cannot occur any more (errors pass it by)."""
     trigger: dict[str, Any] | None = None
     """The variables of the message, signal or error that started this scope, kept apart
     until its start event's output mappings pick from them (only when it has some)."""

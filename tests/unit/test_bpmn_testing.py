@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import textwrap
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -464,3 +465,34 @@ async def test_a_kafka_tasks_input_parameters_are_its_own_variables(bpmn: BpmnTe
     [record] = bpmn.kafka.published("tsm-process-request")
     assert (record.key, record.payload) == ("7", {"orderId": 7, "kind": "refund"})
     assert "request" not in await instance.variables()
+
+
+DINNER_DMN = Path(__file__).resolve().parents[1] / "fixtures" / "dmn" / "dinner.dmn"
+
+
+async def test_decisions_deploy_with_the_processes_that_evaluate_them(
+    bpmn: BpmnTestContext, tmp_path: Path
+) -> None:
+    (tmp_path / "dinner.dmn").write_bytes(DINNER_DMN.read_bytes())
+    (tmp_path / "dinner.bpmn").write_text(
+        model(
+            "dinner-kit",
+            events("start", kind="startEvent"),
+            '<bpmn:businessRuleTask id="pick"><bpmn:extensionElements>'
+            '<zeebe:calledDecision decisionId="dish" resultVariable="dish" />'
+            "</bpmn:extensionElements></bpmn:businessRuleTask>",
+            events("end"),
+            chain("start", "pick", "end"),
+        )
+    )
+    bpmn.deploy(tmp_path)
+    bpmn.deploy_xml(
+        '<definitions xmlns="https://www.omg.org/spec/DMN/20191111/MODEL/" id="x" '
+        'namespace="n"><decision id="tip"><literalExpression><text>5</text>'
+        "</literalExpression></decision></definitions>",
+        "tip.dmn",
+    )
+
+    instance = await bpmn.start("dinner-kit", month=10, guestCount=2)
+
+    await instance.assert_completed({"dish": "Spareribs"})

@@ -14,7 +14,14 @@ from temporalio.testing import WorkflowEnvironment
 
 import translator
 from activities import BpmnError, Job
-from tests.helpers import deploy, problems_of, replayer, running_interpreter, start_process
+from tests.helpers import (
+    deploy,
+    problems_of,
+    replayer,
+    running_interpreter,
+    start_process,
+    wait_for,
+)
 from tests.helpers.bpmn import (
     chain,
     error,
@@ -498,3 +505,56 @@ def test_a_compensation_event_sub_process_of_a_process_is_not_deployed(tmp_path:
     [problem] = report.problems
     assert problem.element_id == "undo_all_of_it"
     assert "compensation event sub-processes of a process" in problem.message
+
+
+HANDLER_FAILS_IN_A_COMPLETED_SUB_PROCESS = model(
+    "undo-fails",
+    events("start", kind="startEvent"),
+    '<bpmn:subProcess id="leg">',
+    events("leg_start", kind="startEvent"),
+    service("book"),
+    undone_by("book", "cancel"),
+    events("leg_end"),
+    chain("leg_start", "book", "leg_end"),
+    "</bpmn:subProcess>",
+    error_boundary("leg_failed", "leg", "e_x"),
+    events("leg_failed_end"),
+    flow("leg_failed", "leg_failed_end"),
+    compensation("undo"),
+    events("end"),
+    chain("start", "leg", "undo", "end"),
+    extra=error("e_x", "X"),
+)
+
+
+async def test_an_error_from_a_handler_passes_the_completed_sub_process_by(
+    time_skipping_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    """The sub-process completed: its error boundary cannot catch any more. Nothing else
+    does, so the error is an incident at the handler (not a workflow task failing forever)."""
+    deploy(HANDLER_FAILS_IN_A_COMPLETED_SUB_PROCESS)
+
+    def cancel(job: Job) -> dict[str, Any]:
+        raise BpmnError("X", "cannot cancel")
+
+    jobs = {"book": lambda job: {}, "cancel": cancel}
+    client = time_skipping_env.client
+    async with running_interpreter(client, task_queue, jobs):
+        handle = await start_process(client, task_queue, "undo-fails")
+        state = await wait_for(lambda s: s["incidents"], handle)
+    [incident] = state["incidents"]
+    assert (incident["type"], incident["element_id"]) == ("UNHANDLED_ERROR_EVENT", "cancel")
+    assert "leg_failed" not in [e["element_id"] for e in state["completed"]]
+
+
+def test_a_boundary_event_on_a_compensation_handler_is_refused() -> None:
+    xml = TRIP.replace(
+        "</bpmn:process>",
+        error_boundary("cancel_failed", "cancel_hotel") + "</bpmn:process>",
+    )
+    problems = problems_of(xml)
+    assert any(
+        p.element_id == "cancel_failed"
+        and "boundary event on the compensation handler" in p.message
+        for p in problems
+    ), problems
