@@ -193,14 +193,22 @@ def _load_stored_decisions(store: Path, registry: DefinitionRegistry) -> None:
 
 
 def _stored(store: Path, kind: type[Stored]) -> Iterator[Stored]:
-    """The versions of ``kind`` kept in ``store`` (an unreadable one is logged and skipped)."""
+    """The versions of ``kind`` kept in ``store``, oldest first (a version tag several carry
+    then names the latest stored); an unreadable one is logged and skipped."""
     if not store.is_dir():
         return
-    for path in sorted(store.glob("*.json")):
+    for path in sorted(store.glob("*.json"), key=_stored_at):
         try:
             yield kind.model_validate_json(path.read_bytes())
         except (OSError, ValueError) as error:
             logger.warning("Ignoring unreadable stored version %s: %s", path, error)
+
+
+def _stored_at(path: Path) -> tuple[int, str]:
+    try:
+        return path.stat().st_mtime_ns, path.name
+    except OSError:
+        return 0, path.name
 
 
 def make_resolve_definition(  # type: ignore[no-untyped-def]

@@ -529,7 +529,11 @@ class ProcessDefinition(_Frozen):
         from ``/app/processes/order.bpmn``."""
         # Fields left at None are left out, so that a release adding an optional field does
         # not give every model a new version.
-        canonical = self.model_dump_json(exclude={"content_hash", "source"}, exclude_none=True)
+        # The version tag names a version; it does not make one (and models that carried a
+        # camunda:versionTag before it was read keep their hash).
+        canonical = self.model_dump_json(
+            exclude={"content_hash", "source", "version_tag"}, exclude_none=True
+        )
         digest = hashlib.sha256(canonical.encode()).hexdigest()
         return self.model_copy(update={"content_hash": digest})
 

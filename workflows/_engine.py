@@ -291,6 +291,8 @@ class Engine:
         self.completed_count = 0
         self.incidents: dict[str, Incident] = {}
         self.waiting = _Waiting()
+        self._trigger_scopes: dict[str, Scope] = {}
+        """Scopes whose start event is mapping their trigger's variables, by its instance."""
         self._handed_up: dict[str, Compensable] = {}
         """Records of sub-process instances that finished their scope, by instance key: kept
         for compensation once the sub-process completes (see ``_compensation``)."""
@@ -669,6 +671,16 @@ class Engine:
             raise ApplicationError(f"element kind {node.kind!r} cannot run", non_retryable=True)
         return list(node.outgoing)
 
+    def resolve_incident(self, incident_key: str, variables: Mapping[str, Any]) -> None:
+        """Set ``variables`` on the process, then let the failed step run again. A start event
+        that failed mapping its trigger's variables sees them there too (they shadow the
+        process's, so a fix on the process alone would never reach it)."""
+        self.root.variables.update(variables)
+        incident = self.incidents.pop(incident_key, None)
+        pending = self._trigger_scopes.get(incident.element_instance_key) if incident else None
+        if pending is not None and pending.trigger is not None:
+            pending.trigger.update(variables)
+
     async def with_incidents(
         self, instance: ElementInstance, step: Callable[[], Awaitable[T]]
     ) -> T:
@@ -905,8 +917,10 @@ class Engine:
         so a resolved incident evaluates them again."""
         assert node.outputs
         local = self._local_scope(scope, instance, ())
+        self._trigger_scopes[instance.key] = scope  # an incident's fix reaches the trigger
         self._complete_with(local, node.outputs, scope.trigger or {})
         scope.trigger = None
+        del self._trigger_scopes[instance.key]
 
     # --- business rule tasks (DMN) -------------------------------------------------------------
 
@@ -1901,9 +1915,10 @@ class Engine:
             raise
         finally:
             waiting.awaiting.discard(correlation_id)
+        # Consumed once mapped: after an output mapping incident, the retry maps it again.
+        self._complete_with(local, task.outputs, waiting.responses[correlation_id].body)
+        del waiting.responses[correlation_id]
         waiting.consumed.append(correlation_id)
-        response = waiting.responses.pop(correlation_id)
-        self._complete_with(local, task.outputs, response.body)
 
     async def _publish_request(self, scope: Scope, task: KafkaTask, correlation_id: str) -> None:
         info = workflow.info()

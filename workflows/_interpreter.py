@@ -150,8 +150,7 @@ class BpmnInterpreter:
     def resolve_incident(self, request: dict[str, Any]) -> None:
         engine = self._require_engine()
         resolution = ResolveIncidentRequest.model_validate(request)
-        engine.root.variables.update(resolution.variables)
-        engine.incidents.pop(resolution.incident_key, None)
+        engine.resolve_incident(resolution.incident_key, resolution.variables)
 
     @resolve_incident.validator
     def _validate_resolve_incident(self, request: dict[str, Any]) -> None:

@@ -21,11 +21,10 @@ class DefinitionRegistry:
         self._lock = threading.Lock()
         self._by_hash: dict[str, ProcessDefinition] = {}
         self._latest: dict[str, str] = {}
-        self._tagged: dict[tuple[str, str], str] = {}
-        """(process id, version tag) → hash; likewise ``_tagged_decisions``."""
+        self._tagged = _Tags()
         self._graphs: dict[str, DecisionGraph] = {}
         self._latest_decisions: dict[str, str] = {}
-        self._tagged_decisions: dict[tuple[str, str], str] = {}
+        self._tagged_decisions = _Tags()
 
     def add(self, definition: ProcessDefinition, *, latest: bool = True) -> None:
         """Keep a version; with ``latest``, new instances start it, and its version tag (if
@@ -36,7 +35,7 @@ class DefinitionRegistry:
             self._by_hash[definition.content_hash] = definition
             if latest:
                 self._latest[definition.id] = definition.content_hash
-            _tag(self._tagged, definition.id, definition.version_tag, definition, latest)
+            self._tagged.add(definition.id, definition.version_tag, definition.content_hash, latest)
 
     def get(self, content_hash: str) -> ProcessDefinition | None:
         return self._by_hash.get(content_hash)
@@ -46,11 +45,11 @@ class DefinitionRegistry:
         if version_tag is None:
             content_hash = self._latest.get(process_id)
         else:
-            content_hash = self._tagged.get((process_id, version_tag))
+            content_hash = self._tagged.get(process_id, version_tag)
         return self._by_hash.get(content_hash) if content_hash else None
 
     def version_tags(self, process_id: str) -> list[str]:
-        return sorted(tag for known, tag in self._tagged if known == process_id)
+        return self._tagged.tags_of(process_id)
 
     def process_ids(self) -> list[str]:
         return sorted(self._latest)
@@ -65,7 +64,8 @@ class DefinitionRegistry:
             for decision in graph.decisions.values():
                 if latest:
                     self._latest_decisions[decision.id] = graph.content_hash
-                _tag(self._tagged_decisions, decision.id, decision.version_tag, graph, latest)
+                tags = self._tagged_decisions
+                tags.add(decision.id, decision.version_tag, graph.content_hash, latest)
 
     def decision_graph(self, content_hash: str) -> DecisionGraph | None:
         return self._graphs.get(content_hash)
@@ -77,11 +77,11 @@ class DefinitionRegistry:
         if version_tag is None:
             content_hash = self._latest_decisions.get(decision_id)
         else:
-            content_hash = self._tagged_decisions.get((decision_id, version_tag))
+            content_hash = self._tagged_decisions.get(decision_id, version_tag)
         return self._graphs.get(content_hash) if content_hash else None
 
     def decision_version_tags(self, decision_id: str) -> list[str]:
-        return sorted(tag for known, tag in self._tagged_decisions if known == decision_id)
+        return self._tagged_decisions.tags_of(decision_id)
 
     def decision_ids(self) -> list[str]:
         return sorted(self._latest_decisions)
@@ -92,19 +92,29 @@ class DefinitionRegistry:
             self._latest.pop(process_id, None)
 
 
-def _tag(
-    tagged: dict[tuple[str, str], str],
-    element_id: str,
-    tag: str | None,
-    version: ProcessDefinition | DecisionGraph,
-    latest: bool,
-) -> None:
-    if tag is None:
-        return
-    if latest:
-        tagged[(element_id, tag)] = version.content_hash
-    else:
-        tagged.setdefault((element_id, tag), version.content_hash)
+class _Tags:
+    """Which version each (id, version tag) names. A deployed (latest) version's tag wins;
+    among stored versions, added oldest first, the newest does."""
+
+    def __init__(self) -> None:
+        self._hashes: dict[tuple[str, str], str] = {}
+        self._deployed: set[tuple[str, str]] = set()
+
+    def add(self, element_id: str, tag: str | None, content_hash: str, latest: bool) -> None:
+        if tag is None:
+            return
+        key = (element_id, tag)
+        if latest:
+            self._deployed.add(key)
+        elif key in self._deployed:
+            return
+        self._hashes[key] = content_hash
+
+    def get(self, element_id: str, tag: str) -> str | None:
+        return self._hashes.get((element_id, tag))
+
+    def tags_of(self, element_id: str) -> list[str]:
+        return sorted(tag for known, tag in self._hashes if known == element_id)
 
 
 REGISTRY = DefinitionRegistry()

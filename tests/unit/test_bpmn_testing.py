@@ -496,3 +496,23 @@ async def test_decisions_deploy_with_the_processes_that_evaluate_them(
     instance = await bpmn.start("dinner-kit", month=10, guestCount=2)
 
     await instance.assert_completed({"dish": "Spareribs"})
+
+
+async def test_a_kafka_response_is_mapped_again_after_its_output_incident(
+    bpmn: BpmnTestContext,
+) -> None:
+    """The response is consumed once its outputs are mapped: resolving the incident maps the
+    same response again instead of waiting forever for one that already came."""
+    bpmn.deploy_xml(
+        KAFKA_TASK_WITH_PARAMETERS.replace(
+            '${status == "done"}', "${status.length() / divisor}"
+        ).replace("refund-over-kafka", "refund-mapped-again")
+    )
+    bpmn.kafka.auto_respond("tsm-process-request", {"status": "done"})
+
+    instance = await bpmn.start("refund-mapped-again", orderId=7)
+
+    await instance.assert_incident("ask", type="EXPRESSION_EVALUATION_FAILED")
+    await instance.resolve_incident("ask", {"divisor": 2})
+    await instance.assert_completed({"refunded": 2})
+    assert len(bpmn.kafka.published("tsm-process-request")) == 1

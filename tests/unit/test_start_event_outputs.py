@@ -181,3 +181,42 @@ def test_other_triggered_starts_accept_outputs(trigger: str) -> None:
     [definition_ir] = translator.compile_bytes(xml.encode(), "m.bpmn")
     start = definition_ir.nodes["go"]
     assert isinstance(start, translator.TriggeredStartEvent) and start.outputs
+
+
+async def test_an_incident_fix_reaches_the_triggers_variables(
+    time_skipping_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    """The error's variables shadow the process's while the start event maps them: the
+    variables given when resolving the incident reach them too."""
+    failing = "=for i in 1..why.count return i"
+    xml = ERROR_WITH_MAPPED_HANDLER.replace("=&quot;declined: &quot; + why", failing)
+    deploy(xml.replace("mapped-error-handler", "mapped-error-shadowed"))
+
+    def charge(job: Job) -> dict[str, Any]:
+        raise BpmnError("DECLINED", "card declined", {"why": {"count": "many"}})
+
+    client = time_skipping_env.client
+    async with running_interpreter(client, task_queue, {"charge": charge, "notify": lambda j: {}}):
+        handle = await start_process(client, task_queue, "mapped-error-shadowed")
+        for _ in range(600):
+            state = await handle.query(STATE_QUERY)
+            if state["incidents"]:
+                break
+            await asyncio.sleep(0.05)
+        [incident] = state["incidents"]
+        resolution = {"incident_key": incident["key"], "variables": {"why": {"count": 2}}}
+        await handle.execute_update(RESOLVE_INCIDENT_UPDATE, resolution)
+        result = await handle.result()
+    assert result["reason"] == [1, 2]
+
+
+def test_a_version_tag_does_not_change_the_content_hash() -> None:
+    [plain] = translator.compile_bytes(MAPPED_MESSAGE_START.encode(), "m.bpmn")
+    tagged_xml = MAPPED_MESSAGE_START.replace(
+        '<bpmn:process id="mapped-order"',
+        '<bpmn:process xmlns:camunda="http://camunda.org/schema/1.0/bpmn" '
+        'camunda:versionTag="1.2" id="mapped-order"',
+    )
+    [tagged] = translator.compile_bytes(tagged_xml.encode(), "m.bpmn")
+    assert tagged.version_tag == "1.2"
+    assert tagged.content_hash == plain.content_hash

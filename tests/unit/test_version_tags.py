@@ -143,3 +143,22 @@ def test_a_business_rule_task_binding_it_cannot_honour_is_refused(binding: str) 
     )
     with pytest.raises(translator.TranslationError, match="binds"):
         translator.compile_bytes(xml.encode(), "m.bpmn")
+
+
+def test_a_deployed_versions_tag_wins_and_among_stored_ones_the_newest() -> None:
+    from workflows import DefinitionRegistry
+
+    old, newer, deployed = (
+        translator.compile_bytes(child(result, "v1").encode(), "c.bpmn")[0]
+        for result in ("old", "newer", "deployed")
+    )
+    registry = DefinitionRegistry()
+    registry.add(deployed)
+    registry.add(old, latest=False)
+    registry.add(newer, latest=False)
+    assert registry.latest("tagged-child", "v1") == deployed
+    stored_only = DefinitionRegistry()
+    stored_only.add(old, latest=False)
+    stored_only.add(newer, latest=False)  # stored versions load oldest first
+    assert stored_only.latest("tagged-child", "v1") == newer
+    assert stored_only.version_tags("tagged-child") == ["v1"]
