@@ -32,10 +32,13 @@ from temporalio.client import Client, WorkflowFailureError, WorkflowUpdateFailed
 from temporalio.service import RPCError
 
 from activities import (
+    LoadReport,
     MessageError,
+    StartConditionError,
     broadcast_signal,
     connect_temporal,
     correlate_message,
+    evaluate_start_conditions,
     load_definitions,
     publish_message,
     search_attributes_available,
@@ -136,14 +139,41 @@ async def _start(client: Client, args: argparse.Namespace) -> int:
 
 def _latest_version(folder: Path, process_id: str) -> ProcessDefinition:
     """The version of ``process_id`` that ``worker.py --definitions folder`` deploys."""
-    if not folder.is_dir():
-        raise CliError(f"--definitions {folder} is not a folder")
-    report = load_definitions(folder, registry=DefinitionRegistry())
+    report = _deployed_from(folder)
     for definition in report.deployed:
         if definition.id == process_id:
             return definition
     deployed = ", ".join(sorted(d.id for d in report.deployed)) or "none"
     raise CliError(f"{folder} deploys no process {process_id!r} (it deploys: {deployed})")
+
+
+def _deployed_from(folder: Path) -> LoadReport:
+    """What ``worker.py --definitions folder`` deploys."""
+    if not folder.is_dir():
+        raise CliError(f"--definitions {folder} is not a folder")
+    return load_definitions(folder, registry=DefinitionRegistry())
+
+
+async def _evaluate_conditions(client: Client, args: argparse.Namespace) -> int:
+    variables = _json_object(args.variables, "--variables")
+    report = _deployed_from(args.definitions)
+    search_attributes = not args.no_search_attributes and await search_attributes_available(
+        client, client.namespace
+    )
+    try:
+        started = await evaluate_start_conditions(
+            client,
+            report.deployed,
+            variables,
+            process_id=args.process_id,
+            task_queue=args.task_queue,
+            search_attributes=search_attributes,
+        )
+    except StartConditionError as error:
+        raise CliError(str(error)) from None
+    for handle in started:
+        print(handle.id)
+    return 0
 
 
 async def _state(client: Client, args: argparse.Namespace) -> int:
@@ -216,6 +246,7 @@ async def _signal(client: Client, args: argparse.Namespace) -> int:
 
 COMMANDS = {
     "start": _start,
+    "evaluate-conditions": _evaluate_conditions,
     "state": _state,
     "resolve": _resolve,
     "set-variables": _set_variables,
@@ -305,6 +336,17 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     signal = commands.add_parser("signal", help="broadcast a signal")
     signal.add_argument("name")
     _variables_option(signal)
+    conditions = commands.add_parser(
+        "evaluate-conditions",
+        help="start the processes whose conditional start event holds on the variables "
+        "(Camunda 7's evaluateStartConditions); prints the instances started",
+    )
+    conditions.add_argument("--definitions", type=Path, required=True, help="as worker.py's")
+    conditions.add_argument("--process-id", help="only this process")
+    conditions.add_argument(
+        "--no-search-attributes", action="store_true", help="do not set the Bpmn* attributes"
+    )
+    _variables_option(conditions)
     return parser.parse_args(argv)
 
 

@@ -18,7 +18,12 @@ from activities._definitions import (
     make_resolve_decision,
     make_resolve_definition,
 )
-from activities._instances import make_cancel_instance, start_instance
+from activities._instances import (
+    StartConditionError,
+    evaluate_start_conditions,
+    make_cancel_instance,
+    start_instance,
+)
 from activities._jobs import BpmnError, Job, JobFailure, JobWorker, job_activity
 from activities._kafka_publish import KafkaPublisher
 from activities._kafka_topics import ensure_topics
@@ -53,6 +58,7 @@ __all__ = [
     "MessageError",
     "MessageNotCorrelated",
     "ScheduleReport",
+    "StartConditionError",
     "UnroutableError",
     "broadcast_signal",
     "connect_temporal",
@@ -60,6 +66,7 @@ __all__ = [
     "decode_response",
     "ensure_search_attributes",
     "ensure_topics",
+    "evaluate_start_conditions",
     "job_activity",
     "load_definitions",
     "make_cancel_instance",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from temporalio import activity
@@ -16,7 +16,8 @@ from temporalio.common import (
     WorkflowIDReusePolicy,
 )
 
-from translator import ProcessDefinition
+from translator import ConditionalEventDefinition, ProcessDefinition, TriggeredStartEvent
+from translator.expressions import ExpressionEvaluationError, evaluate
 from workflows._contracts import (
     CANCEL_INSTANCE_ACTIVITY,
     DEFAULT_CONTINUE_AS_NEW_AFTER_EVENTS,
@@ -85,6 +86,65 @@ async def start_instance(
         id_reuse_policy=id_reuse_policy,
         id_conflict_policy=id_conflict_policy,
     )
+
+
+class StartConditionError(Exception):
+    """``evaluate_start_conditions`` could not decide: no conditional start event at all, or
+    a condition that fails on these variables (nothing was started)."""
+
+
+async def evaluate_start_conditions(
+    client: Client,
+    definitions: Iterable[ProcessDefinition],
+    variables: Mapping[str, Any] | None = None,
+    *,
+    process_id: str | None = None,
+    task_queue: str = DEFAULT_TASK_QUEUE,
+    search_attributes: bool = False,
+) -> list[WorkflowHandle[Any, Any]]:
+    """Camunda 7's ``evaluateStartConditions``: start an instance, with ``variables``, at
+    every conditional start event of ``definitions`` (the versions to start; ``process_id``
+    keeps one process) whose condition holds on ``variables``. Returns the started instances.
+
+    Every condition is evaluated before anything starts, so a failing one starts nothing.
+
+    Raises:
+        StartConditionError: no conditional start event, or a condition that fails.
+    """
+    values = dict(variables or {})
+    matching: list[tuple[ProcessDefinition, str]] = []
+    found = False
+    for definition in definitions:
+        if process_id is not None and definition.id != process_id:
+            continue
+        for node in definition.nodes.values():
+            if not isinstance(node, TriggeredStartEvent) or not isinstance(
+                node.trigger, ConditionalEventDefinition
+            ):
+                continue
+            found = True
+            try:
+                holds = evaluate(node.trigger.condition, values) is True
+            except ExpressionEvaluationError as error:
+                raise StartConditionError(
+                    f"the condition of start event {node.id!r} of {definition.id!r} failed: {error}"
+                ) from None
+            if holds:
+                matching.append((definition, node.id))
+    if not found:
+        which = f"process {process_id!r}" if process_id else "no process given"
+        raise StartConditionError(f"{which} has no conditional start event")
+    return [
+        await start_instance(
+            client,
+            definition,
+            values,
+            task_queue=task_queue,
+            search_attributes=search_attributes,
+            start_event=event_id,
+        )
+        for definition, event_id in matching
+    ]
 
 
 def make_cancel_instance(client: Client):  # type: ignore[no-untyped-def]

@@ -80,9 +80,10 @@ def _is_compensation_handler(node: FlowNode) -> bool:
     return isinstance(node, TriggeredStartEvent) and node.trigger.kind == "compensation"
 
 
-PROCESS_START_TRIGGERS = frozenset({"message", "signal", "timer"})
+PROCESS_START_TRIGGERS = frozenset({"message", "signal", "timer", "conditional"})
 """Start events of a process: a published message or broadcast signal starts an instance
-(see ``_mailbox``), a timer start event is a Temporal Schedule (see ``activities``)."""
+(see ``_mailbox``), a timer start event is a Temporal Schedule, a conditional one starts when
+``activities.evaluate_start_conditions`` finds its condition true (Camunda 7's API)."""
 RUNNABLE_TRIGGERS = frozenset({"error", "escalation", "timer", "message", "signal", "conditional"})
 """Catch event triggers the interpreter runs (boundary, event sub-process, intermediate)."""
 

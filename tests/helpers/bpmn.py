@@ -64,3 +64,22 @@ def error_boundary(element_id: str, attached_to: str, error_ref: str | None = No
 
 def error(error_id: str, code: str) -> str:
     return f'<bpmn:error id="{error_id}" errorCode="{code}" />'
+
+
+def condition(expression: str) -> str:
+    """A conditional event definition (``expression`` XML-escaped already)."""
+    return (
+        "<bpmn:conditionalEventDefinition><bpmn:condition>"
+        f"{expression}</bpmn:condition></bpmn:conditionalEventDefinition>"
+    )
+
+
+def conditionally_started(process_id: str, expression: str) -> str:
+    """A process started by a conditional start event ``when``, then a job ``<id>-handle``."""
+    return model(
+        process_id,
+        f'<bpmn:startEvent id="when">{condition(expression)}</bpmn:startEvent>',
+        service("handle", job_type=f"{process_id}-handle"),
+        events("end"),
+        chain("when", "handle", "end"),
+    )

@@ -12,6 +12,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from bpmn_cli import CliError, main, parse_args, run
 from tests.helpers import EXAMPLES, deploy, running_interpreter
+from tests.helpers.bpmn import conditionally_started
 from tests.helpers.models import CATCH_PAYMENT
 from workflows import mailbox_id
 
@@ -111,3 +112,27 @@ def test_check_says_each_problem_once(
         assert main(["check", str(tmp_path)]) == 1
     assert capsys.readouterr().out.count("nowhere") == 1
     assert not caplog.records  # the problem is printed, not logged as well
+
+
+async def test_evaluate_conditions_starts_what_holds_and_prints_it(
+    time_skipping_env: WorkflowEnvironment,
+    task_queue: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    xml = conditionally_started("cli-conditional", "=vip")
+    (tmp_path / "conditional.bpmn").write_text(xml)
+    deploy(xml)
+    client = time_skipping_env.client
+    base = ["--address", client.service_client.config.target_host, "--task-queue", task_queue]
+    command = [*base, "evaluate-conditions", "--definitions", str(tmp_path)]
+    jobs = {"cli-conditional-handle": lambda job: {"welcomed": True}}
+    async with running_interpreter(client, task_queue, jobs):
+        assert await run(parse_args([*command, "--variables", '{"vip": false}'])) == 0
+        assert capsys.readouterr().out == ""
+        assert await run(parse_args([*command, "--variables", '{"vip": true}'])) == 0
+        started = capsys.readouterr().out.strip()
+        assert started.startswith("cli-conditional-")
+        assert (await client.get_workflow_handle(started).result())["welcomed"] is True
+    with pytest.raises(CliError, match="has no conditional start event"):
+        await run(parse_args([*command, "--process-id", "nothing-here"]))

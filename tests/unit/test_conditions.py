@@ -6,19 +6,13 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import pytest
 from temporalio.testing import WorkflowEnvironment
 
-from activities import Job
+from activities import Job, StartConditionError, evaluate_start_conditions
 from tests.helpers import deploy, running_interpreter, start_process, wait_for
-from tests.helpers.bpmn import chain, events, model, service
+from tests.helpers.bpmn import chain, condition, conditionally_started, events, model, service
 from workflows import SET_VARIABLES_UPDATE, STATE_QUERY
-
-
-def condition(expression: str) -> str:
-    return (
-        "<bpmn:conditionalEventDefinition><bpmn:condition>"
-        f"{expression}</bpmn:condition></bpmn:conditionalEventDefinition>"
-    )
 
 
 def waiting_at(element_id: str) -> Any:
@@ -107,3 +101,42 @@ async def test_a_conditional_boundary_interrupts_and_an_event_sub_process_runs_p
     assert path(state)[-2:] == ["withdrawn", "cancelled"]
     assert "done" not in path(state)
     await asyncio.wait_for(cancelled.wait(), 5)
+
+
+async def test_evaluating_start_conditions_starts_the_processes_whose_condition_holds(
+    time_skipping_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    """Camunda 7's evaluateStartConditions: each process whose conditional start event holds
+    on the variables starts with them; the others do not."""
+    big = deploy(conditionally_started("big-order", "${amount &gt; 100}"))[0]
+    small = deploy(conditionally_started("small-order", "=amount &lt;= 100"))[0]
+    handled: list[str] = []
+    jobs = {
+        "big-order-handle": lambda job: handled.append("big") or {"handled": True},
+        "small-order-handle": lambda job: handled.append("small") or {"handled": True},
+    }
+    client = time_skipping_env.client
+    async with running_interpreter(client, task_queue, jobs):
+        [started] = await evaluate_start_conditions(
+            client, [big, small], {"amount": 150}, task_queue=task_queue
+        )
+        assert await started.result() == {"amount": 150, "handled": True}
+        assert (
+            await evaluate_start_conditions(
+                client, [big, small], {"amount": 5}, process_id="big-order", task_queue=task_queue
+            )
+            == []
+        )
+    assert handled == ["big"]
+
+
+async def test_start_conditions_that_cannot_decide_start_nothing(
+    time_skipping_env: WorkflowEnvironment,
+) -> None:
+    broken = deploy(conditionally_started("broken-condition", "=for i in 1..n return i"))[0]
+    plain = deploy(model("plain", events("s", kind="startEvent"), events("e"), chain("s", "e")))[0]
+    client = time_skipping_env.client
+    with pytest.raises(StartConditionError, match="start event 'when' of 'broken-condition'"):
+        await evaluate_start_conditions(client, [broken], {})
+    with pytest.raises(StartConditionError, match="has no conditional start event"):
+        await evaluate_start_conditions(client, [plain], {"n": 1})
