@@ -37,8 +37,17 @@ from translator._model import (
 from translator._namespaces import ACTIVITI, bpmn, camunda, clark, local_name, zeebe
 from translator._xml import children
 from translator.expressions import Expression
-from translator.expressions._ast import Constant, ContextEntry, ContextLiteral, ListLiteral, depth
+from translator.expressions._ast import (
+    Constant,
+    ContextEntry,
+    ContextLiteral,
+    ListLiteral,
+    MethodCall,
+    depth,
+    walk,
+)
 from translator.expressions._limits import MAX_DEPTH
+from translator.expressions._methods import is_known_method
 from translator.expressions._temporal import parse_duration
 
 TSM_KAFKA_LISTENER = "tsmKafkaTaskExecutor"
@@ -820,5 +829,21 @@ def _listener(
     else:
         expression = camunda_script(ctx, element, entry.find(camunda("script")), what)
     if expression is None:
+        return None
+    bean_call = next(
+        (
+            node.name
+            for node in walk(expression.ast)
+            if isinstance(node, MethodCall) and not is_known_method(node.name)
+        ),
+        None,
+    )
+    if bean_call is not None:
+        ctx.problem(
+            element,
+            f"{what} {expression.source!r} calls {bean_call!r}, a method of Java code (a "
+            "bean), which cannot run here; set variables with execution.setVariable, or use "
+            "a job worker",
+        )
         return None
     return Listener.model_validate({"listener": kind, "event": event, "expression": expression})

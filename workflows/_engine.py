@@ -70,6 +70,7 @@ with workflow.unsafe.imports_passed_through():
         JobTask,
         KafkaTask,
         LinkEventDefinition,
+        Listener,
         LoopActivity,
         MessageEventDefinition,
         MultiInstanceActivity,
@@ -94,6 +95,7 @@ with workflow.unsafe.imports_passed_through():
         EvaluationContext,
         Expression,
         ExpressionEvaluationError,
+        VariableWrites,
         evaluate,
     )
     from translator.expressions._temporal import parse_duration
@@ -568,10 +570,14 @@ class Engine:
         resumed = self._reenter(node)
         instance = resumed or self.enter(scope, node)
         try:
+            if node.listeners and resumed is None:
+                await self._camunda_listeners("start", scope, node, instance)
             if node.job_listeners:
                 taken = await self._listened(scope, node, instance, resumed is not None)
             else:
                 taken = await self._with_boundary_timers(scope, node, instance)
+            if node.listeners:
+                await self._camunda_listeners("end", scope, node, instance)
         except ErrorThrown as thrown:
             self.leave(instance, "terminated")
             self._handed_up.pop(instance.key, None)
@@ -861,7 +867,7 @@ class Engine:
                 "EXPRESSION_EVALUATION_FAILED", f"failed to evaluate {expression.source!r}: {error}"
             ) from None
 
-    def _evaluation_context(self) -> EvaluationContext:
+    def _evaluation_context(self, writes: VariableWrites | None = None) -> EvaluationContext:
         info = workflow.info()
         return EvaluationContext(
             execution={
@@ -870,7 +876,33 @@ class Engine:
                 "processDefinitionId": info.workflow_type,
             },
             now=workflow.now(),
+            writes=writes,
         )
+
+    async def _camunda_listeners(
+        self, event: str, scope: Scope, node: FlowNode, instance: ElementInstance
+    ) -> None:
+        """Camunda 7 expression (or FEEL/JUEL script) execution listeners of ``event``: what
+        they set with ``execution.setVariable`` propagates from the element's scope,
+        ``setVariableLocal`` stays in it; their values are ignored, as in Camunda 7."""
+        for listener in node.listeners:
+            if listener.listener == "execution" and listener.event == event:
+                await self.with_incidents(
+                    instance, functools.partial(self._camunda_listener, scope, listener)
+                )
+
+    async def _camunda_listener(self, scope: Scope, listener: Listener) -> None:
+        writes = VariableWrites()
+        expression = listener.expression
+        try:
+            evaluate(expression, scope.visible(), self._evaluation_context(writes))
+        except ExpressionEvaluationError as error:
+            raise IncidentRaised(
+                "EXPRESSION_EVALUATION_FAILED",
+                f"the {listener.event} listener {expression.source!r} failed: {error}",
+            ) from None
+        scope.propagate(writes.variables)
+        scope.flow().variables.update(writes.local)
 
     def _apply_mappings(
         self, mappings: Sequence[IoMapping], variables: Mapping[str, Any]

@@ -60,8 +60,11 @@ def unrunnable_reason(node: FlowNode, definition: ProcessDefinition) -> str | No
     """Why this interpreter version cannot run ``node``, or None if it can."""
     if node.kind not in RUNNABLE_KINDS:
         return f"{node.kind} elements"
-    if getattr(node, "listeners", ()):
-        return "execution listeners"
+    listeners = getattr(node, "listeners", ())
+    if any(listener.listener == "task" for listener in listeners):
+        return "Camunda 7 task listeners"
+    if listeners and node.kind in ("boundaryEvent", "eventSubProcess"):
+        return f"Camunda 7 execution listeners on {node.kind} elements"
     if isinstance(node, TriggeredStartEvent) and node.id in definition.nodes:
         kind = node.trigger.kind
         return None if kind in PROCESS_START_TRIGGERS else f"{kind} start events of a process"

@@ -55,6 +55,7 @@ def test_public_surface_is_pinned() -> None:
         "ExpressionError",
         "ExpressionEvaluationError",
         "ExpressionSyntaxError",
+        "VariableWrites",
         "compile_expression",
         "evaluate",
     ]

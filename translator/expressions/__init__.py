@@ -18,6 +18,7 @@ from translator.expressions._errors import (
 )
 from translator.expressions._evaluate import EvaluationContext, evaluate
 from translator.expressions._expression import Expression, compile_expression
+from translator.expressions._values import VariableWrites
 
 __all__ = [
     "Dialect",
@@ -26,6 +27,7 @@ __all__ = [
     "ExpressionError",
     "ExpressionEvaluationError",
     "ExpressionSyntaxError",
+    "VariableWrites",
     "compile_expression",
     "evaluate",
 ]

@@ -7,6 +7,7 @@ and SpEL ``==`` both become ``"="``), so the evaluator sees one vocabulary.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -261,6 +262,18 @@ Node = Annotated[
 for _model in list(globals().values()):
     if isinstance(_model, type) and issubclass(_model, _Model) and _model is not _Model:
         _model.model_rebuild()
+
+
+def walk(root: BaseModel) -> Iterator[BaseModel]:
+    """Every node of the tree under ``root`` (itself included), iteratively."""
+    pending: list[object] = [root]
+    while pending:
+        value = pending.pop()
+        if isinstance(value, BaseModel):
+            yield value
+            pending.extend(value.__dict__.values())
+        elif isinstance(value, tuple):
+            pending.extend(value)
 
 
 def depth(root: BaseModel) -> int:

@@ -50,6 +50,7 @@ from translator.expressions._operators import OPERATORS
 from translator.expressions._temporal import temporal_property
 from translator.expressions._values import (
     ExecutionView,
+    VariableWrites,
     is_list,
     is_map,
     is_number,
@@ -72,6 +73,8 @@ class EvaluationContext:
 
     execution: Mapping[str, Any] = field(default_factory=dict)
     now: datetime | None = None
+    writes: VariableWrites | None = None
+    """Where ``execution.setVariable(...)`` writes; None: nowhere (an evaluation error)."""
 
 
 def evaluate(
@@ -112,7 +115,7 @@ class _Evaluator:
         self.ops = OPERATORS[expr.dialect]
         self.variables = variables
         self.clock = context.now
-        self.execution = ExecutionView(context.execution, variables)
+        self.execution = ExecutionView(context.execution, variables, context.writes)
         self.steps = 0
         self.scopes: list[Mapping[str, Any]] = []  # FEEL iteration variables, filter items
         self.this: list[Any] = [{"execution": self.execution}]  # SpEL #this; the root first

@@ -6,7 +6,7 @@ never a lookup on a Python object.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -105,7 +105,19 @@ _EXECUTION = {
     "getVariable": Method(lambda view, name: view.variables.get(_text(name)), 1, 1),
     "hasVariable": Method(lambda view, name: _text(name) in view.variables, 1, 1),
     "getVariables": Method(lambda view: dict(view.variables), 0, 0),
+    "setVariable": Method(lambda view, name, value: view.set(name, value), 2, 2),
+    "setVariableLocal": Method(lambda view, name, value: view.set(name, value, local=True), 2, 2),
+    "setVariables": Method(lambda view, values: _set_all(view, values), 1, 1),
 }
+
+
+def _set_all(view: ExecutionView, values: Any) -> None:
+    if not isinstance(values, Mapping):
+        raise EvaluationFailure("execution.setVariables takes a map of variables")
+    for name, value in values.items():
+        view.set(name, value)
+
+
 _BY_KIND: dict[str, dict[str, Method]] = {
     "string": _STRING,
     "list": _LIST,
@@ -121,6 +133,13 @@ def _getter(view: ExecutionView, name: str) -> Method | None:
         return None
     prop = name[3].lower() + name[4:]
     return Method(lambda target: target.properties.get(prop), 0, 0)
+
+
+def is_known_method(name: str) -> bool:
+    """Whether some value here has a method ``name`` (a Java bean's methods never do)."""
+    return any(name in table for table in (*_BY_KIND.values(), _COMMON)) or (
+        name.startswith("get") and len(name) > 3
+    )
 
 
 def call_method(target: Any, name: str, args: list[Any]) -> Any:

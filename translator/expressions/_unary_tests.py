@@ -28,6 +28,7 @@ from translator.expressions._ast import (
     Range,
     UnaryTest,
     Variable,
+    walk,
 )
 from translator.expressions._errors import ExpressionSyntaxError
 from translator.expressions._expression import Expression, compile_expression
@@ -149,13 +150,4 @@ INPUT_VARIABLE = Variable(name=INPUT)
 
 
 def _names_input(test: Node) -> bool:
-    pending: list[object] = [test]
-    while pending:
-        value = pending.pop()
-        if isinstance(value, Variable) and value.name == INPUT:
-            return True
-        if isinstance(value, tuple):
-            pending.extend(value)
-        elif hasattr(value, "__dict__") and not isinstance(value, str):
-            pending.extend(value.__dict__.values())
-    return False
+    return any(isinstance(node, Variable) and node.name == INPUT for node in walk(test))

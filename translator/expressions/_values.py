@@ -16,12 +16,32 @@ from translator.expressions._errors import EvaluationFailure
 from translator.expressions._temporal import YearsMonths, format_duration, format_temporal
 
 
+@dataclass
+class VariableWrites:
+    """What ``execution.setVariable(...)`` set during one evaluation (Camunda 7 listeners):
+    ``variables`` propagate, ``local`` stay in the element's scope."""
+
+    variables: dict[str, Any] = field(default_factory=dict)
+    local: dict[str, Any] = field(default_factory=dict)
+
+
 @dataclass(frozen=True, eq=False)
 class ExecutionView:
-    """Camunda's ``execution`` object: the context's ``execution`` mapping plus the variables."""
+    """Camunda's ``execution`` object: the context's ``execution`` mapping plus the variables,
+    and, where variables may be set (a listener), where the writes go."""
 
     properties: Mapping[str, Any]
     variables: Mapping[str, Any] = field(repr=False)
+    writes: VariableWrites | None = field(default=None, repr=False)
+
+    def set(self, name: Any, value: Any, *, local: bool = False) -> None:
+        if self.writes is None:
+            raise EvaluationFailure(
+                "execution.setVariable is only available in an execution listener"
+            )
+        if not isinstance(name, str) or not name:
+            raise EvaluationFailure(f"a variable name must be text, not {name!r}")
+        (self.writes.local if local else self.writes.variables)[name] = to_plain(value)
 
 
 def lookup(mapping: Mapping[Any, Any], key: Any) -> Any:
