@@ -815,7 +815,17 @@ def _listener(
     ctx: CompileContext, element: etree._Element, entry: etree._Element, kind: str
 ) -> Listener | None:
     what = f"{kind} listener"
-    event = entry.get("event") or ("start" if kind == "execution" else "create")
+    event = (entry.get("event") or "").strip()
+    if kind == "execution" and event not in ("start", "end"):
+        # Camunda 7 refuses these too; "take" belongs on a sequence flow.
+        ctx.problem(
+            element,
+            f"{what} event {event!r} is not start or end"
+            if event
+            else f'{what} has no event: set event="start" or event="end"',
+        )
+        return None
+    event = event or "create"
     java = _java_listener(entry)
     if java:
         ctx.problem(

@@ -259,7 +259,7 @@ class _Reader:
             ok = ok and expression is not None
             if expression is not None:
                 inputs.append(DecisionInput(expression=expression, label=element.get("label")))
-        outputs = [self._output(element) for element in outputs_written]
+        outputs = [self._output(element, hit_policy in RANKED) for element in outputs_written]
         if not outputs:
             self.ctx.problem(table, "decision table has no output")
             return None
@@ -292,11 +292,13 @@ class _Reader:
             rules=tuple(r for r in rules if r is not None),
         )
 
-    def _output(self, element: etree._Element) -> DecisionOutput | None:
+    def _output(self, element: etree._Element, ranked: bool) -> DecisionOutput | None:
+        """An output; its output values are read (as priorities) only where the hit policy
+        ranks by them: elsewhere they are a constraint, not checked here."""
         name = (element.get("name") or "").strip() or None
         values = self._first(element, "outputValues")
         text = self._text(values).strip() if values is not None else ""
-        priorities = self._priorities(element, text) if text else ()
+        priorities = self._priorities(element, text) if text and ranked else ()
         default_entry = self._first(element, "defaultOutputEntry")
         default_text = self._text(default_entry) if default_entry is not None else ""
         default = None

@@ -570,17 +570,14 @@ class Engine:
         resumed = self._reenter(node)
         instance = resumed or self.enter(scope, node)
         try:
-            if node.listeners and resumed is None:
-                await self._camunda_listeners("start", scope, node, instance)
-            if node.job_listeners:
+            if node.job_listeners or node.listeners:
                 taken = await self._listened(scope, node, instance, resumed is not None)
             else:
                 taken = await self._with_boundary_timers(scope, node, instance)
-            if node.listeners:
-                await self._camunda_listeners("end", scope, node, instance)
         except ErrorThrown as thrown:
             self.leave(instance, "terminated")
             self._handed_up.pop(instance.key, None)
+            self._interrupted_listeners(scope, node)
             if not thrown.catcher.is_boundary_of(scope, node.id):
                 raise
             boundary = thrown.catcher.event
@@ -589,6 +586,7 @@ class Engine:
         except BoundaryTriggered as triggered:
             self.leave(instance, "terminated")
             self._handed_up.pop(instance.key, None)
+            self._interrupted_listeners(scope, node)
             return await self._leave_by_boundary(scope, triggered.boundary, triggered.variables)
         except ContinueAsNewNow:
             raise  # the instance goes on in the next run
@@ -756,6 +754,7 @@ class Engine:
                 lambda: self._set_locals(element, self._apply_mappings(inputs, scope.visible())),
             )
         await self._run_listeners("start", node.job_listeners, instance, element, node)
+        await self._camunda_listeners("start", element, node, instance)
         return element
 
     async def _end_listeners(
@@ -767,6 +766,7 @@ class Engine:
             element = scope.child(
                 instance.key, "local", owner_id=node.id, variables=instance.details["variables"]
             )
+        await self._camunda_listeners("end", element, node, instance)
         await self._run_listeners("end", node.job_listeners, instance, element, node)
 
     async def _run_listeners(
@@ -882,16 +882,34 @@ class Engine:
     async def _camunda_listeners(
         self, event: str, scope: Scope, node: FlowNode, instance: ElementInstance
     ) -> None:
-        """Camunda 7 expression (or FEEL/JUEL script) execution listeners of ``event``: what
-        they set with ``execution.setVariable`` propagates from the element's scope,
-        ``setVariableLocal`` stays in it; their values are ignored, as in Camunda 7."""
+        """Camunda 7 expression (or FEEL/JUEL script) execution listeners of ``event``, in the
+        element's local scope (``scope``: its input mappings applied). What they set with
+        ``execution.setVariable`` propagates from there; ``setVariableLocal`` stays in the
+        element if it is a scope in Camunda 7's sense (a sub-process, or an element with
+        input/output mappings), else goes to the scope around it. Their values are ignored."""
+        local = scope if _camunda_scope(node) else scope.flow()
         for listener in node.listeners:
             if listener.listener == "execution" and listener.event == event:
                 await self.with_incidents(
-                    instance, functools.partial(self._camunda_listener, scope, listener)
+                    instance, functools.partial(self._camunda_listener, scope, local, listener)
                 )
 
-    async def _camunda_listener(self, scope: Scope, listener: Listener) -> None:
+    def _interrupted_listeners(self, scope: Scope, node: FlowNode) -> None:
+        """Camunda 7 also fires end listeners when a boundary event or an error interrupts the
+        element; best effort there (nothing may wait for an incident): a failure is logged."""
+        element = scope.child("interrupted", "local", owner_id=node.id)
+        local = element if _camunda_scope(node) else scope
+        for listener in node.listeners:
+            if listener.listener == "execution" and listener.event == "end":
+                try:
+                    self._apply_camunda_listener(element, local, listener)
+                except IncidentRaised as failed:
+                    workflow.logger.warning("End listener of %s: %s", node.id, failed.message)
+
+    async def _camunda_listener(self, scope: Scope, local: Scope, listener: Listener) -> None:
+        self._apply_camunda_listener(scope, local, listener)
+
+    def _apply_camunda_listener(self, scope: Scope, local: Scope, listener: Listener) -> None:
         writes = VariableWrites()
         expression = listener.expression
         try:
@@ -902,7 +920,7 @@ class Engine:
                 f"the {listener.event} listener {expression.source!r} failed: {error}",
             ) from None
         scope.propagate(writes.variables)
-        scope.flow().variables.update(writes.local)
+        local.variables.update(writes.local)
 
     def _apply_mappings(
         self, mappings: Sequence[IoMapping], variables: Mapping[str, Any]
@@ -2341,6 +2359,14 @@ def _header_text(value: Any) -> str:
     if isinstance(value, list):
         return json.dumps(value)
     return str(value)
+
+
+def _camunda_scope(node: FlowNode) -> bool:
+    """Whether Camunda 7 gives the element a scope of its own (a sub-process, or an element
+    with input/output mappings): ``setVariableLocal`` then stays in it."""
+    return isinstance(node, SubProcess) or bool(
+        getattr(node, "inputs", None) or getattr(node, "outputs", None)
+    )
 
 
 def _decision_value(node: BusinessRuleTask, decision_id: str, result: DecisionResult) -> Any:

@@ -123,3 +123,82 @@ def test_task_listeners_are_not_deployed_yet(tmp_path: Any) -> None:
     report = load_definitions(tmp_path, registry=DefinitionRegistry())
     assert report.deployed == []
     assert "cannot run Camunda 7 task listeners yet" in report.problems[0].message
+
+
+WITH_MAPPINGS = model(
+    "listened-mappings",
+    events("start", kind="startEvent"),
+    external_task(
+        "work",
+        listener("start", "${execution.setVariable('seenAtStart', inp)}"),
+        listener("start", "${execution.setVariableLocal('scratch', 1)}"),
+        listener("end", "${execution.setVariable('seenAtEnd', inp)}"),
+    ).replace(
+        "</bpmn:extensionElements>",
+        f'<camunda:inputOutput {CAMUNDA}><camunda:inputParameter name="inp">41'
+        '</camunda:inputParameter><camunda:outputParameter name="out">${inp + 1}'
+        "</camunda:outputParameter></camunda:inputOutput></bpmn:extensionElements>",
+    ),
+    events("end"),
+    chain("start", "work", "end"),
+)
+
+
+async def test_listeners_see_the_elements_input_mappings_and_its_locals_stay_its_own(
+    time_skipping_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    """Camunda 7: input mappings come before the start listeners; an element with mappings is
+    a scope, so setVariableLocal stays in it."""
+    deploy(WITH_MAPPINGS)
+    client = time_skipping_env.client
+    async with running_interpreter(client, task_queue, {"work": lambda job: {}}):
+        handle = await start_process(client, task_queue, "listened-mappings")
+        result = await handle.result()
+    assert result == {"seenAtStart": "41", "seenAtEnd": "41", "out": 42}  # text, as in Camunda 7
+
+
+async def test_an_interrupted_elements_end_listeners_run_too(
+    time_skipping_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    from activities import BpmnError
+    from tests.helpers.bpmn import error, error_boundary, flow
+
+    xml = model(
+        "listened-interrupted",
+        events("start", kind="startEvent"),
+        external_task("work", listener("end", "${execution.setVariable('ended', true)}")),
+        error_boundary("failed", "work", "e"),
+        events("end", "failed_end"),
+        chain("start", "work", "end"),
+        flow("failed", "failed_end"),
+        extra=error("e", "NOPE"),
+    )
+    deploy(xml)
+
+    def work(job: Job) -> dict[str, Any]:
+        raise BpmnError("NOPE")
+
+    client = time_skipping_env.client
+    async with running_interpreter(client, task_queue, {"work": work}):
+        handle = await start_process(client, task_queue, "listened-interrupted")
+        assert await handle.result() == {"ended": True}
+
+
+@pytest.mark.parametrize(
+    ("attributes", "expected"),
+    [
+        ('event="take"', "execution listener event 'take' is not start or end"),
+        ("", "execution listener has no event"),
+    ],
+)
+def test_a_listener_event_that_never_comes_is_refused(attributes: str, expected: str) -> None:
+    entry = f'<camunda:executionListener {CAMUNDA} {attributes} expression="${{a}}" />'
+    xml = model(
+        "odd-event",
+        events("start", kind="startEvent"),
+        external_task("work", entry),
+        events("end"),
+        chain("start", "work", "end"),
+    )
+    [problem] = problems_of(xml)
+    assert expected in problem.message

@@ -63,6 +63,8 @@ def refusals(xml: str) -> list[str]:
         ("limit + 1", 4, True),  # otherwise the input is compared with its value
         ("false", True, False),
         ("[limit, 7]", 7, True),
+        ('upper case("a")', "b", False),  # a value the input is not: false, not null
+        ("limit > 5", "x", False),
     ],
 )
 def test_unary_tests_pass_as_feel_says(tests: str, value: Any, passes: bool) -> None:
@@ -208,6 +210,20 @@ def test_an_input_entry_that_is_neither_true_nor_false_fails_the_decision() -> N
     assert decide(xml, "size", weight=3) == "small"
     with pytest.raises(DecisionFailure, match="input entry '< 10' of rule 'size_r0' is None"):
         decide(xml, "size")  # no weight: null < 10 is null, as in Zeebe an evaluation failure
+
+
+def test_a_false_condition_is_a_rule_that_does_not_match() -> None:
+    rules = [(['"gold"', "amount > 100"], ['"big gold"']), (["-", "-"], ['"other"'])]
+    xml = dmn(table("tier", ["tier", "amount"], ["label"], rules, hit_policy="FIRST"))
+    assert decide(xml, "tier", tier="gold", amount=50) == "other"
+    assert decide(xml, "tier", tier="gold", amount=500) == "big gold"
+
+
+def test_output_values_only_matter_where_the_hit_policy_ranks() -> None:
+    xml = dmn(
+        table("score", ["x"], ["score"], [(["-"], ["5"])], output_values={"score": "[1..10]"})
+    )
+    assert decide(xml, "score", x=1) == 5
 
 
 def test_a_required_decision_is_seen_by_its_variable_name() -> None:

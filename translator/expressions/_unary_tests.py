@@ -19,6 +19,7 @@ import re
 
 from translator.expressions._ast import (
     Binary,
+    Conditional,
     Constant,
     FunctionCall,
     InTest,
@@ -131,17 +132,30 @@ def _passes(tests: tuple[Node, ...]) -> Node:
     for test in tests:
         if isinstance(test, _COMPARED):
             continue
-        if _names_input(test):
-            condition: Node = test
-        else:  # true passes, else the input is compared with its value
-            condition = Binary(
-                op="or",
-                left=Binary(op="=", left=test, right=Constant(value=True)),
-                right=InTest(value=INPUT_VARIABLE, tests=(test,)),
-            )
+        condition = test if _names_input(test) else _expression_test(test)
         ast = condition if ast is None else Binary(op="or", left=ast, right=condition)
     assert ast is not None
     return ast
+
+
+def _expression_test(test: Node) -> Node:
+    """feel-scala's reading of an expression that does not name ``?``: true passes; so does
+    an input it equals or a list holds; false fails; so does any other value the input is
+    not; only a comparison that cannot be made (other types) stays null."""
+    compared = InTest(value=INPUT_VARIABLE, tests=(test,))
+    return Conditional(
+        condition=Binary(op="=", left=test, right=Constant(value=True)),
+        then=Constant(value=True),
+        otherwise=Conditional(
+            condition=compared,
+            then=Constant(value=True),
+            otherwise=Conditional(
+                condition=Binary(op="=", left=test, right=Constant(value=False)),
+                then=Constant(value=False),
+                otherwise=compared,
+            ),
+        ),
+    )
 
 
 _COMPARED = (UnaryTest, Range, Constant, Variable, Member, ListLiteral)
