@@ -3,11 +3,14 @@ broadcast, on the time-skipping server; bad input is one line and exit status 1.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from pathlib import Path
 
 import pytest
 from temporalio.api.enums.v1 import EventType
+from temporalio.client import WorkflowFailureError
+from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
 from bpmn_cli import CliError, main, parse_args, run
@@ -93,6 +96,12 @@ async def test_start_pins_the_version_its_definitions_folder_deploys(
         assert await run(parse_args([*argv, "--variables", '{"orderId": "p-1"}'])) == 0
         handle = client.get_workflow_handle(capsys.readouterr().out.strip())
         await handle.cancel()
+        # Let the cancellation finish (the wait unsubscribes at its mailbox) before the worker
+        # shuts down: a worker stopping mid-way can wait on it.
+        with pytest.raises(WorkflowFailureError):
+            await handle.result()
+        with contextlib.suppress(RPCError):
+            await client.get_workflow_handle(mailbox_id("payment-received", "p-1")).terminate()
         history = await handle.fetch_history()
         with pytest.raises(CliError, match=r"deploys no process 'nope' \(it deploys: await-"):
             await run(parse_args([*base, "start", "nope", "--definitions", str(tmp_path)]))
