@@ -16,6 +16,7 @@ Camunda 7's FEEL) decides them:
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 
 from translator.expressions._ast import (
     Binary,
@@ -89,13 +90,10 @@ def _negated(text: str) -> str | None:
 def _closes_at_end(text: str, start: int) -> bool:
     """Whether the parenthesis at ``start`` closes at the end of ``text``."""
     depth = 0
-    quoted = False
-    for index, char in enumerate(text[start:], start=start):
-        if quoted:
-            quoted = char != '"' or text[index - 1] == "\\"
-        elif char == '"':
-            quoted = True
-        elif char == "(":
+    for index, char, in_string in _characters(text, start):
+        if in_string:
+            continue
+        if char == "(":
             depth += 1
         elif char == ")":
             depth -= 1
@@ -109,20 +107,28 @@ def _with_named_input(text: str) -> tuple[str, list[int]]:
     character of the result the position it came from (to word errors against ``text``)."""
     out: list[str] = []
     positions: list[int] = []
-    quoted = False
-    for index, char in enumerate(text):
-        if quoted:
-            quoted = char != '"' or text[index - 1] == "\\"
-        elif char == '"':
-            quoted = True
-        elif char == "?":
+    for index, char, in_string in _characters(text):
+        if char == "?" and not in_string:
             out.append("`?`")
             positions.extend((index, index, index))
-            continue
-        out.append(char)
-        positions.append(index)
+        else:
+            out.append(char)
+            positions.append(index)
     positions.append(len(text))  # the closing parenthesis the wrapper adds
     return "".join(out), positions
+
+
+def _characters(text: str, start: int = 0) -> Iterator[tuple[int, str, bool]]:
+    """Each character from ``start`` on, and whether it is part of a FEEL string literal
+    (its quotes included)."""
+    quoted = False
+    for index, char in enumerate(text[start:], start=start):
+        if quoted:
+            yield index, char, True
+            quoted = char != '"' or text[index - 1] == "\\"
+        else:
+            quoted = char == '"'
+            yield index, char, quoted
 
 
 def _passes(tests: tuple[Node, ...]) -> Node:
