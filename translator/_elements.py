@@ -339,7 +339,6 @@ REFUSED = {
     bpmn("complexGateway"): "complexGateway is not supported; model the join with "
     "inclusive or parallel gateways",
     bpmn("transaction"): "transaction sub-processes are not supported",
-    bpmn("adHocSubProcess"): "adHocSubProcess is not supported",
 }
 
 # Read and deliberately not executed: documentation, layout and data that has no runtime role.
@@ -352,6 +351,7 @@ IGNORED = {
         "outgoing",
         "multiInstanceLoopCharacteristics",
         "standardLoopCharacteristics",
+        "completionCondition",
         "laneSet",
         "extensionElements",
         "documentation",

@@ -63,16 +63,20 @@ def multi_instance(
     zeebe_loop = dialects.first_extension(loop, zeebe("loopCharacteristics"))
     problems_before = len(ctx.problems)
     if zeebe_loop is not None:
-        collection = _optional(ctx, element, zeebe_loop.get("inputCollection"), "inputCollection")
+        collection = optional_feel(
+            ctx, element, zeebe_loop.get("inputCollection"), "inputCollection"
+        )
         element_variable = zeebe_loop.get("inputElement")
         output_collection = zeebe_loop.get("outputCollection")
-        output_element = _optional(ctx, element, zeebe_loop.get("outputElement"), "outputElement")
+        output_element = optional_feel(
+            ctx, element, zeebe_loop.get("outputElement"), "outputElement"
+        )
     else:
         collection = _camunda_collection(ctx, element, loop)
         element_variable = dialects.camunda_attribute(loop, "elementVariable")
         output_collection = output_element = None
-    cardinality = _cardinality(ctx, element, _child_text(loop, "loopCardinality"))
-    completion = _condition(ctx, element, _child_text(loop, "completionCondition"))
+    cardinality = _cardinality(ctx, element, child_text(loop, "loopCardinality"))
+    completion = _condition(ctx, element, child_text(loop, "completionCondition"))
     if len(ctx.problems) > problems_before:
         return None
     if collection is None and cardinality is None:
@@ -105,7 +109,7 @@ def _camunda_collection(
     return ctx.marked_expression(element, text, "multi-instance collection")
 
 
-def _optional(
+def optional_feel(
     ctx: CompileContext, element: etree._Element, text: str | None, what: str
 ) -> Expression | None:
     if text is None or not text.strip():
@@ -127,7 +131,7 @@ def _condition(ctx: CompileContext, element: etree._Element, text: str | None) -
     return None if text is None else ctx.marked_expression(element, text, "condition")
 
 
-def _child_text(parent: etree._Element, local: str) -> str | None:
+def child_text(parent: etree._Element, local: str) -> str | None:
     child = first_child(parent, bpmn(local))
     if child is None:
         return None
@@ -142,7 +146,7 @@ def standard_loop(
     if maximum_text and not maximum_text.isdigit():
         ctx.problem(element, f"loopMaximum {maximum_text!r} is not a whole number")
         return None
-    condition_text = _child_text(loop, "loopCondition")
+    condition_text = child_text(loop, "loopCondition")
     condition = _condition(ctx, element, condition_text)
     if condition_text is not None and condition is None:
         return None

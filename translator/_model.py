@@ -455,6 +455,40 @@ class EventSubProcess(_Node):
     flows: dict[str, SequenceFlow] = Field(default_factory=dict)
 
 
+class AdHocElement(_Frozen):
+    """An element an ad-hoc sub-process can activate, as its ``adHocSubProcessElements``
+    variable describes it to whoever decides what to activate (Zeebe's metadata)."""
+
+    element_id: str
+    name: str = ""
+    documentation: str = ""
+    properties: dict[str, str] = Field(default_factory=dict)
+    """``zeebe:properties``: name to value."""
+
+
+class AdHocSubProcess(_Node):
+    """Zeebe's ad-hoc sub-process: its elements without incoming flows run when activated, in
+    any order, any number of times. Each activation is its own inner scope, and its path ends
+    when its tokens do. Without a completion condition it completes once every activation has;
+    with one, the first time the condition holds after an activation ends."""
+
+    kind: Literal["adHocSubProcess"] = "adHocSubProcess"
+    nodes: dict[str, FlowNode] = Field(default_factory=dict)
+    flows: dict[str, SequenceFlow] = Field(default_factory=dict)
+    inputs: tuple[Mapping, ...] = ()
+    outputs: tuple[Mapping, ...] = ()
+    active_elements: Expression | None = None
+    """``zeebe:adHoc activeElementsCollection``: the ids to activate as it starts."""
+    completion_condition: Expression | None = None
+    cancel_remaining_instances: bool = True
+    """When the condition holds: end the activations still running (else wait for them)."""
+    output_collection: str | None = None
+    output_element: Expression | None = None
+    """Evaluated in each activation's scope as it ends, appended to ``output_collection``."""
+    elements: tuple[AdHocElement, ...] = ()
+    """The elements it can activate, in document order."""
+
+
 class MultiInstanceActivity(_Node):
     """An activity with multi-instance characteristics: ``activity`` runs once per element."""
 
@@ -492,13 +526,20 @@ FlowNode = Annotated[
     | ParallelGateway
     | EventBasedGateway
     | SubProcess
+    | AdHocSubProcess
     | EventSubProcess
     | MultiInstanceActivity
     | LoopActivity,
     Field(discriminator="kind"),
 ]
 
-for _recursive in (SubProcess, EventSubProcess, MultiInstanceActivity, LoopActivity):
+for _recursive in (
+    SubProcess,
+    AdHocSubProcess,
+    EventSubProcess,
+    MultiInstanceActivity,
+    LoopActivity,
+):
     _recursive.model_rebuild()
 
 
@@ -551,7 +592,7 @@ def iter_nodes(definition: ProcessDefinition) -> Iterator[FlowNode]:
 def _walk(nodes: Iterable[FlowNode]) -> Iterator[FlowNode]:
     for node in nodes:
         yield node
-        if isinstance(node, SubProcess | EventSubProcess):
+        if isinstance(node, SubProcess | AdHocSubProcess | EventSubProcess):
             yield from _walk(node.nodes.values())
         elif isinstance(node, MultiInstanceActivity | LoopActivity):
             yield from _walk([node.activity])

@@ -15,14 +15,16 @@ from translator import _elements as elements
 from translator import _events as events
 from translator._context import CompileContext
 from translator._elements import Handler
-from translator._loops import with_loop
+from translator._loops import child_text, optional_feel, with_loop
 from translator._model import (
+    AdHocElement,
+    AdHocSubProcess,
     EventSubProcess,
     FlowNode,
     SequenceFlow,
     SubProcess,
 )
-from translator._namespaces import bpmn, local_name
+from translator._namespaces import bpmn, local_name, zeebe
 from translator._validate import XmlFlow, validate_scope
 from translator._xml import first_child
 from translator.expressions import Expression
@@ -228,8 +230,133 @@ def event_sub_process(
     )
 
 
+# --- Ad-hoc sub-processes ---------------------------------------------------------------------
+
+NOT_ACTIVATABLE = frozenset(
+    {"startEvent", "triggeredStartEvent", "endEvent", "resultEndEvent", "boundaryEvent"}
+    | {"eventSubProcess"}
+)
+"""Kinds an ad-hoc sub-process never activates (Zeebe's list); the others can be, when no
+sequence flow leads to them."""
+NO_START_OR_END = frozenset(bpmn(name) for name in ("startEvent", "endEvent"))
+
+
+def ad_hoc_sub_process(
+    ctx: CompileContext, element: etree._Element, common: dict[str, object]
+) -> FlowNode | None:
+    """Zeebe's ad-hoc sub-process (``zeebe:adHoc``), run by the engine itself (its BPMN
+    implementation); the job-worker one, which hands the choice to a worker, is refused."""
+    problems_before = len(ctx.problems)
+    scope = compile_scope(ctx, element)
+    for child in element:
+        if child.tag in NO_START_OR_END:
+            ctx.problem(
+                child,
+                f"an ad-hoc sub-process has no {local_name(child.tag)}s: its elements "
+                "start when activated and its activations end with their last element",
+            )
+    if dialects.first_extension(element, zeebe("taskDefinition")) is not None:
+        ctx.problem(
+            element,
+            "an ad-hoc sub-process with a job worker implementation (zeebe:taskDefinition, as "
+            "the AI Agent sub-process uses) is not supported; use activeElementsCollection",
+        )
+    if element.get("ordering", "Parallel").strip() != "Parallel":
+        ctx.problem(
+            element,
+            'ordering="Sequential" is not supported: activated elements run side by side, as '
+            "in Zeebe; chain them with sequence flows to run them in order",
+        )
+    settings = _ad_hoc_settings(ctx, element)
+    members = _activatable(element, scope)
+    if not members and not ctx.has_problem(element):
+        ctx.problem(
+            element,
+            "ad-hoc sub-process has no element to activate: add an activity with no "
+            "incoming sequence flow",
+        )
+    if len(ctx.problems) > problems_before or settings is None:
+        return None
+    inputs, outputs = dialects.io_mappings(ctx, element)
+    return AdHocSubProcess.model_validate(
+        {
+            **common,
+            **settings,
+            "nodes": scope.nodes,
+            "flows": scope.flows,
+            "inputs": inputs,
+            "outputs": outputs,
+            "cancel_remaining_instances": element.get("cancelRemainingInstances", "true")
+            .strip()
+            .lower()
+            != "false",
+            "elements": [_ad_hoc_element(node_id, xml) for node_id, xml in members],
+        }
+    )
+
+
+def _ad_hoc_settings(ctx: CompileContext, element: etree._Element) -> dict[str, object] | None:
+    """``zeebe:adHoc`` and the standard completion condition; None after a problem."""
+    problems_before = len(ctx.problems)
+    ad_hoc = dialects.first_extension(element, zeebe("adHoc"))
+
+    def read(name: str) -> str | None:
+        return None if ad_hoc is None else ad_hoc.get(name)
+
+    collection = (read("outputCollection") or "").strip() or None
+    output_element = optional_feel(ctx, element, read("outputElement"), "outputElement")
+    if (collection is None) != (output_element is None):
+        ctx.problem(
+            element,
+            "outputCollection and outputElement go together: the element is what each "
+            "activation adds to the collection",
+        )
+    condition = child_text(element, "completionCondition")
+    settings: dict[str, object] = {
+        "active_elements": optional_feel(
+            ctx, element, read("activeElementsCollection"), "activeElementsCollection"
+        ),
+        "completion_condition": None
+        if condition is None
+        else ctx.marked_expression(element, condition, "completion condition"),
+        "output_collection": collection,
+        "output_element": output_element,
+    }
+    return None if len(ctx.problems) > problems_before else settings
+
+
+def _activatable(element: etree._Element, scope: Scope) -> list[tuple[str, etree._Element]]:
+    """The compiled children an activation may name, with their XML, in document order."""
+    found = []
+    for child in element:
+        node = scope.nodes.get(child.get("id", "")) if isinstance(child.tag, str) else None
+        if (
+            node is not None
+            and not node.incoming
+            and node.kind not in NOT_ACTIVATABLE
+            and child.get("isForCompensation", "false").strip().lower() != "true"
+        ):
+            found.append((node.id, child))
+    return found
+
+
+def _ad_hoc_element(node_id: str, element: etree._Element) -> AdHocElement:
+    properties = dialects.first_extension(element, zeebe("properties"))
+    return AdHocElement(
+        element_id=node_id,
+        name=element.get("name") or "",
+        documentation=child_text(element, "documentation") or "",
+        properties={
+            item.get("name", ""): item.get("value", "")
+            for item in (properties if properties is not None else ())
+            if item.tag == zeebe("property")
+        },
+    )
+
+
 HANDLERS: dict[str, Handler] = {
     **elements.HANDLERS,
     **events.HANDLERS,
     bpmn("subProcess"): sub_process,
+    bpmn("adHocSubProcess"): ad_hoc_sub_process,
 }

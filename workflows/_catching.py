@@ -67,7 +67,7 @@ def find_catcher(
             boundary = _best_match(_boundaries(nodes.values(), activity, thrown), code)
             if boundary is not None:
                 return Catcher(boundary, level)
-        if level.completed:
+        if level.completed or not level.holds_event_sub_processes:
             continue
         handler = _best_match(_event_sub_processes(nodes.values(), thrown), code)
         if handler is not None:
@@ -83,7 +83,7 @@ def catchable_codes(scope: Scope, activity_id: str, thrown: Thrown) -> tuple[fro
     for level, activity in _levels(scope, activity_id):
         nodes = level.container.nodes.values()
         events: list[BoundaryEvent | EventSubProcess] = []
-        if not level.completed:
+        if not level.completed and level.holds_event_sub_processes:
             events.extend(_event_sub_processes(nodes, thrown))
         if activity is not None:
             events.extend(_boundaries(nodes, activity, thrown))

@@ -20,6 +20,7 @@ from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any
 
 from translator import (
+    AdHocSubProcess,
     CompensateEventDefinition,
     EventSubProcess,
     FlowNode,
@@ -41,7 +42,7 @@ Invocation = Callable[[], Coroutine[Any, Any, None]]
 
 def holder(scope: Scope) -> Scope:
     """The scope that keeps the records of what completes in ``scope``."""
-    while scope.kind in ("local", "multiInstanceBody") and scope.parent is not None:
+    while scope.kind in ("local", "multiInstanceBody", "adHocActivation") and scope.parent:
         scope = scope.parent
     return scope
 
@@ -128,5 +129,5 @@ def _inner_container(node: FlowNode) -> Container:
     """The elements of the (possibly multi-instance or looped) sub-process ``node``."""
     if isinstance(node, MultiInstanceActivity | LoopActivity):
         node = node.activity
-    assert isinstance(node, SubProcess | EventSubProcess), node.kind
+    assert isinstance(node, SubProcess | AdHocSubProcess | EventSubProcess), node.kind
     return node

@@ -49,6 +49,7 @@ from temporalio.workflow import ParentClosePolicy
 with workflow.unsafe.imports_passed_through():
     from translator import (
         MAX_JOB_RETRIES,
+        AdHocSubProcess,
         BoundaryEvent,
         BusinessRuleTask,
         CallActivity,
@@ -99,6 +100,7 @@ with workflow.unsafe.imports_passed_through():
         evaluate,
     )
     from translator.expressions._temporal import parse_duration
+    from workflows._ad_hoc import run_ad_hoc
     from workflows._catching import (
         Catcher,
         catchable_codes,
@@ -348,9 +350,9 @@ class Engine:
             )
         if self.runs == 1:  # a continued run (runs > 1) has run them
             await self._process_listeners("start")
-        self._spawn(self.root, *self._start)
+        self.spawn(self.root, *self._start)
         try:
-            await self._complete_scope(self.root)
+            await self.complete_scope(self.root)
             if self.continue_at is None:  # completed, not continuing as new
                 await self._process_listeners("end")
         except ContinueAsNewNow:
@@ -390,10 +392,10 @@ class Engine:
 
     # --- tokens and scopes --------------------------------------------------------------------
 
-    def _spawn(self, scope: Scope, node_id: str, via_flow: str | None = None) -> None:
-        self._track(scope, self._walk(scope, node_id, via_flow), node_id)
+    def spawn(self, scope: Scope, node_id: str, via_flow: str | None = None) -> None:
+        self.track(scope, self._walk(scope, node_id, via_flow), node_id)
 
-    def _track(self, scope: Scope, work: Awaitable[None], position: str) -> None:
+    def track(self, scope: Scope, work: Awaitable[None], position: str) -> None:
         """Run ``work`` as a token of ``scope``: the scope is done when its tokens are."""
         task = asyncio.ensure_future(work)
         scope.tokens[task] = position
@@ -430,11 +432,11 @@ class Engine:
             if not taken:
                 return
             for flow_id in taken[1:]:
-                self._spawn(scope, flows[flow_id].target, flow_id)
+                self.spawn(scope, flows[flow_id].target, flow_id)
             via_flow = taken[0]
             current = flows[via_flow].target
 
-    async def _complete_scope(self, scope: Scope) -> None:
+    async def complete_scope(self, scope: Scope) -> None:
         """Wait until ``scope`` has no tokens left; handle what a token raised to end it.
         Meanwhile the scope's timer event sub-processes wait for their time."""
         watchers = [
@@ -616,7 +618,9 @@ class Engine:
         elif isinstance(node, InclusiveGateway):
             return await self.with_incidents(instance, lambda: self._choose_flows(scope, node))
         elif isinstance(node, SubProcess):
-            await self._run_sub_process(scope, node, instance)
+            self._hand_up(instance, await self._run_sub_process(scope, node, instance))
+        elif isinstance(node, AdHocSubProcess):
+            self._hand_up(instance, await run_ad_hoc(self, scope, node, instance))
         elif isinstance(node, MultiInstanceActivity):
             await run_multi_instance(self, scope, node, instance)
         elif isinstance(node, LoopActivity):
@@ -661,7 +665,7 @@ class Engine:
         elif isinstance(node, StartEvent) and node.outputs:  # they set its scope's variables
             outputs = node.outputs
             await self.with_incidents(
-                instance, lambda: self._propagated(scope.flow(), outputs, scope.visible())
+                instance, lambda: self.propagate_outputs(scope.flow(), outputs, scope.visible())
             )
         elif not isinstance(
             node,
@@ -762,7 +766,7 @@ class Engine:
     ) -> None:
         """After the element's output mappings: each end listener sees the element's local
         variables and what it mapped out; what it completes with goes to the flow scope."""
-        if isinstance(node, SubProcess) and "variables" in instance.details:
+        if isinstance(node, SubProcess | AdHocSubProcess) and "variables" in instance.details:
             element = scope.child(
                 instance.key, "local", owner_id=node.id, variables=instance.details["variables"]
             )
@@ -1208,7 +1212,7 @@ class Engine:
             self._occur_non_interrupting(catcher.scope, event, {})
         else:
             work = self.run_event_sub_process(catcher.scope, event, {})
-            self._track(catcher.scope, work, event.id)
+            self.track(catcher.scope, work, event.id)
 
     def _fail(
         self,
@@ -1271,8 +1275,8 @@ class Engine:
         try:
             # Start listener variables are the event sub-process's own; end ones go outside.
             await self._run_listeners("start", handler.job_listeners, instance, child, handler)
-            self._spawn(child, handler.start_event)
-            await self._complete_scope(child)
+            self.spawn(child, handler.start_event)
+            await self.complete_scope(child)
             await self._run_listeners(
                 "end", handler.job_listeners, instance, child, handler, outside=scope
             )
@@ -1456,18 +1460,18 @@ class Engine:
 
         def leave(flows: list[str]) -> None:
             for flow_id in flows:
-                self._spawn(scope, scope.container.flows[flow_id].target, flow_id)
+                self.spawn(scope, scope.container.flows[flow_id].target, flow_id)
 
         async def listened() -> None:
             leave(await self._leave_by_boundary(scope, boundary, variables))
 
         if boundary.job_listeners:
-            self._track(scope, listened(), boundary.id)
+            self.track(scope, listened(), boundary.id)
         else:
             leave(self._occur_boundary(scope, boundary, variables))
 
     def _event_handlers(self, scope: Scope) -> tuple[EventSubProcess, ...]:
-        if scope.kind in ("multiInstanceBody", "local"):
+        if not scope.holds_event_sub_processes:
             return ()
         return event_sub_processes(scope.container)
 
@@ -1513,7 +1517,7 @@ class Engine:
                     scope.failure = EventSubProcessTriggered(scope, handler, variables)
                 return
             work = self.run_event_sub_process(scope, handler, variables)
-            self._track(scope, work, handler.id)
+            self.track(scope, work, handler.id)
 
     # --- conditions ---------------------------------------------------------------------------
 
@@ -1695,16 +1699,16 @@ class Engine:
 
     async def _run_sub_process(
         self, scope: Scope, node: SubProcess, instance: ElementInstance
-    ) -> None:
+    ) -> Scope | None:
         if node.start_event is None:
-            return
+            return None
         frame = self._resuming.pop(instance.key, None)
         # Its input mappings and start listeners' variables (in its local scope, made when it
         # has listeners) are the sub-process's own.
         own = scope.variables if scope.kind == "local" else None
         if own is None and frame is None and node.inputs:
             own = await self.with_incidents(
-                instance, lambda: self._mapped_inputs(scope, node.inputs)
+                instance, lambda: self.mapped_inputs(scope, node.inputs)
             )
         child = scope.flow().child(
             instance.key, "subProcess", container=node, owner_id=node.id, variables=own
@@ -1719,21 +1723,26 @@ class Engine:
                 (self._resume[0].instance.element_id, None) if self._resume else self._resumed_at
             )
         instance.details["variables"] = child.variables
-        self._spawn(child, *start)
-        await self._complete_scope(child)
+        self.spawn(child, *start)
+        await self.complete_scope(child)
         if node.outputs:
             await self.with_incidents(
                 instance,
-                lambda: self._propagated(scope.flow(), node.outputs, child.visible()),
+                lambda: self.propagate_outputs(scope.flow(), node.outputs, child.visible()),
             )
-        finished = handed_up(node.id, child)
-        if finished is not None:  # kept once the sub-process has completed
-            self._handed_up[instance.key] = finished
+        return child
 
-    async def _mapped_inputs(self, scope: Scope, inputs: Sequence[IoMapping]) -> dict[str, Any]:
+    def _hand_up(self, instance: ElementInstance, finished: Scope | None) -> None:
+        """Keep what the completed sub-process's compensation records hand up, if any, until
+        the element is left."""
+        record = None if finished is None else handed_up(instance.element_id, finished)
+        if record is not None:
+            self._handed_up[instance.key] = record
+
+    async def mapped_inputs(self, scope: Scope, inputs: Sequence[IoMapping]) -> dict[str, Any]:
         return self._apply_mappings(inputs, scope.visible())
 
-    async def _propagated(
+    async def propagate_outputs(
         self, target: Scope, outputs: Sequence[IoMapping], variables: Mapping[str, Any]
     ) -> None:
         """Output mappings evaluated over ``variables``, propagated from ``target``."""
@@ -2281,7 +2290,14 @@ def _job_input(
 def _local_inputs(node: FlowNode) -> tuple[IoMapping, ...]:
     """The input mappings that make an element's local variables (not a signal's payload)."""
     if isinstance(
-        node, JobTask | UserTask | ScriptTask | CallActivity | PassThroughTask | SubProcess
+        node,
+        JobTask
+        | UserTask
+        | ScriptTask
+        | CallActivity
+        | PassThroughTask
+        | SubProcess
+        | AdHocSubProcess,
     ):
         return tuple(node.inputs)
     if isinstance(node, IntermediateThrowEvent) and node.result is None:
@@ -2364,7 +2380,7 @@ def _header_text(value: Any) -> str:
 def _camunda_scope(node: FlowNode) -> bool:
     """Whether Camunda 7 gives the element a scope of its own (a sub-process, or an element
     with input/output mappings): ``setVariableLocal`` then stays in it."""
-    return isinstance(node, SubProcess) or bool(
+    return isinstance(node, SubProcess | AdHocSubProcess) or bool(
         getattr(node, "inputs", None) or getattr(node, "outputs", None)
     )
 

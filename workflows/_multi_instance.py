@@ -21,7 +21,8 @@ from typing import TYPE_CHECKING, Any
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from translator import MultiInstance, MultiInstanceActivity
+    from translator import MultiInstanceActivity
+    from translator.expressions import Expression
     from workflows._concurrency import while_running
     from workflows._contracts import ElementInstance, ScopeFrame
     from workflows._scope import Scope
@@ -153,9 +154,9 @@ async def _run_item(
     variables: dict[str, Any] = {"loopCounter": index + 1}
     if spec.input_element:
         variables[spec.input_element] = item
-    output_variable = _output_variable(spec)
-    if output_variable is not None:
-        variables.setdefault(output_variable, None)
+    kept = output_variable(spec.output_element)
+    if kept is not None:
+        variables.setdefault(kept, None)
     item_scope = body.scope.child(
         engine.new_key(), "multiInstanceBody", owner_id=node.id, variables=variables
     )
@@ -184,8 +185,10 @@ async def _run_item(
         body.done_early = await engine.with_incidents(instance, satisfied) or body.done_early
 
 
-def _output_variable(spec: MultiInstance) -> str | None:
-    if spec.output_element is None:
+def output_variable(output_element: Expression | None) -> str | None:
+    """The variable an output element names, when it is just one (``=result``): it is made
+    local to each inner instance, so that each one's result stays its own."""
+    if output_element is None:
         return None
-    match = _VARIABLE_REFERENCE.fullmatch(spec.output_element.source)
+    match = _VARIABLE_REFERENCE.fullmatch(output_element.source)
     return match.group(1) if match else None

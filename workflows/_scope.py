@@ -1,7 +1,8 @@
 """Runtime scopes: where tokens run and variables live.
 
-A scope is the process instance, an embedded or event sub-process instance, or one instance of
-a multi-instance body. Scopes form a tree; variables follow Zeebe's rules:
+A scope is the process instance, an embedded, ad-hoc or event sub-process instance, one
+activation of an ad-hoc sub-process, or one instance of a multi-instance body. Scopes form a
+tree; variables follow Zeebe's rules:
 
 - a read sees the variables of its scope and of every enclosing scope (inner ones win);
 - a write *propagates*: it updates the variable in the nearest scope that defines it, or, when
@@ -21,7 +22,15 @@ from translator import FlowNode, SequenceFlow
 from workflows._contracts import Compensable
 from workflows._timers import TimerSchedule
 
-ScopeKind = Literal["process", "subProcess", "eventSubProcess", "multiInstanceBody", "local"]
+ScopeKind = Literal[
+    "process",
+    "subProcess",
+    "adHocSubProcess",
+    "adHocActivation",
+    "eventSubProcess",
+    "multiInstanceBody",
+    "local",
+]
 
 
 class Container(Protocol):
@@ -61,6 +70,13 @@ class Scope:
     trigger: dict[str, Any] | None = None
     """The variables of the message, signal or error that started this scope, kept apart
     until its start event's output mappings pick from them (only when it has some)."""
+
+    @property
+    def holds_event_sub_processes(self) -> bool:
+        """Whether the event sub-processes of its container run at this level. Multi-instance
+        bodies and local scopes add variables, not elements; an ad-hoc sub-process's are its
+        own, not each activation's."""
+        return self.kind not in ("multiInstanceBody", "local", "adHocActivation")
 
     # --- variables ----------------------------------------------------------------------------
 

@@ -35,6 +35,7 @@ RUNNABLE_KINDS = frozenset(
         "parallelGateway",
         "inclusiveGateway",
         "subProcess",
+        "adHocSubProcess",
         "eventSubProcess",
         "multiInstance",
         "standardLoop",

@@ -1,0 +1,354 @@
+"""Ad-hoc sub-processes as Zeebe runs them itself: compiled from ``zeebe:adHoc`` and the standard
+completion condition, then run on the time-skipping server (activation, paths, output
+collection, completion condition, cancelling the rest, incidents, errors, events)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from temporalio.testing import WorkflowEnvironment
+
+import translator
+from activities import BpmnError, Job
+from tests.helpers import (
+    deploy,
+    problems_of,
+    replayer,
+    running_interpreter,
+    start_process,
+    wait_for,
+)
+from tests.helpers.bpmn import chain, error, error_boundary, events, flow, model, service
+from workflows import RESOLVE_INCIDENT_UPDATE, STATE_QUERY
+
+
+def ad_hoc(
+    *elements: str,
+    active: str | None = "=toActivate",
+    condition: str | None = None,
+    cancel_remaining: bool | None = None,
+    collect: tuple[str, str] | None = None,
+    element_id: str = "tools",
+    extensions: str = "",
+) -> str:
+    """An ad-hoc sub-process holding ``elements``."""
+    attributes = [f'activeElementsCollection="{active}"'] if active is not None else []
+    if collect is not None:
+        attributes += [f'outputCollection="{collect[0]}"', f'outputElement="{collect[1]}"']
+    cancel = (
+        ""
+        if cancel_remaining is None
+        else f' cancelRemainingInstances="{str(cancel_remaining).lower()}"'
+    )
+    completion = (
+        ""
+        if condition is None
+        else f"<bpmn:completionCondition>{condition}</bpmn:completionCondition>"
+    )
+    return (
+        f'<bpmn:adHocSubProcess id="{element_id}"{cancel}><bpmn:extensionElements>'
+        f"<zeebe:adHoc {' '.join(attributes)} />{extensions}</bpmn:extensionElements>"
+        + "\n".join(elements)
+        + f"{completion}</bpmn:adHocSubProcess>"
+    )
+
+
+def around(*inner: str, process_id: str = "adhoc", after: str = "", **options: Any) -> str:
+    """start → the ad-hoc sub-process → end."""
+    return model(
+        process_id,
+        events("start", kind="startEvent"),
+        ad_hoc(*inner, **options),
+        events("end"),
+        chain("start", "tools", "end"),
+        after,
+    )
+
+
+def timer_catch(element_id: str, duration: str = "PT1H") -> str:
+    return (
+        f'<bpmn:intermediateCatchEvent id="{element_id}"><bpmn:timerEventDefinition>'
+        f"<bpmn:timeDuration>{duration}</bpmn:timeDuration></bpmn:timerEventDefinition>"
+        "</bpmn:intermediateCatchEvent>"
+    )
+
+
+def documented(element_id: str) -> str:
+    return (
+        f'<bpmn:serviceTask id="{element_id}" name="Look up"><bpmn:documentation>Finds the '
+        "order</bpmn:documentation><bpmn:extensionElements>"
+        f'<zeebe:taskDefinition type="{element_id}" /><zeebe:properties>'
+        '<zeebe:property name="cost" value="low" /></zeebe:properties>'
+        "</bpmn:extensionElements></bpmn:serviceTask>"
+    )
+
+
+class Calls:
+    def __init__(self) -> None:
+        self.order: list[str] = []
+        self.seen: dict[str, dict[str, Any]] = {}
+
+    def job(self, name: str, result: dict[str, Any] | None = None) -> Any:
+        def handle(job: Job) -> dict[str, Any]:
+            self.order.append(name)
+            self.seen[name] = dict(job.variables)
+            return dict(result or {})
+
+        return handle
+
+
+async def finish(env: WorkflowEnvironment, task_queue: str, jobs: dict[str, Any], **kw: Any) -> Any:
+    async with running_interpreter(env.client, task_queue, jobs):
+        handle = await start_process(env.client, task_queue, "adhoc", **kw)
+        result = await handle.result()
+        state = await handle.query(STATE_QUERY)
+    await replayer().replay_workflow(await handle.fetch_history())
+    return result, state
+
+
+def states(state: dict[str, Any], element_id: str) -> list[str]:
+    return [e["state"] for e in state["completed"] if e["element_id"] == element_id]
+
+
+# --- translator -------------------------------------------------------------------------------
+
+
+def test_an_ad_hoc_sub_process_compiles_with_what_it_can_activate() -> None:
+    xml = around(
+        documented("lookup"),
+        service("draft"),
+        service("send"),
+        flow("draft", "send"),
+        error_boundary("failed", "draft"),
+        service("fallback"),
+        flow("failed", "fallback"),
+        condition="=done",
+        collect=("results", "=result"),
+    )
+    [definition] = translator.compile_bytes(xml.encode(), "adhoc.bpmn")
+    node = definition.nodes["tools"]
+    assert isinstance(node, translator.AdHocSubProcess)
+    # Elements reached by a sequence flow, and boundary events, are not activatable.
+    assert [e.element_id for e in node.elements] == ["lookup", "draft"]
+    assert node.elements[0] == translator.AdHocElement(
+        element_id="lookup",
+        name="Look up",
+        documentation="Finds the order",
+        properties={"cost": "low"},
+    )
+    assert node.cancel_remaining_instances is True
+    assert node.output_collection == "results"
+    assert node.active_elements is not None and node.active_elements.source == "=toActivate"
+    assert node.completion_condition is not None
+
+
+@pytest.mark.parametrize(
+    ("inner", "options", "expected"),
+    [
+        (events("begin", kind="startEvent") + service("a"), {}, "has no startEvents"),
+        (service("a") + events("stop"), {}, "has no endEvents"),
+        (service("a"), {"collect": ("results", "")}, "outputCollection and outputElement"),
+        (service("a"), {"active": "=[1"}, "activeElementsCollection is not a valid expression"),
+        (
+            service("a"),
+            {"extensions": '<zeebe:taskDefinition type="agent" />'},
+            "job worker implementation",
+        ),
+        (service("a") + service("b") + flow("b", "a") + flow("a", "b"), {}, "no element to"),
+    ],
+)
+def test_ad_hoc_sub_processes_zeebe_refuses_are_refused_clearly(
+    inner: str, options: dict[str, Any], expected: str
+) -> None:
+    problems = problems_of(around(inner, **options))
+    assert any(expected in p.message for p in problems), problems
+
+
+def test_sequential_ordering_is_refused_rather_than_ignored() -> None:
+    xml = around(service("a")).replace(
+        "<bpmn:adHocSubProcess ", '<bpmn:adHocSubProcess ordering="Sequential" '
+    )
+    [problem] = problems_of(xml)
+    assert 'ordering="Sequential"' in problem.message and problem.element_id == "tools"
+
+
+# --- runtime ----------------------------------------------------------------------------------
+
+
+async def test_it_runs_the_activated_paths_collects_their_outputs_and_completes_after_all(
+    time_skipping_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    deploy(
+        around(
+            documented("lookup"),
+            service("draft"),
+            service("send"),
+            flow("draft", "send"),
+            service("unused"),
+            collect=("results", "=result"),
+        )
+    )
+    calls = Calls()
+    jobs = {
+        "lookup": calls.job("lookup", {"result": "order 7"}),
+        "draft": calls.job("draft", {"result": "draft 1"}),
+        "send": calls.job("send", {"sent": True}),
+        "unused": calls.job("unused"),
+    }
+    result, state = await finish(
+        time_skipping_env, task_queue, jobs, toActivate=["lookup", "draft", "lookup"]
+    )
+    assert sorted(calls.order) == ["draft", "lookup", "lookup", "send"]
+    # Each path adds its own result (the variable is local to its activation), in the order
+    # the paths ended; the collection reaches the process, the path-local results do not.
+    assert sorted(result["results"]) == ["draft 1", "order 7", "order 7"]
+    assert "result" not in result and result["sent"] is True
+    assert calls.seen["lookup"]["adHocSubProcessElements"][0] == {
+        "elementId": "lookup",
+        "elementName": "Look up",
+        "documentation": "Finds the order",
+        "properties": {"cost": "low"},
+        "parameters": [],
+    }
+    assert "adHocSubProcessElements" not in result
+    assert states(state, "tools") == ["completed"] and states(state, "end") == ["completed"]
+
+
+async def test_when_the_completion_condition_holds_the_other_paths_are_cancelled(
+    time_skipping_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    deploy(
+        around(
+            service("quick"),
+            timer_catch("slow"),
+            service("after_slow"),
+            flow("slow", "after_slow"),
+            condition="=count(results) &gt;= 1",
+            collect=("results", "=&quot;done&quot;"),
+        )
+    )
+    calls = Calls()
+    jobs = {"quick": calls.job("quick"), "after_slow": calls.job("after_slow")}
+    result, state = await finish(time_skipping_env, task_queue, jobs, toActivate=["quick", "slow"])
+    assert result["results"] == ["done"]
+    assert calls.order == ["quick"]
+    assert states(state, "slow") == ["terminated"]
+    assert states(state, "tools") == ["completed"]
+
+
+async def test_without_cancelling_the_sub_process_waits_for_the_paths_still_running(
+    time_skipping_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    deploy(
+        around(
+            service("quick"),
+            timer_catch("slow"),
+            service("after_slow"),
+            flow("slow", "after_slow"),
+            condition="=true",
+            cancel_remaining=False,
+        )
+    )
+    calls = Calls()
+    jobs = {"quick": calls.job("quick"), "after_slow": calls.job("after_slow")}
+    _, state = await finish(time_skipping_env, task_queue, jobs, toActivate=["quick", "slow"])
+    assert calls.order == ["quick", "after_slow"]
+    assert states(state, "slow") == ["completed"]
+
+
+async def test_with_nothing_to_activate_it_stays_active_until_an_event_ends_it(
+    time_skipping_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    boundary = (
+        '<bpmn:boundaryEvent id="deadline" attachedToRef="tools"><bpmn:timerEventDefinition>'
+        "<bpmn:timeDuration>PT2H</bpmn:timeDuration></bpmn:timerEventDefinition>"
+        "</bpmn:boundaryEvent>" + events("late") + flow("deadline", "late")
+    )
+    deploy(around(service("a"), after=boundary))
+    _, state = await finish(time_skipping_env, task_queue, {}, toActivate=[])
+    assert states(state, "tools") == ["terminated"]
+    assert states(state, "late") == ["completed"]
+
+
+async def test_a_condition_that_never_holds_keeps_it_open_after_its_paths_end(
+    time_skipping_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    deploy(around(service("a"), condition="=false"))
+    async with running_interpreter(time_skipping_env.client, task_queue, {"a": Calls().job("a")}):
+        handle = await start_process(
+            time_skipping_env.client, task_queue, "adhoc", toActivate=["a"]
+        )
+        state = await wait_for(lambda s: "a" in [e["element_id"] for e in s["completed"]], handle)
+        assert [e["element_id"] for e in state["active"]] == ["tools"]
+        await handle.terminate("test over")
+
+
+async def test_an_unknown_element_to_activate_is_an_incident_that_a_fix_resolves(
+    time_skipping_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    deploy(around(service("a")))
+    calls = Calls()
+    async with running_interpreter(time_skipping_env.client, task_queue, {"a": calls.job("a")}):
+        handle = await start_process(
+            time_skipping_env.client, task_queue, "adhoc", toActivate=["a", "nope"]
+        )
+        state = await wait_for(lambda s: s["incidents"], handle)
+        [incident] = state["incidents"]
+        assert incident["type"] == "EXTRACT_VALUE_ERROR" and incident["element_id"] == "tools"
+        assert "'nope'" in incident["message"] and "'a'" in incident["message"]
+        await handle.execute_update(
+            RESOLVE_INCIDENT_UPDATE,
+            {"incident_key": incident["key"], "variables": {"toActivate": ["a"]}},
+        )
+        await handle.result()
+    assert calls.order == ["a"]
+
+
+async def test_an_error_in_a_path_is_caught_by_a_boundary_event_of_the_sub_process(
+    time_skipping_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    caught = (
+        error_boundary("failed", "tools", "e_failed")
+        + events("handled")
+        + flow("failed", "handled")
+    )
+    xml = around(service("risky"), timer_catch("slow"), after=caught).replace(
+        "</bpmn:definitions>", error("e_failed", "FAILED") + "</bpmn:definitions>"
+    )
+    deploy(xml)
+
+    def risky(job: Job) -> dict[str, Any]:
+        raise BpmnError("FAILED", "no luck")
+
+    _, state = await finish(
+        time_skipping_env, task_queue, {"risky": risky}, toActivate=["risky", "slow"]
+    )
+    assert states(state, "slow") == ["terminated"]
+    assert states(state, "tools") == ["terminated"]
+    assert states(state, "handled") == ["completed"]
+
+
+async def test_an_error_event_sub_process_inside_runs_once_for_the_sub_process(
+    time_skipping_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    handler = (
+        '<bpmn:subProcess id="on_error" triggeredByEvent="true">'
+        '<bpmn:startEvent id="error_start"><bpmn:errorEventDefinition /></bpmn:startEvent>'
+        + service("recover")
+        + events("recovered")
+        + chain("error_start", "recover", "recovered")
+        + "</bpmn:subProcess>"
+    )
+    deploy(around(service("risky"), timer_catch("slow"), handler))
+    calls = Calls()
+
+    def risky(job: Job) -> dict[str, Any]:
+        raise BpmnError("ANY", "no luck")
+
+    jobs = {"risky": risky, "recover": calls.job("recover")}
+    _, state = await finish(time_skipping_env, task_queue, jobs, toActivate=["risky", "slow"])
+    assert calls.order == ["recover"]
+    assert states(state, "slow") == ["terminated"]
+    # The interrupting event sub-process completes the ad-hoc sub-process, which goes on.
+    assert states(state, "tools") == ["completed"] and states(state, "end") == ["completed"]

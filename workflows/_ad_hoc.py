@@ -1,0 +1,180 @@
+"""Ad-hoc sub-processes, as Zeebe runs them itself (its BPMN implementation).
+
+As it starts, the sub-process sets two local variables: ``adHocSubProcessElements`` (what it
+can activate: id, name, documentation, properties) and its output collection (empty); then its
+input mappings apply and ``activeElementsCollection`` names the elements to activate. Each
+activation is an inner scope of its own, holding one path: the element and whatever its
+sequence flows lead to. When a path ends, its output element is appended to the collection
+and the completion condition is evaluated in the sub-process's scope:
+
+- without a condition, the sub-process completes once a path has ended and none is left;
+- with one, it completes the first time the condition holds: at once, ending the paths still
+  running (``cancelRemainingInstances``, the default), or once they have ended.
+
+With nothing activated it stays active, as in Zeebe, until an event ends it. As it completes,
+the output collection propagates (Zeebe's rules) and then its output mappings apply.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from temporalio import workflow
+
+with workflow.unsafe.imports_passed_through():
+    from translator import AdHocElement, AdHocSubProcess
+    from workflows._contracts import ElementInstance
+    from workflows._multi_instance import output_variable
+    from workflows._scope import Scope
+
+if TYPE_CHECKING:
+    from workflows._engine import Engine
+
+ELEMENTS_VARIABLE = "adHocSubProcessElements"
+
+
+@dataclass
+class _Activations:
+    node: AdHocSubProcess
+    scope: Scope
+    """The sub-process's own scope; each activation is a child of it."""
+    instance: ElementInstance
+    paths_ended: int = 0
+    fulfilled: bool = False
+
+    @property
+    def may_complete(self) -> bool:
+        """Whether the sub-process completes once its remaining paths have ended."""
+        if self.node.completion_condition is None:
+            return self.paths_ended > 0
+        return self.fulfilled
+
+
+async def run_ad_hoc(
+    engine: Engine, scope: Scope, node: AdHocSubProcess, instance: ElementInstance
+) -> Scope:
+    """Run the ad-hoc sub-process ``node`` entered in ``scope``; return its finished scope."""
+    variables: dict[str, Any] = {ELEMENTS_VARIABLE: [_metadata(e) for e in node.elements]}
+    if node.output_collection is not None:
+        variables[node.output_collection] = []
+    # Its input mappings and start listeners' variables (in its local scope, made when it
+    # has listeners) are the sub-process's own.
+    if scope.kind == "local":
+        variables.update(scope.variables)
+    elif node.inputs:
+        variables.update(
+            await engine.with_incidents(instance, lambda: engine.mapped_inputs(scope, node.inputs))
+        )
+    own = scope.flow().child(
+        instance.key, "adHocSubProcess", container=node, owner_id=node.id, variables=variables
+    )
+    instance.details["variables"] = own.variables
+    activations = _Activations(node, own, instance)
+    for element_id in await engine.with_incidents(instance, lambda: _to_activate(engine, own)):
+        activate(engine, activations, element_id)
+    engine.track(own, _until_complete(activations), node.id)
+    await engine.complete_scope(own)
+    if node.output_collection is not None:
+        collection = node.output_collection
+        scope.flow().propagate({collection: own.variables.get(collection)})
+    if node.outputs:
+        await engine.with_incidents(
+            instance, lambda: engine.propagate_outputs(scope.flow(), node.outputs, own.visible())
+        )
+    return own
+
+
+def activate(engine: Engine, activations: _Activations, element_id: str) -> None:
+    """Start a path at ``element_id`` in an inner scope of its own."""
+    engine.track(activations.scope, _run_path(engine, activations, element_id), element_id)
+
+
+async def _to_activate(engine: Engine, scope: Scope) -> list[str]:
+    from workflows._engine import IncidentRaised
+
+    node = scope.container
+    assert isinstance(node, AdHocSubProcess)
+    if node.active_elements is None:
+        return []
+    value = engine.evaluate(node.active_elements, scope.visible())
+    source = node.active_elements.source
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise IncidentRaised(
+            "EXTRACT_VALUE_ERROR",
+            f"failed to activate ad-hoc elements: {source!r} is {value!r}, expected a list of "
+            "element ids",
+        )
+    known = {element.element_id for element in node.elements}
+    unknown = [item for item in value if item not in known]
+    if unknown:
+        raise IncidentRaised(
+            "EXTRACT_VALUE_ERROR",
+            f"failed to activate ad-hoc elements: {node.id!r} has no element to activate with "
+            f"id {', '.join(repr(item) for item in unknown)} (it can activate "
+            f"{', '.join(repr(item) for item in sorted(known))})",
+        )
+    return value
+
+
+async def _until_complete(activations: _Activations) -> None:
+    """The token that keeps the sub-process open until it may complete."""
+    await workflow.wait_condition(lambda: activations.may_complete)
+
+
+async def _run_path(engine: Engine, activations: _Activations, element_id: str) -> None:
+    from workflows._engine import IncidentRaised, ScopeTerminated
+
+    node, own = activations.node, activations.scope
+    variables: dict[str, Any] = {}
+    kept = output_variable(node.output_element)
+    if kept is not None:  # each path's result is its own, not the last path's
+        variables[kept] = None
+    inner = own.child(engine.new_key(), "adHocActivation", variables=variables)
+    engine.spawn(inner, element_id)
+    await engine.complete_scope(inner)
+    collection, element = node.output_collection, node.output_element
+    if collection is not None and element is not None:
+
+        async def collect() -> None:
+            current = own.variables.get(collection)
+            if not isinstance(current, list):
+                raise IncidentRaised(
+                    "EXTRACT_VALUE_ERROR",
+                    f"the output collection {collection!r} is {type(current).__name__}, "
+                    "expected a list",
+                )
+            own.variables[collection] = [*current, engine.evaluate(element, inner.visible())]
+
+        await engine.with_incidents(activations.instance, collect)
+    activations.paths_ended += 1
+    condition = node.completion_condition
+    if condition is None:
+        return
+
+    async def satisfied() -> bool:
+        holds = engine.evaluate(condition, own.visible())
+        if not isinstance(holds, bool):
+            raise IncidentRaised(
+                "EXTRACT_VALUE_ERROR",
+                f"failed to evaluate the completion condition {condition.source!r}: it is "
+                f"{holds!r}, expected true or false",
+            )
+        return holds
+
+    if await engine.with_incidents(activations.instance, satisfied):
+        activations.fulfilled = True
+        if node.cancel_remaining_instances:
+            raise ScopeTerminated(own)  # ends the other paths; the sub-process completes
+
+
+def _metadata(element: AdHocElement) -> dict[str, Any]:
+    """Zeebe's form of an activatable element (``parameters`` come from ``fromAi`` calls,
+    which only Camunda's AI Agent writes)."""
+    return {
+        "elementId": element.element_id,
+        "elementName": element.name,
+        "documentation": element.documentation,
+        "properties": dict(element.properties),
+        "parameters": [],
+    }
