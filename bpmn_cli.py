@@ -47,6 +47,7 @@ from activities import (
 from translator import ProcessDefinition
 from translator.expressions._temporal import parse_duration
 from workflows import (
+    ACTIVATE_AD_HOC_ELEMENTS_UPDATE,
     BUSINESS_KEY_VARIABLE,
     CANCEL_UPDATE,
     COMPLETE_USER_TASK_UPDATE,
@@ -209,6 +210,15 @@ async def _complete_user_task(client: Client, args: argparse.Namespace) -> int:
     return await _update(client, args, COMPLETE_USER_TASK_UPDATE, request)
 
 
+async def _activate_elements(client: Client, args: argparse.Namespace) -> int:
+    variables = _json_object(args.variables, "--variables")
+    request = {
+        "element_id": args.ad_hoc_sub_process,
+        "elements": [{"element_id": e, "variables": variables} for e in args.elements],
+    }
+    return await _update(client, args, ACTIVATE_AD_HOC_ELEMENTS_UPDATE, request)
+
+
 async def _cancel(client: Client, args: argparse.Namespace) -> int:
     return await _update(client, args, CANCEL_UPDATE, {"reason": args.reason})
 
@@ -251,6 +261,7 @@ COMMANDS = {
     "resolve": _resolve,
     "set-variables": _set_variables,
     "complete-user-task": _complete_user_task,
+    "activate-elements": _activate_elements,
     "cancel": _cancel,
     "publish": _publish,
     "correlate": _correlate,
@@ -314,6 +325,14 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     user_task.add_argument("instance")
     user_task.add_argument("element_id")
     _variables_option(user_task)
+
+    activation = commands.add_parser(
+        "activate-elements", help="activate elements of an active ad-hoc sub-process"
+    )
+    activation.add_argument("instance")
+    activation.add_argument("ad_hoc_sub_process", help="the ad-hoc sub-process's element id")
+    activation.add_argument("elements", nargs="+", help="ids of the elements to activate")
+    _variables_option(activation, "local to each activation")
 
     cancel = commands.add_parser("cancel", help="cancel an instance (it ends canceled)")
     cancel.add_argument("instance")

@@ -19,6 +19,7 @@ from bpmn_testing._errors import ProcessAssertionError
 from bpmn_testing._kafka import FakeKafka, KafkaRecord
 from bpmn_testing._report import describe_state, render_json
 from workflows import (
+    ACTIVATE_AD_HOC_ELEMENTS_UPDATE,
     CANCEL_UPDATE,
     COMPLETE_USER_TASK_UPDATE,
     RESOLVE_INCIDENT_UPDATE,
@@ -259,6 +260,15 @@ class ProcessInstance:
         ``complete_user_task`` update; its job is cancelled)."""
         request = {"element_id": element_id, "variables": dict(variables or {})}
         await self._update(COMPLETE_USER_TASK_UPDATE, request)
+
+    async def activate_ad_hoc_elements(
+        self, element_id: str, *elements: str, variables: Mapping[str, Any] | None = None
+    ) -> None:
+        """Activate ``elements`` of the active ad-hoc sub-process ``element_id``, each in a
+        path of its own holding ``variables`` (the ``activate_ad_hoc_elements`` update)."""
+        activations = [{"element_id": e, "variables": dict(variables or {})} for e in elements]
+        request = {"element_id": element_id, "elements": activations}
+        await self._update(ACTIVATE_AD_HOC_ELEMENTS_UPDATE, request)
 
     async def cancel(self, reason: str = "canceled by the test") -> None:
         """Cancel the instance (the ``cancel`` update) and wait until it ended canceled."""

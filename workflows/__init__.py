@@ -5,6 +5,7 @@ id. Everything here is Temporal workflow code: no I/O, no wall clock, no randomn
 """
 
 from workflows._contracts import (
+    ACTIVATE_AD_HOC_ELEMENTS_UPDATE,
     BPMN_ERROR_TYPE,
     BUSINESS_KEY_ATTRIBUTE,
     BUSINESS_KEY_VARIABLE,
@@ -67,6 +68,7 @@ from workflows._standalone import STANDALONE_JOB_WORKFLOW, StandaloneJobWorkflow
 from workflows._support import RUNNABLE_KINDS, unrunnable_nodes, unrunnable_reason
 
 __all__ = [
+    "ACTIVATE_AD_HOC_ELEMENTS_UPDATE",
     "BPMN_ERROR_TYPE",
     "BUSINESS_KEY_ATTRIBUTE",
     "BUSINESS_KEY_VARIABLE",

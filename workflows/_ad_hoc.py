@@ -17,6 +17,7 @@ the output collection propagates (Zeebe's rules) and then its output mappings ap
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -35,7 +36,7 @@ ELEMENTS_VARIABLE = "adHocSubProcessElements"
 
 
 @dataclass
-class _Activations:
+class OpenAdHoc:
     node: AdHocSubProcess
     scope: Scope
     """The sub-process's own scope; each activation is a child of it."""
@@ -70,11 +71,15 @@ async def run_ad_hoc(
         instance.key, "adHocSubProcess", container=node, owner_id=node.id, variables=variables
     )
     instance.details["variables"] = own.variables
-    activations = _Activations(node, own, instance)
+    activations = OpenAdHoc(node, own, instance)
     for element_id in await engine.with_incidents(instance, lambda: _to_activate(engine, own)):
         activate(engine, activations, element_id)
     engine.track(own, _until_complete(activations), node.id)
-    await engine.complete_scope(own)
+    engine.open_ad_hocs[instance.key] = activations
+    try:
+        await engine.complete_scope(own)
+    finally:
+        del engine.open_ad_hocs[instance.key]
     if node.output_collection is not None:
         collection = node.output_collection
         scope.flow().propagate({collection: own.variables.get(collection)})
@@ -85,9 +90,16 @@ async def run_ad_hoc(
     return own
 
 
-def activate(engine: Engine, activations: _Activations, element_id: str) -> None:
-    """Start a path at ``element_id`` in an inner scope of its own."""
-    engine.track(activations.scope, _run_path(engine, activations, element_id), element_id)
+def activate(
+    engine: Engine,
+    activations: OpenAdHoc,
+    element_id: str,
+    variables: Mapping[str, Any] | None = None,
+) -> None:
+    """Start a path at ``element_id`` in an inner scope of its own, which holds
+    ``variables``."""
+    path = _run_path(engine, activations, element_id, dict(variables or {}))
+    engine.track(activations.scope, path, element_id)
 
 
 async def _to_activate(engine: Engine, scope: Scope) -> list[str]:
@@ -117,19 +129,20 @@ async def _to_activate(engine: Engine, scope: Scope) -> list[str]:
     return value
 
 
-async def _until_complete(activations: _Activations) -> None:
+async def _until_complete(activations: OpenAdHoc) -> None:
     """The token that keeps the sub-process open until it may complete."""
     await workflow.wait_condition(lambda: activations.may_complete)
 
 
-async def _run_path(engine: Engine, activations: _Activations, element_id: str) -> None:
+async def _run_path(
+    engine: Engine, activations: OpenAdHoc, element_id: str, variables: dict[str, Any]
+) -> None:
     from workflows._engine import IncidentRaised, ScopeTerminated
 
     node, own = activations.node, activations.scope
-    variables: dict[str, Any] = {}
     kept = output_variable(node.output_element)
     if kept is not None:  # each path's result is its own, not the last path's
-        variables[kept] = None
+        variables.setdefault(kept, None)
     inner = own.child(engine.new_key(), "adHocActivation", variables=variables)
     engine.spawn(inner, element_id)
     await engine.complete_scope(inner)

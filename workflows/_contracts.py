@@ -22,6 +22,7 @@ STATE_QUERY = "state"
 SET_VARIABLES_UPDATE = "set_variables"
 RESOLVE_INCIDENT_UPDATE = "resolve_incident"
 COMPLETE_USER_TASK_UPDATE = "complete_user_task"
+ACTIVATE_AD_HOC_ELEMENTS_UPDATE = "activate_ad_hoc_elements"
 CANCEL_UPDATE = "cancel"
 KAFKA_RESPONSE_SIGNAL = "bpmn.kafka_response"
 """Only the correlation bridge (and the test toolkit) send this one."""
@@ -261,6 +262,21 @@ class CompleteUserTaskRequest(_Wire):
     element_instance_key: str | None = None
     element_id: str | None = None
     variables: dict[str, Any] = Field(default_factory=dict)
+
+
+class AdHocActivation(_Wire):
+    element_id: str
+    variables: dict[str, Any] = Field(default_factory=dict)
+    """Local variables of the activation: its path sees them, and they end with it."""
+
+
+class ActivateAdHocElementsRequest(_Wire):
+    """Input of ``ACTIVATE_AD_HOC_ELEMENTS_UPDATE`` (Zeebe's ad-hoc activities activation):
+    name the active ad-hoc sub-process by instance key or element id."""
+
+    element_instance_key: str | None = None
+    element_id: str | None = None
+    elements: list[AdHocActivation] = Field(min_length=1)
 
 
 class CancelRequest(_Wire):

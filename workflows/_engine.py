@@ -100,7 +100,7 @@ with workflow.unsafe.imports_passed_through():
         evaluate,
     )
     from translator.expressions._temporal import parse_duration
-    from workflows._ad_hoc import run_ad_hoc
+    from workflows._ad_hoc import OpenAdHoc, run_ad_hoc
     from workflows._catching import (
         Catcher,
         catchable_codes,
@@ -297,6 +297,8 @@ class Engine:
         self.waiting = _Waiting()
         self._trigger_scopes: dict[str, Scope] = {}
         """Scopes whose start event is mapping their trigger's variables, by its instance."""
+        self.open_ad_hocs: dict[str, OpenAdHoc] = {}
+        """Ad-hoc sub-processes that may still activate elements, by instance key."""
         self._handed_up: dict[str, Compensable] = {}
         """Records of sub-process instances that finished their scope, by instance key: kept
         for compensation once the sub-process completes (see ``_compensation``)."""

@@ -28,7 +28,9 @@ with workflow.unsafe.imports_passed_through():
     from pydantic import ValidationError
 
     from translator import ProcessDefinition, UserTask, iter_nodes
+    from workflows._ad_hoc import activate
     from workflows._contracts import (
+        ACTIVATE_AD_HOC_ELEMENTS_UPDATE,
         CANCEL_INSTANCE_ACTIVITY,
         CANCEL_UPDATE,
         COMPLETE_USER_TASK_UPDATE,
@@ -39,10 +41,12 @@ with workflow.unsafe.imports_passed_through():
         RESOLVE_INCIDENT_UPDATE,
         SET_VARIABLES_UPDATE,
         STATE_QUERY,
+        ActivateAdHocElementsRequest,
         CancelRequest,
         CompleteUserTaskRequest,
         CorrelatedMessage,
         DefinitionPin,
+        ElementInstance,
         EscalationRaised,
         InstanceOptions,
         InstanceState,
@@ -185,22 +189,37 @@ class BpmnInterpreter:
             and key not in engine.waiting.user_tasks
             and "listener" not in instance.details  # its start or end listeners run
         }
-        listing = ", ".join(f"{i.element_id} (key {k})" for k, i in user_tasks.items()) or "none"
-        if request.element_instance_key is not None:
-            if request.element_instance_key not in user_tasks:
-                raise ValueError(
-                    f"no active user task with key {request.element_instance_key!r}; "
-                    f"active user tasks: {listing}"
-                )
-            return request.element_instance_key
-        matches = [k for k, i in user_tasks.items() if i.element_id == request.element_id]
-        if len(matches) != 1:
+        return _named(user_tasks, request.element_instance_key, request.element_id, "user task")
+
+    @workflow.update(name=ACTIVATE_AD_HOC_ELEMENTS_UPDATE)
+    def activate_ad_hoc_elements(self, request: dict[str, Any]) -> str:
+        """Activate elements of an active ad-hoc sub-process (each in a path of its own, with
+        its variables local to it); returns the sub-process's instance key."""
+        engine = self._require_engine()
+        activation = ActivateAdHocElementsRequest.model_validate(request)
+        key = self._ad_hoc_key(activation)
+        for element in activation.elements:
+            activate(engine, engine.open_ad_hocs[key], element.element_id, element.variables)
+        return key
+
+    @activate_ad_hoc_elements.validator
+    def _validate_activate_ad_hoc_elements(self, request: dict[str, Any]) -> None:
+        engine = self._require_engine()
+        activation = _parse(ActivateAdHocElementsRequest, request, ACTIVATE_AD_HOC_ELEMENTS_UPDATE)
+        node = engine.open_ad_hocs[self._ad_hoc_key(activation)].node
+        known = [element.element_id for element in node.elements]
+        unknown = [e.element_id for e in activation.elements if e.element_id not in known]
+        if unknown:
             raise ValueError(
-                f"{'no' if not matches else 'more than one'} active user task "
-                f"{request.element_id!r}; name it by element_instance_key. "
-                f"Active user tasks: {listing}"
+                f"ad-hoc sub-process {node.id!r} has no element to activate with id "
+                f"{', '.join(map(repr, unknown))}; it can activate {', '.join(map(repr, known))}"
             )
-        return matches[0]
+
+    def _ad_hoc_key(self, request: ActivateAdHocElementsRequest) -> str:
+        engine = self._require_engine()
+        open_ad_hocs = {key: engine.active[key] for key in engine.open_ad_hocs}
+        what = "ad-hoc sub-process"
+        return _named(open_ad_hocs, request.element_instance_key, request.element_id, what)
 
     @workflow.update(name=CANCEL_UPDATE)
     def cancel(self, request: dict[str, Any]) -> None:
@@ -276,6 +295,25 @@ def _publish_metadata(engine: Engine) -> None:
                 for name, value in instance_search_attributes(*identity)
             ]
         )
+
+
+def _named(
+    candidates: dict[str, ElementInstance], key: str | None, element_id: str | None, what: str
+) -> str:
+    """The key of the candidate named by ``key``, else by ``element_id`` (when it names just
+    one), or a ValueError listing the candidates."""
+    listing = ", ".join(f"{i.element_id} (key {k})" for k, i in candidates.items()) or "none"
+    if key is not None:
+        if key not in candidates:
+            raise ValueError(f"no active {what} with key {key!r}; active {what}s: {listing}")
+        return key
+    matches = [k for k, i in candidates.items() if i.element_id == element_id]
+    if len(matches) != 1:
+        raise ValueError(
+            f"{'no' if not matches else 'more than one'} active {what} {element_id!r}; name it "
+            f"by element_instance_key. Active {what}s: {listing}"
+        )
+    return matches[0]
 
 
 def _user_task_ids(definition: ProcessDefinition) -> set[str]:

@@ -7,10 +7,12 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from temporalio.client import WorkflowUpdateFailedError
 from temporalio.testing import WorkflowEnvironment
 
 import translator
 from activities import BpmnError, Job
+from bpmn_testing import BpmnTestContext
 from tests.helpers import (
     deploy,
     problems_of,
@@ -20,7 +22,7 @@ from tests.helpers import (
     wait_for,
 )
 from tests.helpers.bpmn import chain, error, error_boundary, events, flow, model, service
-from workflows import RESOLVE_INCIDENT_UPDATE, STATE_QUERY
+from workflows import ACTIVATE_AD_HOC_ELEMENTS_UPDATE, RESOLVE_INCIDENT_UPDATE, STATE_QUERY
 
 
 def ad_hoc(
@@ -352,3 +354,66 @@ async def test_an_error_event_sub_process_inside_runs_once_for_the_sub_process(
     assert states(state, "slow") == ["terminated"]
     # The interrupting event sub-process completes the ad-hoc sub-process, which goes on.
     assert states(state, "tools") == ["completed"] and states(state, "end") == ["completed"]
+
+
+# --- activating elements from outside (Zeebe's activation API) --------------------------------
+
+
+async def test_elements_activated_by_update_run_with_their_local_variables(
+    time_skipping_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    deploy(around(service("call_tool"), service("other"), active=None))
+    calls = Calls()
+    jobs = {"call_tool": calls.job("call_tool", {"answer": 42}), "other": calls.job("other")}
+    async with running_interpreter(time_skipping_env.client, task_queue, jobs):
+        handle = await start_process(time_skipping_env.client, task_queue, "adhoc")
+        await wait_for(lambda s: "tools" in [e["element_id"] for e in s["active"]], handle)
+        request = {
+            "element_id": "tools",
+            "elements": [{"element_id": "call_tool", "variables": {"toolCall": {"q": "?"}}}],
+        }
+        key = await handle.execute_update(ACTIVATE_AD_HOC_ELEMENTS_UPDATE, request)
+        result = await handle.result()
+        state = await handle.query(STATE_QUERY)
+    assert [e["key"] for e in state["completed"] if e["element_id"] == "tools"] == [key]
+    assert calls.order == ["call_tool"]
+    assert calls.seen["call_tool"]["toolCall"] == {"q": "?"}
+    # The activation's own variables end with it; the job's result propagates as usual.
+    assert result == {"answer": 42}
+    await replayer().replay_workflow(await handle.fetch_history())
+
+
+@pytest.mark.parametrize(
+    ("request_", "expected"),
+    [
+        ({"element_id": "tools", "elements": [{"element_id": "nope"}]}, "no element to activate"),
+        ({"element_id": "a", "elements": [{"element_id": "a"}]}, "no active ad-hoc sub-process"),
+        ({"element_id": "tools", "elements": []}, "invalid activate_ad_hoc_elements request"),
+    ],
+)
+async def test_an_activation_that_names_nothing_activatable_is_rejected(
+    time_skipping_env: WorkflowEnvironment,
+    task_queue: str,
+    request_: dict[str, Any],
+    expected: str,
+) -> None:
+    deploy(around(service("a"), active=None))
+    client = time_skipping_env.client
+    async with running_interpreter(client, task_queue, {"a": Calls().job("a")}):
+        handle = await start_process(client, task_queue, "adhoc")
+        await wait_for(lambda s: "tools" in [e["element_id"] for e in s["active"]], handle)
+        with pytest.raises(WorkflowUpdateFailedError) as failed:
+            await handle.execute_update(ACTIVATE_AD_HOC_ELEMENTS_UPDATE, request_)
+        assert expected in str(failed.value.cause)
+        await handle.terminate("test over")
+
+
+async def test_the_test_kit_activates_elements(bpmn: BpmnTestContext) -> None:
+    bpmn.deploy_xml(around(service("a"), service("b"), active=None))
+    bpmn.job("a").complete({"fromA": 1})
+    bpmn.job("b").complete()
+    instance = await bpmn.start("adhoc")
+    await instance.assert_waiting_at("tools")
+    await instance.activate_ad_hoc_elements("tools", "a", variables={"hint": "x"})
+    await instance.assert_completed({"fromA": 1})
+    await bpmn.job("a").assert_received(variables={"hint": "x"}, times=1)
