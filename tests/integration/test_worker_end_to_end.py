@@ -30,7 +30,12 @@ from tests.helpers import ORDER_PROCESS, wait_for
 from tests.helpers.bpmn import chain, events, model
 from tests.helpers.models import CATCH_PAYMENT, timer_started
 from tests.helpers.processes import worker_process
-from workflows import CANCEL_UPDATE, STATE_QUERY, make_correlation_id
+from workflows import (
+    ACTIVATE_AD_HOC_ELEMENTS_UPDATE,
+    CANCEL_UPDATE,
+    STATE_QUERY,
+    make_correlation_id,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -84,6 +89,21 @@ SCRIPTED_SAGA = model(
 )
 
 
+AD_HOC = model(
+    "ad-hoc-tools",
+    events("start", kind="startEvent"),
+    '<bpmn:adHocSubProcess id="tools"><bpmn:extensionElements>'
+    '<zeebe:adHoc activeElementsCollection="=[&quot;double&quot;]" outputCollection="results"'
+    ' outputElement="=result" /></bpmn:extensionElements>'
+    + script("double", "=n * 2", "result")
+    + script("triple", "=n * 3", "result")
+    + "<bpmn:completionCondition>=count(results) &gt;= 2</bpmn:completionCondition>"
+    "</bpmn:adHocSubProcess>",
+    events("end"),
+    chain("start", "tools", "end"),
+)
+
+
 @pytest.fixture(scope="module")
 def definitions(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("definitions")
@@ -94,6 +114,7 @@ def definitions(tmp_path_factory: pytest.TempPathFactory) -> Path:
     shutil.copy(DINNER_DECISIONS, folder / "supper.dmn")
     (folder / "supper.bpmn").write_text(SUPPER)
     (folder / "saga.bpmn").write_text(SCRIPTED_SAGA)
+    (folder / "ad-hoc-tools.bpmn").write_text(AD_HOC)
     return folder
 
 
@@ -314,7 +335,7 @@ def test_a_broken_model_is_reported_and_the_others_deploy(worker_log: Path) -> N
     log = worker_log.read_text()
     assert "broken.bpmn:5 [no_type]" in log
     assert "has no job type" in log
-    assert "processes: await-payment, order-process, saga, supper" in log
+    assert "processes: ad-hoc-tools, await-payment, order-process, saga, supper" in log
     assert "decisions: dish, season, beverages" in log
 
 
@@ -336,6 +357,21 @@ async def test_a_compensation_throw_event_runs_the_handler_of_what_completed(
     state = await handle.query(STATE_QUERY)
     completed = [c["element_id"] for c in state["completed"]]
     assert completed.index("release") < completed.index("roll_back")
+
+
+async def test_an_ad_hoc_sub_process_runs_what_it_and_an_operator_activate(
+    worker_log: Path, client: Client
+) -> None:
+    handle = await client.start_workflow(
+        "ad-hoc-tools", {"n": 5}, id=f"ad-hoc-{uuid.uuid4()}", task_queue="bpmn"
+    )
+    # The first path ends without meeting the condition: the sub-process stays open.
+    await wait_for(
+        lambda s: "double" in [c["element_id"] for c in s["completed"]], handle, timeout=60
+    )
+    request = {"element_id": "tools", "elements": [{"element_id": "triple", "variables": {"n": 7}}]}
+    await handle.execute_update(ACTIVATE_AD_HOC_ELEMENTS_UPDATE, request)
+    assert await asyncio.wait_for(handle.result(), 60) == {"n": 5, "results": [10, 21]}
 
 
 def test_strict_refuses_a_folder_with_a_broken_model(definitions: Path) -> None:
