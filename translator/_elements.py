@@ -351,7 +351,6 @@ IGNORED = {
         "outgoing",
         "multiInstanceLoopCharacteristics",
         "standardLoopCharacteristics",
-        "completionCondition",
         "laneSet",
         "extensionElements",
         "documentation",

@@ -31,6 +31,8 @@ from translator.expressions import Expression
 
 SEQUENCE_FLOW = bpmn("sequenceFlow")
 CONDITION_EXPRESSION = bpmn("conditionExpression")
+COMPLETION_CONDITION = bpmn("completionCondition")
+AD_HOC_SUB_PROCESS = bpmn("adHocSubProcess")
 
 
 @dataclass(frozen=True)
@@ -51,6 +53,8 @@ def compile_scope(ctx: CompileContext, scope: etree._Element) -> Scope:
             continue
         if tag == SEQUENCE_FLOW:
             flow_elements.append(child)
+        elif tag == COMPLETION_CONDITION and scope.tag == AD_HOC_SUB_PROCESS:
+            continue  # read by its handler
         elif tag in HANDLERS:
             element_id = child.get("id", "")
             members[element_id] = child
@@ -289,7 +293,7 @@ def ad_hoc_sub_process(
             "cancel_remaining_instances": element.get("cancelRemainingInstances", "true")
             .strip()
             .lower()
-            != "false",
+            not in ("false", "0"),  # xsd:boolean
             "elements": [_ad_hoc_element(node_id, xml) for node_id, xml in members],
         }
     )
@@ -329,7 +333,7 @@ def _activatable(element: etree._Element, scope: Scope) -> list[tuple[str, etree
     """The compiled children an activation may name, with their XML, in document order."""
     found = []
     for child in element:
-        node = scope.nodes.get(child.get("id", "")) if isinstance(child.tag, str) else None
+        node = scope.nodes.get(child.get("id", "")) if child.tag in HANDLERS else None
         if (
             node is not None
             and not node.incoming

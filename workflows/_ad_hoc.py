@@ -45,6 +45,13 @@ class OpenAdHoc:
     fulfilled: bool = False
 
     @property
+    def accepts_activations(self) -> bool:
+        """Whether it is active: not ending (its last path done, its remaining paths being
+        cancelled, an interrupting event sub-process running)."""
+        scope = self.scope
+        return bool(scope.tokens) and scope.failure is None and not scope.closing
+
+    @property
     def may_complete(self) -> bool:
         """Whether the sub-process completes once its remaining paths have ended."""
         if self.node.completion_condition is None:
@@ -56,25 +63,24 @@ async def run_ad_hoc(
     engine: Engine, scope: Scope, node: AdHocSubProcess, instance: ElementInstance
 ) -> Scope:
     """Run the ad-hoc sub-process ``node`` entered in ``scope``; return its finished scope."""
-    variables: dict[str, Any] = {ELEMENTS_VARIABLE: [_metadata(e) for e in node.elements]}
-    if node.output_collection is not None:
-        variables[node.output_collection] = []
+    own = scope.flow().child(instance.key, "adHocSubProcess", container=node, owner_id=node.id)
     # Its input mappings and start listeners' variables (in its local scope, made when it
-    # has listeners) are the sub-process's own.
+    # has listeners, with its first locals) are the sub-process's own.
     if scope.kind == "local":
-        variables.update(scope.variables)
-    elif node.inputs:
-        variables.update(
-            await engine.with_incidents(instance, lambda: engine.mapped_inputs(scope, node.inputs))
-        )
-    own = scope.flow().child(
-        instance.key, "adHocSubProcess", container=node, owner_id=node.id, variables=variables
-    )
+        own.variables = dict(scope.variables)
+    else:
+        own.variables = initial_locals(node)
+        if node.inputs:  # they see its first locals (Zeebe)
+            mapped = await engine.with_incidents(
+                instance, lambda: engine.mapped_inputs(own, node.inputs)
+            )
+            own.variables.update(mapped)
     instance.details["variables"] = own.variables
     activations = OpenAdHoc(node, own, instance)
-    for element_id in await engine.with_incidents(instance, lambda: _to_activate(engine, own)):
-        activate(engine, activations, element_id)
+    to_activate = await engine.with_incidents(instance, lambda: _to_activate(engine, own))
     engine.track(own, _until_complete(activations), node.id)
+    for element_id in to_activate:
+        activate(engine, activations, element_id)
     engine.open_ad_hocs[instance.key] = activations
     try:
         await engine.complete_scope(own)
@@ -90,6 +96,15 @@ async def run_ad_hoc(
     return own
 
 
+def initial_locals(node: AdHocSubProcess) -> dict[str, Any]:
+    """The variables an ad-hoc sub-process sets in its scope as it starts, before its
+    inputs: what it can activate, and its output collection, empty."""
+    variables: dict[str, Any] = {ELEMENTS_VARIABLE: [_metadata(e) for e in node.elements]}
+    if node.output_collection is not None:
+        variables[node.output_collection] = []
+    return variables
+
+
 def activate(
     engine: Engine,
     activations: OpenAdHoc,
@@ -98,6 +113,7 @@ def activate(
 ) -> None:
     """Start a path at ``element_id`` in an inner scope of its own, which holds
     ``variables``."""
+    assert activations.accepts_activations, "the ad-hoc sub-process is ending"
     path = _run_path(engine, activations, element_id, dict(variables or {}))
     engine.track(activations.scope, path, element_id)
 

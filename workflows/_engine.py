@@ -100,7 +100,7 @@ with workflow.unsafe.imports_passed_through():
         evaluate,
     )
     from translator.expressions._temporal import parse_duration
-    from workflows._ad_hoc import OpenAdHoc, run_ad_hoc
+    from workflows._ad_hoc import OpenAdHoc, initial_locals, run_ad_hoc
     from workflows._catching import (
         Catcher,
         catchable_codes,
@@ -449,11 +449,13 @@ class Engine:
         try:
             await while_running(done, watchers)
         except asyncio.CancelledError:
+            scope.closing = True
             await _cancel_tokens(scope)
             raise
         failure, scope.failure = scope.failure, None
         if failure is None:
             return
+        scope.closing = True
         await _cancel_tokens(scope)
         if isinstance(failure, ScopeTerminated) and failure.scope is scope:
             return
@@ -643,6 +645,8 @@ class Engine:
             await self.with_incidents(instance, lambda: self._end_with_result(scope, node))
         elif isinstance(node, IntermediateCatchEvent | ReceiveTask) and not _is_link(node):
             await self._catch(scope, node, instance)
+        elif isinstance(node, IntermediateCatchEvent):
+            pass  # a link catch event: its throw event's token goes on from here
         elif isinstance(node, EventBasedGateway):
             return await self._run_event_gateway(scope, node)
         elif isinstance(node, IntermediateThrowEvent) and node.result is None:
@@ -687,9 +691,15 @@ class Engine:
         process's, so a fix on the process alone would never reach it)."""
         self.root.variables.update(variables)
         incident = self.incidents.pop(incident_key, None)
-        pending = self._trigger_scopes.get(incident.element_instance_key) if incident else None
+        if incident is None:
+            return
+        pending = self._trigger_scopes.get(incident.element_instance_key)
         if pending is not None and pending.trigger is not None:
             pending.trigger.update(variables)
+        ad_hoc = self.open_ad_hocs.get(incident.element_instance_key)
+        if ad_hoc is not None:  # e.g. its output collection, overwritten by a path
+            own = ad_hoc.scope.variables
+            own.update({name: value for name, value in variables.items() if name in own})
 
     async def with_incidents(
         self, instance: ElementInstance, step: Callable[[], Awaitable[T]]
@@ -753,11 +763,13 @@ class Engine:
         element = scope.child(instance.key, "local", owner_id=node.id)
         if resumed:
             return element
+        if isinstance(node, AdHocSubProcess):  # its inputs see them (Zeebe)
+            element.variables.update(initial_locals(node))
         inputs = _local_inputs(node)
         if inputs:
             await self.with_incidents(
                 instance,
-                lambda: self._set_locals(element, self._apply_mappings(inputs, scope.visible())),
+                lambda: self._set_locals(element, self._apply_mappings(inputs, element.visible())),
             )
         await self._run_listeners("start", node.job_listeners, instance, element, node)
         await self._camunda_listeners("start", element, node, instance)

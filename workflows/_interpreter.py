@@ -189,7 +189,8 @@ class BpmnInterpreter:
             and key not in engine.waiting.user_tasks
             and "listener" not in instance.details  # its start or end listeners run
         }
-        return _named(user_tasks, request.element_instance_key, request.element_id, "user task")
+        key, element_id = request.element_instance_key, request.element_id
+        return _named(user_tasks, key, element_id, ("user task", "user tasks"))
 
     @workflow.update(name=ACTIVATE_AD_HOC_ELEMENTS_UPDATE)
     def activate_ad_hoc_elements(self, request: dict[str, Any]) -> str:
@@ -217,8 +218,12 @@ class BpmnInterpreter:
 
     def _ad_hoc_key(self, request: ActivateAdHocElementsRequest) -> str:
         engine = self._require_engine()
-        open_ad_hocs = {key: engine.active[key] for key in engine.open_ad_hocs}
-        what = "ad-hoc sub-process"
+        open_ad_hocs = {
+            key: engine.active[key]
+            for key, ad_hoc in engine.open_ad_hocs.items()
+            if ad_hoc.accepts_activations
+        }
+        what = ("ad-hoc sub-process", "ad-hoc sub-processes")
         return _named(open_ad_hocs, request.element_instance_key, request.element_id, what)
 
     @workflow.update(name=CANCEL_UPDATE)
@@ -298,20 +303,24 @@ def _publish_metadata(engine: Engine) -> None:
 
 
 def _named(
-    candidates: dict[str, ElementInstance], key: str | None, element_id: str | None, what: str
+    candidates: dict[str, ElementInstance],
+    key: str | None,
+    element_id: str | None,
+    what: tuple[str, str],
 ) -> str:
     """The key of the candidate named by ``key``, else by ``element_id`` (when it names just
-    one), or a ValueError listing the candidates."""
+    one), or a ValueError listing the candidates. ``what``: their name, singular and plural."""
+    one, many = what
     listing = ", ".join(f"{i.element_id} (key {k})" for k, i in candidates.items()) or "none"
     if key is not None:
         if key not in candidates:
-            raise ValueError(f"no active {what} with key {key!r}; active {what}s: {listing}")
+            raise ValueError(f"no active {one} with key {key!r}; active {many}: {listing}")
         return key
     matches = [k for k, i in candidates.items() if i.element_id == element_id]
     if len(matches) != 1:
         raise ValueError(
-            f"{'no' if not matches else 'more than one'} active {what} {element_id!r}; name it "
-            f"by element_instance_key. Active {what}s: {listing}"
+            f"{'no' if not matches else 'more than one'} active {one} {element_id!r}; name it "
+            f"by element_instance_key. Active {many}: {listing}"
         )
     return matches[0]
 

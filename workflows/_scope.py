@@ -67,6 +67,9 @@ class Scope:
     completed: bool = False
     """A completed sub-process's scope, made again for its compensation handlers: its boundary
     and event sub-processes cannot occur any more (errors pass it by)."""
+    closing: bool = False
+    """Its remaining tokens are being cancelled, or an interrupting event sub-process runs in
+    it: no new token may join (an ad-hoc sub-process accepts no more activations)."""
     trigger: dict[str, Any] | None = None
     """The variables of the message, signal or error that started this scope, kept apart
     until its start event's output mappings pick from them (only when it has some)."""

@@ -12,7 +12,7 @@ from temporalio.testing import WorkflowEnvironment
 
 import translator
 from activities import BpmnError, Job
-from bpmn_testing import BpmnTestContext
+from bpmn_testing import BpmnTestContext, ProcessAssertionError
 from tests.helpers import (
     deploy,
     problems_of,
@@ -21,7 +21,16 @@ from tests.helpers import (
     start_process,
     wait_for,
 )
-from tests.helpers.bpmn import chain, error, error_boundary, events, flow, model, service
+from tests.helpers.bpmn import (
+    chain,
+    error,
+    error_boundary,
+    events,
+    flow,
+    io_mapping,
+    model,
+    service,
+)
 from workflows import ACTIVATE_AD_HOC_ELEMENTS_UPDATE, RESOLVE_INCIDENT_UPDATE, STATE_QUERY
 
 
@@ -417,3 +426,117 @@ async def test_the_test_kit_activates_elements(bpmn: BpmnTestContext) -> None:
     await instance.activate_ad_hoc_elements("tools", "a", variables={"hint": "x"})
     await instance.assert_completed({"fromA": 1})
     await bpmn.job("a").assert_received(variables={"hint": "x"}, times=1)
+
+
+INTERRUPTING_TIMER = (
+    '<bpmn:subProcess id="overtime" triggeredByEvent="true">'
+    '<bpmn:startEvent id="overtime_start"><bpmn:timerEventDefinition>'
+    "<bpmn:timeDuration>PT1H</bpmn:timeDuration></bpmn:timerEventDefinition></bpmn:startEvent>"
+    + timer_catch("wrap_up", "PT2H")
+    + events("wrapped_up")
+    + chain("overtime_start", "wrap_up", "wrapped_up")
+    + "</bpmn:subProcess>"
+)
+
+
+async def test_no_activation_is_accepted_while_an_interrupting_event_ends_it(
+    bpmn: BpmnTestContext,
+) -> None:
+    bpmn.deploy_xml(around(service("a"), INTERRUPTING_TIMER, active=None))
+    bpmn.job("a").complete()
+    instance = await bpmn.start("adhoc")
+    await instance.assert_waiting_at("tools")
+    await bpmn.skip("PT61M")
+    await instance.assert_waiting_at("wrap_up")
+    with pytest.raises(ProcessAssertionError, match="no active ad-hoc sub-process 'tools'"):
+        await instance.activate_ad_hoc_elements("tools", "a")
+    await bpmn.skip("PT2H")
+    await instance.assert_completed()
+    assert bpmn.job("a").jobs == []
+    assert (await instance.state()).active == []
+
+
+async def test_a_resolution_reaches_an_overwritten_output_collection(
+    bpmn: BpmnTestContext,
+) -> None:
+    bpmn.deploy_xml(around(service("a"), collect=("results", "=1")))
+    bpmn.job("a").complete({"results": "overwritten"})  # the path writes the local collection
+    instance = await bpmn.start("adhoc", toActivate=["a"])
+    incident = await instance.assert_incident("tools")
+    assert "the output collection 'results' is str, expected a list" in incident.message
+    await instance.resolve_incident(variables={"results": []})
+    await instance.assert_completed({"toActivate": ["a"], "results": [1]})
+
+
+@pytest.mark.parametrize("listeners", [False, True])
+async def test_its_input_mappings_see_what_it_can_activate(
+    bpmn: BpmnTestContext, listeners: bool
+) -> None:
+    extensions = io_mapping({"tools": "=count(adHocSubProcessElements)"})
+    if listeners:
+        extensions += (
+            '<zeebe:executionListeners><zeebe:executionListener eventType="start" '
+            'type="on_start" /></zeebe:executionListeners>'
+        )
+        bpmn.job("on_start").complete()
+    bpmn.deploy_xml(around(service("a"), service("b"), extensions=extensions))
+    bpmn.job("a").complete()
+    instance = await bpmn.start("adhoc", toActivate=["a"])
+    await instance.assert_completed()
+    assert bpmn.job("a").last.variables["tools"] == 2
+
+
+def test_cancel_remaining_instances_reads_xsd_booleans() -> None:
+    xml = around(service("a")).replace(
+        "<bpmn:adHocSubProcess ", '<bpmn:adHocSubProcess cancelRemainingInstances="0" '
+    )
+    [definition] = translator.compile_bytes(xml.encode(), "adhoc.bpmn")
+    node = definition.nodes["tools"]
+    assert isinstance(node, translator.AdHocSubProcess)
+    assert node.cancel_remaining_instances is False
+
+
+def test_only_flow_nodes_are_activatable() -> None:
+    # A sequence flow may share a flow node's id; it is no element to activate.
+    flow_named_a = '<bpmn:sequenceFlow id="a" sourceRef="a" targetRef="b" />'
+    xml = around(service("a"), service("b"), flow_named_a)
+    xml = xml.replace('<bpmn:sequenceFlow id="a" ', '<bpmn:sequenceFlow id="a" name="flow" ')
+    definitions = translator.compile_bytes(xml.encode(), "adhoc.bpmn")
+    node = definitions[0].nodes["tools"]
+    assert isinstance(node, translator.AdHocSubProcess)
+    assert [e.element_id for e in node.elements] == ["a"]  # b has an incoming flow
+
+
+def test_a_completion_condition_elsewhere_is_still_refused() -> None:
+    xml = model(
+        "p",
+        events("start", kind="startEvent"),
+        '<bpmn:subProcess id="sub"><bpmn:startEvent id="in" /><bpmn:endEvent id="out" />'
+        '<bpmn:sequenceFlow id="in_out" sourceRef="in" targetRef="out" />'
+        "<bpmn:completionCondition>=true</bpmn:completionCondition></bpmn:subProcess>",
+        events("end"),
+        chain("start", "sub", "end"),
+    )
+    assert any("completionCondition" in p.message for p in problems_of(xml))
+
+
+LINK = (
+    '<bpmn:intermediateThrowEvent id="jump"><bpmn:linkEventDefinition name="L" />'
+    "</bpmn:intermediateThrowEvent>"
+    '<bpmn:intermediateCatchEvent id="landing"><bpmn:linkEventDefinition name="L" />'
+    "</bpmn:intermediateCatchEvent>"
+)
+
+
+@pytest.mark.parametrize("activate", [["a"], ["landing"]])
+async def test_a_link_inside_a_path_goes_on_at_its_catch_event(
+    bpmn: BpmnTestContext, activate: list[str]
+) -> None:
+    bpmn.deploy_xml(
+        around(service("a"), LINK, service("b"), flow("a", "jump"), flow("landing", "b"))
+    )
+    bpmn.job("a").complete()
+    bpmn.job("b").complete()
+    instance = await bpmn.start("adhoc", toActivate=activate)
+    await instance.assert_completed()
+    assert len(bpmn.job("b").jobs) == 1

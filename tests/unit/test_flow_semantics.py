@@ -669,3 +669,33 @@ def test_mappings_nothing_would_apply_are_refused(element: str, message: str) ->
     [problem] = problems_of(xml)
     assert problem.element_id == "x"
     assert message in problem.message
+
+
+LINKED = model(
+    "linked",
+    events("start", kind="startEvent"),
+    service("before"),
+    '<bpmn:intermediateThrowEvent id="jump"><bpmn:linkEventDefinition name="page2" />'
+    "</bpmn:intermediateThrowEvent>",
+    '<bpmn:intermediateCatchEvent id="landing"><bpmn:linkEventDefinition name="page2" />'
+    "</bpmn:intermediateCatchEvent>",
+    service("after"),
+    events("end"),
+    chain("start", "before", "jump"),
+    chain("landing", "after", "end"),
+)
+
+
+async def test_a_link_throw_event_goes_on_at_its_catch_event(
+    time_skipping_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    deploy(LINKED)
+    ran: list[str] = []
+    jobs = {name: (lambda job, name=name: ran.append(name)) for name in ("before", "after")}
+    async with running_interpreter(time_skipping_env.client, task_queue, jobs):
+        handle = await start_process(time_skipping_env.client, task_queue, "linked")
+        await handle.result()
+        state = await handle.query(STATE_QUERY)
+    assert ran == ["before", "after"]
+    path = [e["element_id"] for e in state["completed"]]
+    assert path == ["start", "before", "jump", "landing", "after", "end"]
