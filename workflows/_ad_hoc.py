@@ -162,6 +162,9 @@ async def _run_path(
     inner = own.child(engine.new_key(), "adHocActivation", variables=variables)
     engine.spawn(inner, element_id)
     await engine.complete_scope(inner)
+    # A compensation throw event in a path undoes what completed in that path; once it has
+    # ended, its records are the sub-process's (Zeebe's inner instance hands them up).
+    own.compensable.extend(inner.compensable)
     collection, element = node.output_collection, node.output_element
     if collection is not None and element is not None:
 

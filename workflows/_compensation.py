@@ -42,7 +42,7 @@ Invocation = Callable[[], Coroutine[Any, Any, None]]
 
 def holder(scope: Scope) -> Scope:
     """The scope that keeps the records of what completes in ``scope``."""
-    while scope.kind in ("local", "multiInstanceBody", "adHocActivation") and scope.parent:
+    while scope.kind in ("local", "multiInstanceBody") and scope.parent is not None:
         scope = scope.parent
     return scope
 

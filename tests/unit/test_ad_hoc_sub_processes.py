@@ -540,3 +540,55 @@ async def test_a_link_inside_a_path_goes_on_at_its_catch_event(
     instance = await bpmn.start("adhoc", toActivate=activate)
     await instance.assert_completed()
     assert len(bpmn.job("b").jobs) == 1
+
+
+def compensable(activity: str) -> str:
+    """``activity``, undone by the service task ``undo_<activity>``."""
+    return (
+        service(activity) + f'<bpmn:boundaryEvent id="{activity}_comp" attachedToRef="{activity}">'
+        "<bpmn:compensateEventDefinition /></bpmn:boundaryEvent>"
+        + service(f"undo_{activity}").replace(
+            "<bpmn:serviceTask ", '<bpmn:serviceTask isForCompensation="true" '
+        )
+        + f'<bpmn:association id="{activity}_assoc" sourceRef="{activity}_comp" '
+        f'targetRef="undo_{activity}" />'
+    )
+
+
+COMPENSATE = (
+    '<bpmn:intermediateThrowEvent id="{id}"><bpmn:compensateEventDefinition />'
+    "</bpmn:intermediateThrowEvent>"
+)
+
+
+async def test_compensation_in_a_path_undoes_that_path_and_after_it_the_whole(
+    bpmn: BpmnTestContext,
+) -> None:
+    after = COMPENSATE.format(id="undo_all")
+    xml = model(
+        "adhoc",
+        events("start", kind="startEvent"),
+        ad_hoc(
+            compensable("book"),
+            compensable("pay"),
+            COMPENSATE.format(id="regret"),
+            flow("pay", "regret"),
+            condition="=count(adHocSubProcessElements) &gt; 0",
+            cancel_remaining=False,
+        ),
+        after,
+        events("end"),
+        chain("start", "tools", "undo_all", "end"),
+    )
+    bpmn.deploy_xml(xml)
+    undone: list[str] = []
+    for name in ("book", "pay"):
+        bpmn.job(name).complete()
+        bpmn.job(f"undo_{name}")(lambda job, name=name: undone.append(name))
+    instance = await bpmn.start("adhoc", toActivate=["book", "pay"])
+    await instance.assert_completed()
+    # "regret" undid its own path's payment only; the throw after the sub-process undid the
+    # booking, which the sub-process handed up (the payment was undone already).
+    assert undone == ["pay", "book"]
+    path = [e.element_id for e in (await instance.state()).completed]
+    assert path.index("undo_pay") < path.index("regret") < path.index("undo_book")
