@@ -612,7 +612,12 @@ class Engine:
         if isinstance(node, JobTask | UserTask):
             await self.with_incidents(instance, lambda: self._run_job(scope, node, instance))
         elif isinstance(node, KafkaTask):
-            await self.with_incidents(instance, lambda: self._run_kafka_task(scope, node, instance))
+            try:
+                await self.with_incidents(
+                    instance, lambda: self._run_kafka_task(scope, node, instance)
+                )
+            finally:
+                self._drop_response(instance)
         elif isinstance(node, ScriptTask):
             await self.with_incidents(instance, lambda: self._run_script(scope, node, instance))
         elif isinstance(node, BusinessRuleTask):
@@ -667,7 +672,12 @@ class Engine:
         elif isinstance(node, PassThroughTask) and (node.inputs or node.outputs):
             await self.with_incidents(instance, lambda: self._map_only(scope, node, instance))
         elif isinstance(node, TriggeredStartEvent) and node.outputs:
-            await self.with_incidents(instance, lambda: self._map_trigger(scope, node, instance))
+            try:
+                await self.with_incidents(
+                    instance, lambda: self._map_trigger(scope, node, instance)
+                )
+            finally:  # interrupted during an incident, it maps nothing any more
+                self._trigger_scopes.pop(instance.key, None)
         elif isinstance(node, StartEvent) and node.outputs:  # they set its scope's variables
             outputs = node.outputs
             await self.with_incidents(
@@ -988,7 +998,6 @@ class Engine:
         self._trigger_scopes[instance.key] = scope  # an incident's fix reaches the trigger
         self._complete_with(local, node.outputs, scope.trigger or {})
         scope.trigger = None
-        del self._trigger_scopes[instance.key]
 
     # --- business rule tasks (DMN) -------------------------------------------------------------
 
@@ -1992,6 +2001,15 @@ class Engine:
         self._complete_with(local, task.outputs, waiting.responses[correlation_id].body)
         del waiting.responses[correlation_id]
         waiting.consumed.append(correlation_id)
+
+    def _drop_response(self, instance: ElementInstance) -> None:
+        """A Kafka Task left with its response unmapped (interrupted during an output-mapping
+        incident): the response was delivered, and is not kept for anyone (nor carried across
+        continue-as-new); a redelivery is a duplicate."""
+        correlation_id = instance.details.get("correlation_id")
+        if correlation_id in self.waiting.responses:
+            del self.waiting.responses[correlation_id]
+            self.waiting.consumed.append(correlation_id)
 
     async def _publish_request(self, scope: Scope, task: KafkaTask, correlation_id: str) -> None:
         info = workflow.info()
