@@ -83,3 +83,17 @@ def conditionally_started(process_id: str, expression: str) -> str:
         events("end"),
         chain("when", "handle", "end"),
     )
+
+
+def undone_by(activity: str, handler: str) -> str:
+    """A compensation boundary event on ``activity``, associated with ``handler``, a service
+    task (job type: its id) marked for compensation."""
+    return (
+        f'<bpmn:boundaryEvent id="{activity}_compensation" attachedToRef="{activity}">'
+        "<bpmn:compensateEventDefinition /></bpmn:boundaryEvent>"
+        + service(handler).replace(
+            "<bpmn:serviceTask ", '<bpmn:serviceTask isForCompensation="true" '
+        )
+        + f'<bpmn:association id="{activity}_handler" sourceRef="{activity}_compensation" '
+        f'targetRef="{handler}" />'
+    )

@@ -30,6 +30,7 @@ from tests.helpers.bpmn import (
     io_mapping,
     model,
     service,
+    undone_by,
 )
 from workflows import ACTIVATE_AD_HOC_ELEMENTS_UPDATE, RESOLVE_INCIDENT_UPDATE, STATE_QUERY
 
@@ -226,8 +227,9 @@ async def test_it_runs_the_activated_paths_collects_their_outputs_and_completes_
     assert states(state, "tools") == ["completed"] and states(state, "end") == ["completed"]
 
 
-async def test_when_the_completion_condition_holds_the_other_paths_are_cancelled(
-    time_skipping_env: WorkflowEnvironment, task_queue: str
+@pytest.mark.parametrize("cancel_remaining", [True, False])
+async def test_when_the_completion_condition_holds_it_ends_or_waits_for_the_other_paths(
+    time_skipping_env: WorkflowEnvironment, task_queue: str, cancel_remaining: bool
 ) -> None:
     deploy(
         around(
@@ -236,36 +238,22 @@ async def test_when_the_completion_condition_holds_the_other_paths_are_cancelled
             service("after_slow"),
             flow("slow", "after_slow"),
             condition="=count(results) &gt;= 1",
+            cancel_remaining=cancel_remaining,
             collect=("results", "=&quot;done&quot;"),
         )
     )
     calls = Calls()
     jobs = {"quick": calls.job("quick"), "after_slow": calls.job("after_slow")}
     result, state = await finish(time_skipping_env, task_queue, jobs, toActivate=["quick", "slow"])
-    assert result["results"] == ["done"]
-    assert calls.order == ["quick"]
-    assert states(state, "slow") == ["terminated"]
     assert states(state, "tools") == ["completed"]
-
-
-async def test_without_cancelling_the_sub_process_waits_for_the_paths_still_running(
-    time_skipping_env: WorkflowEnvironment, task_queue: str
-) -> None:
-    deploy(
-        around(
-            service("quick"),
-            timer_catch("slow"),
-            service("after_slow"),
-            flow("slow", "after_slow"),
-            condition="=true",
-            cancel_remaining=False,
-        )
-    )
-    calls = Calls()
-    jobs = {"quick": calls.job("quick"), "after_slow": calls.job("after_slow")}
-    _, state = await finish(time_skipping_env, task_queue, jobs, toActivate=["quick", "slow"])
-    assert calls.order == ["quick", "after_slow"]
-    assert states(state, "slow") == ["completed"]
+    if cancel_remaining:
+        assert result["results"] == ["done"]
+        assert calls.order == ["quick"]
+        assert states(state, "slow") == ["terminated"]
+    else:
+        assert result["results"] == ["done", "done"]
+        assert calls.order == ["quick", "after_slow"]
+        assert states(state, "slow") == ["completed"]
 
 
 async def test_with_nothing_to_activate_it_stays_active_until_an_event_ends_it(
@@ -542,19 +530,6 @@ async def test_a_link_inside_a_path_goes_on_at_its_catch_event(
     assert len(bpmn.job("b").jobs) == 1
 
 
-def compensable(activity: str) -> str:
-    """``activity``, undone by the service task ``undo_<activity>``."""
-    return (
-        service(activity) + f'<bpmn:boundaryEvent id="{activity}_comp" attachedToRef="{activity}">'
-        "<bpmn:compensateEventDefinition /></bpmn:boundaryEvent>"
-        + service(f"undo_{activity}").replace(
-            "<bpmn:serviceTask ", '<bpmn:serviceTask isForCompensation="true" '
-        )
-        + f'<bpmn:association id="{activity}_assoc" sourceRef="{activity}_comp" '
-        f'targetRef="undo_{activity}" />'
-    )
-
-
 COMPENSATE = (
     '<bpmn:intermediateThrowEvent id="{id}"><bpmn:compensateEventDefinition />'
     "</bpmn:intermediateThrowEvent>"
@@ -569,8 +544,10 @@ async def test_compensation_in_a_path_undoes_that_path_and_after_it_the_whole(
         "adhoc",
         events("start", kind="startEvent"),
         ad_hoc(
-            compensable("book"),
-            compensable("pay"),
+            service("book"),
+            undone_by("book", "undo_book"),
+            service("pay"),
+            undone_by("pay", "undo_pay"),
             COMPENSATE.format(id="regret"),
             flow("pay", "regret"),
             condition="=count(adHocSubProcessElements) &gt; 0",

@@ -31,22 +31,9 @@ from tests.helpers.bpmn import (
     io_mapping,
     model,
     service,
+    undone_by,
 )
 from workflows import STATE_QUERY
-
-
-def undone_by(activity: str, handler: str) -> str:
-    """A compensation boundary event on ``activity``, associated with ``handler``, a service
-    task (job type: its id) marked for compensation."""
-    return (
-        f'<bpmn:boundaryEvent id="{activity}_compensation" attachedToRef="{activity}">'
-        "<bpmn:compensateEventDefinition /></bpmn:boundaryEvent>"
-        + service(handler).replace(
-            "<bpmn:serviceTask ", '<bpmn:serviceTask isForCompensation="true" '
-        )
-        + f'<bpmn:association id="{activity}_handler" sourceRef="{activity}_compensation" '
-        f'targetRef="{handler}" />'
-    )
 
 
 def compensation(element_id: str, kind: str = "intermediateThrowEvent", activity: str = "") -> str:
