@@ -360,12 +360,14 @@ class Engine:
         except ContinueAsNewNow:
             pass  # the state to continue with is in continue_at and continue_chain
         except ErrorPropagatedToCaller as propagated:
+            await self._settle_detached()
             raise ApplicationError(
                 propagated.details.message or f"BPMN error {propagated.details.code!r}",
                 propagated.details.model_dump(mode="json"),
                 type=BPMN_ERROR_TYPE,
                 non_retryable=True,
             ) from None
+        await self._settle_detached()
         return self.root.variables
 
     def continuation(self) -> Continuation:
@@ -1674,6 +1676,12 @@ class Engine:
             "MESSAGE_CORRELATION_FAILED",
             f"could not reach the mailbox of message {name!r} ({key})",
         )
+
+    async def _settle_detached(self) -> None:
+        """Let the housekeeping still under way finish before the instance ends: an
+        unsubscribe that never ran would leave a mailbox holding a dead subscription."""
+        while self.waiting.detached:
+            await asyncio.gather(*self.waiting.detached, return_exceptions=True)
 
     def _detach(self, work: Awaitable[None]) -> None:
         """Fire-and-forget housekeeping (unsubscribe, return a message) that outlives a token."""

@@ -51,6 +51,35 @@ async def test_an_expired_message_is_not_correlated(
         assert "stale" not in await handle.result()
 
 
+GIVE_UP = model(
+    "pay-or-give-up",
+    events("start", kind="startEvent"),
+    '<bpmn:receiveTask id="paid" messageRef="payment" />',
+    '<bpmn:boundaryEvent id="too_late" attachedToRef="paid"><bpmn:timerEventDefinition>'
+    "<bpmn:timeDuration>PT1H</bpmn:timeDuration></bpmn:timerEventDefinition>"
+    "</bpmn:boundaryEvent>",
+    events("end", "given_up"),
+    chain("start", "paid", "end"),
+    flow("too_late", "given_up"),
+    extra=PAYMENT,
+)
+
+
+async def test_a_wait_interrupted_just_before_the_end_leaves_no_subscription(
+    time_skipping_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    """The unsubscribe runs before the instance completes, not never."""
+    deploy(GIVE_UP)
+    client = time_skipping_env.client
+    order = str(uuid.uuid4())
+    async with running_interpreter(client, task_queue):
+        handle = await start_process(client, task_queue, "pay-or-give-up", orderId=order)
+        await handle.result()
+        assert path(await handle.query(STATE_QUERY))[-1] == "given_up"
+        mailbox = client.get_workflow_handle(mailbox_id("payment-received", order))
+        await wait_for(lambda state: not state["subscriptions"], mailbox)
+
+
 GATEWAY = model(
     "pay-or-expire",
     events("start", kind="startEvent"),
