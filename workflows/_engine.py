@@ -666,11 +666,17 @@ class Engine:
                 instance, lambda: self._thrown_code(escalation, scope, node)
             )
             await self.throw_escalation(scope, code)
+            await self._throw_outputs(scope, node, instance)
         elif isinstance(node, IntermediateThrowEvent) and isinstance(
             node.result, SignalEventDefinition
         ):
             signal = node.result
             await self.with_incidents(instance, lambda: self.broadcast_signal(scope, node, signal))
+            await self._throw_outputs(scope, node, instance)
+        elif isinstance(node, IntermediateThrowEvent) and isinstance(
+            node.result, LinkEventDefinition
+        ):
+            await self._throw_outputs(scope, node, instance)
         elif isinstance(node, PassThroughTask) and (node.inputs or node.outputs):
             await self.with_incidents(instance, lambda: self._map_only(scope, node, instance))
         elif isinstance(node, TriggeredStartEvent) and node.outputs:
@@ -988,6 +994,13 @@ class Engine:
         """A plain task or none throw event only maps variables: its inputs are local, its
         outputs propagate (Zeebe)."""
         self._complete_with(self._local_scope(scope, instance, node.inputs), node.outputs, {})
+
+    async def _throw_outputs(
+        self, scope: Scope, node: IntermediateThrowEvent, instance: ElementInstance
+    ) -> None:
+        """A throw event's output mappings, once it has thrown (Zeebe): they propagate."""
+        if node.outputs or (node.inputs and isinstance(node.result, LinkEventDefinition)):
+            await self.with_incidents(instance, lambda: self._map_only(scope, node, instance))
 
     async def _map_trigger(
         self, scope: Scope, node: TriggeredStartEvent, instance: ElementInstance

@@ -699,3 +699,36 @@ async def test_a_link_throw_event_goes_on_at_its_catch_event(
     assert ran == ["before", "after"]
     path = [e["element_id"] for e in state["completed"]]
     assert path == ["start", "before", "jump", "landing", "after", "end"]
+
+
+THROWN = {
+    "signal": '<bpmn:signalEventDefinition signalRef="sig" />',
+    "escalation": '<bpmn:escalationEventDefinition escalationRef="esc" />',
+    "link": '<bpmn:linkEventDefinition name="on" />',
+}
+DEFINITIONS = '<bpmn:signal id="sig" name="ping" /><bpmn:escalation id="esc" escalationCode="UP" />'
+
+
+@pytest.mark.parametrize("kind", sorted(THROWN))
+async def test_a_throw_events_output_mappings_apply_once_it_has_thrown(
+    time_skipping_env: WorkflowEnvironment, task_queue: str, kind: str
+) -> None:
+    landing = (
+        '<bpmn:intermediateCatchEvent id="landing"><bpmn:linkEventDefinition name="on" />'
+        "</bpmn:intermediateCatchEvent>"
+    )
+    xml = model(
+        f"throw-{kind}",
+        events("start", kind="startEvent"),
+        '<bpmn:intermediateThrowEvent id="throw"><bpmn:extensionElements>'
+        + io_mapping({"local": "=n + 1"}, {"thrown": "=local * 10"})
+        + f"</bpmn:extensionElements>{THROWN[kind]}</bpmn:intermediateThrowEvent>",
+        landing if kind == "link" else "",
+        events("end"),
+        chain("start", "throw") + chain("landing" if kind == "link" else "throw", "end"),
+        extra=DEFINITIONS,
+    )
+    deploy(xml)
+    async with running_interpreter(time_skipping_env.client, task_queue):
+        handle = await start_process(time_skipping_env.client, task_queue, f"throw-{kind}", n=1)
+        assert await handle.result() == {"n": 1, "thrown": 20}
