@@ -94,6 +94,7 @@ def multi_instance(
         output_element=output_element,
         cardinality=cardinality,
         completion_condition=completion,
+        counters=None if zeebe_loop is not None else "camunda",
     )
 
 

@@ -205,6 +205,10 @@ class MultiInstance(_Frozen):
     output_element: Expression | None = None
     cardinality: Expression | None = None
     completion_condition: Expression | None = None
+    counters: Literal["camunda"] | None = None
+    """``camunda``: Camunda 7's instance variables (``nrOfInstances``, ``nrOfActiveInstances``,
+    ``nrOfCompletedInstances``; ``loopCounter`` from 0) next to Zeebe's (``numberOf...``;
+    ``loopCounter`` from 1). Set when the model has no ``zeebe:loopCharacteristics``."""
 
 
 class StandardLoop(_Frozen):

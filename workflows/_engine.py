@@ -273,6 +273,11 @@ class _Waiting:
     """Escalation codes raised by running called processes: child workflow id → codes."""
 
 
+SETTLE_DETACHED_PATCH = "settle-detached"
+"""Instances that ended before the engine waited for its detached housekeeping replay without
+the wait."""
+
+
 class Engine:
     """One process instance's state and behaviour; the workflow class only wires handlers."""
 
@@ -1692,7 +1697,10 @@ class Engine:
 
     async def _settle_detached(self) -> None:
         """Let the housekeeping still under way finish before the instance ends: an
-        unsubscribe that never ran would leave a mailbox holding a dead subscription."""
+        unsubscribe that never ran would leave a mailbox holding a dead subscription.
+        Histories recorded before this ended without waiting, and replay so."""
+        if not self.waiting.detached or not workflow.patched(SETTLE_DETACHED_PATCH):
+            return
         while self.waiting.detached:
             await asyncio.gather(*self.waiting.detached, return_exceptions=True)
 

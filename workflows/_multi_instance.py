@@ -8,7 +8,9 @@ condition, which is checked after each inner instance completes; when it holds, 
 instances are cancelled. The output collection is local to the body, filled at each inner
 instance's index, and propagates when the body completes. An output element that names one
 variable makes that variable local to each inner instance, so results do not overwrite each
-other.
+other. A Camunda 7 model (no ``zeebe:loopCharacteristics``) also gets Camunda 7's
+``nrOfInstances``, ``nrOfActiveInstances`` and ``nrOfCompletedInstances``, and its
+``loopCounter`` counts from 0, as Camunda 7's does.
 """
 
 from __future__ import annotations
@@ -45,6 +47,9 @@ class _Body:
     failure: BaseException | None = None
     finished: set[int] = field(default_factory=set)
 
+    camunda: bool = False
+    """Camunda 7's counters too (a model without ``zeebe:loopCharacteristics``)."""
+
     def publish_counters(self) -> None:
         self.scope.variables.update(
             numberOfInstances=self.total,
@@ -52,6 +57,12 @@ class _Body:
             numberOfCompletedInstances=self.completed,
             numberOfTerminatedInstances=0,
         )
+        if self.camunda:
+            self.scope.variables.update(
+                nrOfInstances=self.total,
+                nrOfActiveInstances=self.active,
+                nrOfCompletedInstances=self.completed,
+            )
 
 
 async def run_multi_instance(
@@ -88,7 +99,12 @@ async def run_multi_instance(
     else:
         items = await engine.with_incidents(instance, input_items)
     body_scope = scope.child(instance.key, "multiInstanceBody", owner_id=node.id)
-    body = _Body(scope=body_scope, total=len(items), outputs=[None] * len(items))
+    body = _Body(
+        scope=body_scope,
+        total=len(items),
+        outputs=[None] * len(items),
+        camunda=spec.counters == "camunda",
+    )
     done = 0
     if resumed is not None:
         body_scope.variables = resumed.variables
@@ -151,7 +167,7 @@ async def _run_item(
     item: Any,
 ) -> None:
     spec = node.multi_instance
-    variables: dict[str, Any] = {"loopCounter": index + 1}
+    variables: dict[str, Any] = {"loopCounter": index if body.camunda else index + 1}
     if spec.input_element:
         variables[spec.input_element] = item
     kept = output_variable(spec.output_element)

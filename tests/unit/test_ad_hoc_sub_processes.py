@@ -34,6 +34,8 @@ from tests.helpers.bpmn import (
 )
 from workflows import ACTIVATE_AD_HOC_ELEMENTS_UPDATE, RESOLVE_INCIDENT_UPDATE, STATE_QUERY
 
+OWN_TIME_SKIPPING_SERVER = True  # paths wait on timers
+
 
 def ad_hoc(
     *elements: str,

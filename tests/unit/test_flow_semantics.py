@@ -732,3 +732,41 @@ async def test_a_throw_events_output_mappings_apply_once_it_has_thrown(
     async with running_interpreter(time_skipping_env.client, task_queue):
         handle = await start_process(time_skipping_env.client, task_queue, f"throw-{kind}", n=1)
         assert await handle.result() == {"n": 1, "thrown": 20}
+
+
+CAMUNDA_7_LOOP = """<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"
+    xmlns:camunda="http://camunda.org/schema/1.0/bpmn" id="d">
+  <bpmn:process id="c7-loop" isExecutable="true">
+    <bpmn:startEvent id="start" />
+    <bpmn:serviceTask id="pick" camunda:type="external" camunda:topic="pick">
+      <bpmn:multiInstanceLoopCharacteristics isSequential="true"
+          camunda:collection="${items}" camunda:elementVariable="item">
+        <bpmn:completionCondition>${nrOfCompletedInstances == 2}</bpmn:completionCondition>
+      </bpmn:multiInstanceLoopCharacteristics>
+    </bpmn:serviceTask>
+    <bpmn:endEvent id="end" />
+    <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="pick" />
+    <bpmn:sequenceFlow id="f2" sourceRef="pick" targetRef="end" />
+  </bpmn:process>
+</bpmn:definitions>
+"""
+
+
+async def test_a_camunda_7_multi_instance_has_camunda_7s_counters(
+    time_skipping_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    deploy(CAMUNDA_7_LOOP)
+    seen: list[tuple[Any, ...]] = []
+
+    def pick(job: Job) -> None:
+        v = job.variables
+        seen.append((v["item"], v["loopCounter"], v["nrOfInstances"], v["nrOfCompletedInstances"]))
+
+    async with running_interpreter(time_skipping_env.client, task_queue, {"pick": pick}):
+        handle = await start_process(
+            time_skipping_env.client, task_queue, "c7-loop", items=["a", "b", "c"]
+        )
+        await handle.result()
+    # loopCounter counts from 0; the condition ends the loop after two of the three.
+    assert seen == [("a", 0, 3, 0), ("b", 1, 3, 1)]

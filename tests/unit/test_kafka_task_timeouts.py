@@ -1,9 +1,12 @@
 """A Kafka Task's response timeout (a boundary timer) and the response that comes too late:
-it goes to the dead-letter topic, with the reason, instead of being kept or lost."""
+it goes to the dead-letter topic, with the reason, instead of being kept or lost; a response
+left unmapped by the interruption is not kept either."""
 
 from __future__ import annotations
 
 import asyncio
+import json
+import uuid
 from typing import Any
 
 from temporalio.testing import WorkflowEnvironment
@@ -13,7 +16,7 @@ from tests.helpers import PublishedRequests, deploy, running_interpreter, start_
 from tests.helpers.bpmn import service
 from tests.helpers.models import kafka_task_process
 from tests.unit.test_timers import boundary, timer
-from workflows import KAFKA_RESPONSE_SIGNAL
+from workflows import KAFKA_RESPONSE_SIGNAL, STATE_QUERY, workflow_id_of
 
 OWN_TIME_SKIPPING_SERVER = True  # the test moves the clock
 
@@ -72,3 +75,64 @@ async def test_a_response_after_the_kafka_tasks_timeout_goes_to_the_dead_letter_
     assert dead["headers"]["source"] == "slow-service"
     assert "late response" in dead["headers"]["dlt-reason"]
     assert "'ask'" in dead["headers"]["dlt-reason"]
+
+
+INTERRUPTED_KAFKA_TASK = kafka_task_process(
+    "interrupted-kafka-task",
+    extra_elements=(
+        '<bpmn:boundaryEvent id="too_slow" attachedToRef="ask"><bpmn:timerEventDefinition>'
+        "<bpmn:timeDuration>PT1H</bpmn:timeDuration></bpmn:timerEventDefinition>"
+        "</bpmn:boundaryEvent>"
+        '<bpmn:intermediateCatchEvent id="next_day"><bpmn:timerEventDefinition>'
+        "<bpmn:timeDuration>P1D</bpmn:timeDuration></bpmn:timerEventDefinition>"
+        '</bpmn:intermediateCatchEvent><bpmn:endEvent id="given_up" />'
+    ),
+    extra_flows=(
+        '<bpmn:sequenceFlow id="f3" sourceRef="too_slow" targetRef="next_day" />'
+        '<bpmn:sequenceFlow id="f4" sourceRef="next_day" targetRef="given_up" />'
+    ),
+).replace(
+    "</camunda:executionListener>",
+    "</camunda:executionListener><camunda:inputOutput>"
+    '<camunda:outputParameter name="ratio">${status.length() / divisor}</camunda:outputParameter>'
+    "</camunda:inputOutput>",
+)
+
+
+async def test_a_response_left_unmapped_by_an_interruption_is_not_carried_on(
+    time_skipping_env: WorkflowEnvironment, task_queue: str
+) -> None:
+    """The Kafka Task's output mapping fails (an incident), then its boundary timer ends it:
+    the response it received is dropped, not carried into the next run."""
+    deploy(INTERRUPTED_KAFKA_TASK)
+    client = time_skipping_env.client
+    published = PublishedRequests()
+
+    async def answer_at_once(request: dict[str, Any]) -> None:
+        correlation_id = request["headers"]["correlationId"]
+        handle = client.get_workflow_handle(workflow_id_of(correlation_id) or "")
+        body = {"status": "done"}
+        await handle.signal(KAFKA_RESPONSE_SIGNAL, {"correlation_id": correlation_id, "body": body})
+
+    published.on_publish = answer_at_once
+    async with running_interpreter(
+        client, task_queue, {}, published.activity(), continue_as_new_after_events=20
+    ):
+        handle = await client.start_workflow(
+            "interrupted-kafka-task", {"n": 1}, id=f"kafka-{uuid.uuid4()}", task_queue=task_queue
+        )
+        await handle.result()
+        state = await handle.query(STATE_QUERY)
+        history = await client.get_workflow_handle(handle.id).fetch_history()
+    assert [e["element_id"] for e in state["completed"]][-3:] == [
+        "too_slow",
+        "next_day",
+        "given_up",
+    ]
+    started = history.events[0].workflow_execution_started_event_attributes
+    assert started.continued_execution_run_id, "it continued as new after the interruption"
+    options = json.loads(started.input.payloads[1].data)
+    continuation = options["continuation"]
+    [correlation_id] = [r["headers"]["correlationId"] for r in published.requests]
+    assert correlation_id in continuation["consumed_correlations"]
+    assert continuation["responses"] == []
