@@ -1592,11 +1592,11 @@ class Engine:
     ) -> tuple[str, str]:
         variables = scope.visible()
         name = self._evaluated_name(message.name, variables, f"the message name of {element_id!r}")
-        key = (
-            self.evaluate(message.correlation_key, variables)
-            if message.correlation_key is not None
-            else None
-        )
+        if message.correlation_key is None:
+            # No zeebe:subscription (a Camunda 7 model): Camunda 7 correlates by the business
+            # key (processInstanceBusinessKey), else by the instance (processInstanceId).
+            return name, self.business_key() or workflow.info().workflow_id
+        key = self.evaluate(message.correlation_key, variables)
         if key is None or isinstance(key, dict | list) or str(key) == "":
             raise IncidentRaised(
                 "EXTRACT_VALUE_ERROR",

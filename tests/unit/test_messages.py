@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import timedelta
 from typing import Any
@@ -230,3 +231,30 @@ async def test_a_message_boundary_event_interrupts_the_pending_job(
         state = await handle.query(STATE_QUERY)
     assert result["reason"] == "customer"
     assert path(state)[-2:] == ["cancelled", "stopped"]
+
+
+CAMUNDA_7_RECEIVE = model(
+    "c7-receive",
+    events("start", kind="startEvent"),
+    '<bpmn:receiveTask id="confirmed" messageRef="confirmation" />',
+    events("end"),
+    chain("start", "confirmed", "end"),
+    extra='<bpmn:message id="confirmation" name="order-confirmed" />',
+)
+
+
+@pytest.mark.parametrize("business_key", ["order-42", None])
+async def test_a_message_without_a_correlation_key_correlates_by_business_key_or_instance(
+    time_skipping_env: WorkflowEnvironment, task_queue: str, business_key: str | None
+) -> None:
+    """Camunda 7 models name no correlation key: Camunda 7 correlates by the business key
+    (processInstanceBusinessKey), else by the instance (processInstanceId)."""
+    deploy(CAMUNDA_7_RECEIVE)
+    client = time_skipping_env.client
+    variables = {"businessKey": business_key} if business_key else {}
+    async with running_interpreter(client, task_queue):
+        handle = await start_process(client, task_queue, "c7-receive", **variables)
+        await wait_for(lambda s: s["active"], handle)
+        key = business_key or handle.id
+        await publish_message(client, "order-confirmed", key, {"ok": 1}, task_queue=task_queue)
+        assert (await asyncio.wait_for(handle.result(), 30))["ok"] == 1
