@@ -393,6 +393,8 @@ class ScopeFrame(_Wire):
     """A sequential multi-instance activity: its input collection, as evaluated at its start."""
     compensable: list[Compensable] = Field(default_factory=list)
     """The sub-process's completed activities a compensation throw event may still undo."""
+    occurred: list[str] = Field(default_factory=list)
+    """Its non-interrupting timer and conditional event sub-processes that have occurred."""
 
 
 class Continuation(_Wire):
@@ -416,6 +418,8 @@ class Continuation(_Wire):
     """What is left of the process's timer event sub-process schedules."""
     compensable: list[Compensable] = Field(default_factory=list)
     """The process's completed activities a compensation throw event may still undo."""
+    occurred: list[str] = Field(default_factory=list)
+    """Its non-interrupting timer and conditional event sub-processes that have occurred."""
     call: CallContext | None = None
     runs: int = 1
 

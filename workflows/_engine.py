@@ -340,6 +340,7 @@ class Engine:
             k: TimerSchedule.from_json(v) for k, v in continuation.timers.items()
         }
         self.root.compensable = list(continuation.compensable)
+        self.root.occurred = set(continuation.occurred)
         self.call = continuation.call
         self.runs = continuation.runs + 1
 
@@ -392,6 +393,7 @@ class Engine:
             abandoned_correlations=self.waiting.abandoned,
             timers={k: v.to_json() for k, v in self.root.timer_progress.items()},
             compensable=self.root.compensable,
+            occurred=sorted(self.root.occurred),
             call=self.call,
             runs=self.runs,
         )
@@ -513,6 +515,7 @@ class Engine:
                 join_arrivals=level.join_arrivals,
                 timers={k: v.to_json() for k, v in level.timer_progress.items()},
                 compensable=level.compensable,
+                occurred=sorted(level.occurred),
             )
             for level in reversed(list(scope.chain()))
             if level.kind == "subProcess"
@@ -1405,6 +1408,19 @@ class Engine:
         # As in Zeebe, the activity starts only once every timer has a valid schedule.
         plans: list[TimerSchedule | None] = []
         carried = instance.details.setdefault("boundary_timers", {})  # across continue-as-new
+        occurred = instance.details.setdefault("boundary_occurred", [])
+        # A non-interrupting timer boundary whose schedule is spent waits no more.
+        boundaries = [
+            b
+            for b in boundaries
+            if not (
+                isinstance(b.trigger, TimerEventDefinition)
+                and b.id in occurred
+                and b.id not in carried
+            )
+        ]
+        if not boundaries:
+            return await self._behaviour(run_in, node, instance)
         for boundary in boundaries:
             if boundary.id in carried:
                 plans.append(TimerSchedule.from_json(carried[boundary.id]))
@@ -1464,7 +1480,8 @@ class Engine:
         """Wait for ``boundary`` to occur, as often as it may. Its condition and correlation
         key are evaluated in ``evaluate_in`` (the activity's local scope, with its start
         listeners' variables); it occurs in ``scope``."""
-        occurrences = 0
+        occurred: list[str] = instance.details["boundary_occurred"]
+        occurrences = 1 if boundary.id in occurred else 0  # before continuing as new
         while True:
             variables: dict[str, Any] = {}
             if plan is not None:
@@ -1491,6 +1508,9 @@ class Engine:
                 fired.append((boundary, variables))
                 body.cancel()
                 return
+            if not isinstance(boundary.trigger, MessageEventDefinition | SignalEventDefinition):
+                if boundary.id not in occurred:
+                    occurred.append(boundary.id)
             self._occur_non_interrupting(scope, boundary, variables)
             if plan is None and isinstance(boundary.trigger, TimerEventDefinition):
                 return
@@ -1530,9 +1550,12 @@ class Engine:
             started_at=workflow.now(),
         )
         trigger = start.trigger
-        occurrences = 0
+        # What occurred before continuing as new: a spent schedule stays spent, a condition
+        # that held must turn false first.
+        occurred = handler.id in scope.occurred
+        occurrences = 1 if occurred else 0
         remaining = scope.timer_progress.get(handler.id)  # set when continued as new
-        if isinstance(trigger, TimerEventDefinition) and remaining is None:
+        if isinstance(trigger, TimerEventDefinition) and remaining is None and not occurred:
             remaining = await self.with_incidents(
                 placeholder, lambda: self._timer_schedule(scope, trigger, handler.id)
             )
@@ -1559,6 +1582,8 @@ class Engine:
                 if scope.failure is None:
                     scope.failure = EventSubProcessTriggered(scope, handler, variables)
                 return
+            if not isinstance(trigger, MessageEventDefinition | SignalEventDefinition):
+                scope.occurred.add(handler.id)
             work = self.run_event_sub_process(scope, handler, variables)
             self.track(scope, work, handler.id)
 
@@ -1771,6 +1796,7 @@ class Engine:
             child.join_arrivals = frame.join_arrivals
             child.timer_progress = {k: TimerSchedule.from_json(v) for k, v in frame.timers.items()}
             child.compensable = list(frame.compensable)
+            child.occurred = set(frame.occurred)
             start = (
                 (self._resume[0].instance.element_id, None) if self._resume else self._resumed_at
             )

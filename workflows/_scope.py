@@ -62,6 +62,10 @@ class Scope:
     """Per gateway, tokens arrived per incoming flow and not yet joined."""
     timer_progress: dict[str, TimerSchedule] = field(default_factory=dict)
     """Per timer event sub-process, what is left of its schedule."""
+    occurred: set[str] = field(default_factory=set)
+    """Its non-interrupting timer and conditional event sub-processes that have occurred at
+    least once: a spent timer schedule stays spent, a condition must turn false before it
+    occurs again, also after continue-as-new."""
     compensable: list[Compensable] = field(default_factory=list)
     """Completed activities of this scope a compensation throw event may still undo."""
     completed: bool = False
