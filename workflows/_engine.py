@@ -1508,9 +1508,11 @@ class Engine:
                 fired.append((boundary, variables))
                 body.cancel()
                 return
-            if not isinstance(boundary.trigger, MessageEventDefinition | SignalEventDefinition):
-                if boundary.id not in occurred:
-                    occurred.append(boundary.id)
+            repeating = not isinstance(
+                boundary.trigger, MessageEventDefinition | SignalEventDefinition
+            )
+            if repeating and boundary.id not in occurred:
+                occurred.append(boundary.id)
             self._occur_non_interrupting(scope, boundary, variables)
             if plan is None and isinstance(boundary.trigger, TimerEventDefinition):
                 return
