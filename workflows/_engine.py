@@ -1338,9 +1338,10 @@ class Engine:
             raise ScopeTerminated(scope.flow())
         if isinstance(result, ErrorEventDefinition):
             code = await self._thrown_code(result, scope, node)
-            self.throw_error(
-                scope, None, BpmnErrorDetails(code=code), f"error end event {node.id!r}"
-            )
+            # Its input mappings make the error's variables, which its catch event gets.
+            variables = self._apply_mappings(node.inputs, scope.visible())
+            details = BpmnErrorDetails(code=code, variables=variables)
+            self.throw_error(scope, None, details, f"error end event {node.id!r}")
         if isinstance(result, EscalationEventDefinition):
             await self.throw_escalation(scope, await self._thrown_code(result, scope, node))
             return

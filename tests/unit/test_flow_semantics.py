@@ -770,3 +770,49 @@ async def test_a_camunda_7_multi_instance_has_camunda_7s_counters(
         await handle.result()
     # loopCounter counts from 0; the condition ends the loop after two of the three.
     assert seen == [("a", 0, 3, 0), ("b", 1, 3, 1)]
+
+
+def failing_sub_process(catch_outputs: dict[str, str] | None) -> str:
+    outputs = (
+        f"<bpmn:extensionElements>{io_mapping(None, catch_outputs)}</bpmn:extensionElements>"
+        if catch_outputs
+        else ""
+    )
+    return model(
+        "error-variables",
+        events("start", kind="startEvent"),
+        '<bpmn:subProcess id="work">'
+        + events("work_start", kind="startEvent")
+        + '<bpmn:endEvent id="out_of_stock"><bpmn:extensionElements>'
+        + io_mapping({"reason": "=&quot;stock &quot; + sku"})
+        + '</bpmn:extensionElements><bpmn:errorEventDefinition errorRef="e" /></bpmn:endEvent>'
+        + chain("work_start", "out_of_stock")
+        + "</bpmn:subProcess>",
+        f'<bpmn:boundaryEvent id="failed" attachedToRef="work">{outputs}'
+        '<bpmn:errorEventDefinition errorRef="e" /></bpmn:boundaryEvent>',
+        events("end", "handled"),
+        chain("start", "work", "end"),
+        flow("failed", "handled"),
+        extra='<bpmn:error id="e" errorCode="OUT_OF_STOCK" />',
+    )
+
+
+@pytest.mark.parametrize(
+    ("catch_outputs", "expected"),
+    [
+        (None, {"sku": "A-7", "reason": "stock A-7"}),
+        ({"why": "=reason"}, {"sku": "A-7", "why": "stock A-7"}),
+    ],
+)
+async def test_an_error_end_events_input_mappings_are_the_errors_variables(
+    time_skipping_env: WorkflowEnvironment,
+    task_queue: str,
+    catch_outputs: dict[str, str] | None,
+    expected: dict[str, Any],
+) -> None:
+    """They reach its catch event: merged as they are, or through its output mappings."""
+    deploy(failing_sub_process(catch_outputs))
+    async with running_interpreter(time_skipping_env.client, task_queue):
+        client = time_skipping_env.client
+        handle = await start_process(client, task_queue, "error-variables", sku="A-7")
+        assert await handle.result() == expected
