@@ -606,6 +606,9 @@ class Engine:
             return await self._leave_by_boundary(scope, triggered.boundary, triggered.variables)
         except ContinueAsNewNow:
             raise  # the instance goes on in the next run
+        except ScopeTerminated:
+            self.leave(instance)  # a terminate end event completes, then ends its scope
+            raise
         except (Exception, asyncio.CancelledError):
             # Not GeneratorExit: a workflow evicted from the cache closes its coroutines.
             self.leave(instance, "terminated")

@@ -486,6 +486,7 @@ async def test_a_terminate_end_event_ends_the_process_and_its_other_tokens(
     )
     assert "slow" in terminated(state)
     assert "slow_end" not in path(state)
+    assert "stop" in path(state) and "stop" not in terminated(state)  # it completed, as in Zeebe
 
 
 CANCELABLE = model(
