@@ -94,8 +94,20 @@ def multi_instance(
         output_element=output_element,
         cardinality=cardinality,
         completion_condition=completion,
-        counters=None if zeebe_loop is not None else "camunda",
+        counters="camunda" if _camunda_loop(zeebe_loop, loop, cardinality, completion) else None,
     )
+
+
+def _camunda_loop(
+    zeebe_loop: etree._Element | None, loop: etree._Element, *expressions: Expression | None
+) -> bool:
+    """Whether a multi-instance activity is Camunda 7's: no ``zeebe:loopCharacteristics``, and
+    a ``camunda:`` attribute or a JUEL expression says so."""
+    if zeebe_loop is not None:
+        return False
+    if any(dialects.camunda_attribute(loop, name) for name in ("collection", "elementVariable")):
+        return True
+    return any(e is not None and e.dialect == "juel" for e in expressions)
 
 
 def _camunda_collection(

@@ -208,7 +208,8 @@ class MultiInstance(_Frozen):
     counters: Literal["camunda"] | None = None
     """``camunda``: Camunda 7's instance variables (``nrOfInstances``, ``nrOfActiveInstances``,
     ``nrOfCompletedInstances``; ``loopCounter`` from 0) next to Zeebe's (``numberOf...``;
-    ``loopCounter`` from 1). Set when the model has no ``zeebe:loopCharacteristics``."""
+    ``loopCounter`` from 1). Set for a Camunda 7 model: no ``zeebe:loopCharacteristics``, and
+    ``camunda:collection``/``camunda:elementVariable`` or a JUEL cardinality or condition."""
 
 
 class StandardLoop(_Frozen):

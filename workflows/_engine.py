@@ -276,6 +276,12 @@ class _Waiting:
 SETTLE_DETACHED_PATCH = "settle-detached"
 """Instances that ended before the engine waited for its detached housekeeping replay without
 the wait."""
+THROW_OUTPUTS_PATCH = "throw-outputs"
+"""Signal, escalation and link throw events recorded before their output mappings applied."""
+KEYLESS_MESSAGES_PATCH = "keyless-messages"
+"""Message waits without a correlation key recorded when they raised an incident."""
+ERROR_VARIABLES_PATCH = "error-end-variables"
+"""Error end events recorded before their input mappings made the error's variables."""
 
 
 class Engine:
@@ -1010,7 +1016,8 @@ class Engine:
         self, scope: Scope, node: IntermediateThrowEvent, instance: ElementInstance
     ) -> None:
         """A throw event's output mappings, once it has thrown (Zeebe): they propagate."""
-        if node.outputs or (node.inputs and isinstance(node.result, LinkEventDefinition)):
+        applies = node.outputs or (node.inputs and isinstance(node.result, LinkEventDefinition))
+        if applies and workflow.patched(THROW_OUTPUTS_PATCH):
             await self.with_incidents(instance, lambda: self._map_only(scope, node, instance))
 
     async def _map_trigger(
@@ -1342,8 +1349,9 @@ class Engine:
         if isinstance(result, ErrorEventDefinition):
             code = await self._thrown_code(result, scope, node)
             # Its input mappings make the error's variables, which its catch event gets.
-            variables = self._apply_mappings(node.inputs, scope.visible())
-            details = BpmnErrorDetails(code=code, variables=variables)
+            details = BpmnErrorDetails(code=code)
+            if node.inputs and workflow.patched(ERROR_VARIABLES_PATCH):
+                details.variables = self._apply_mappings(node.inputs, scope.visible())
             self.throw_error(scope, None, details, f"error end event {node.id!r}")
         if isinstance(result, EscalationEventDefinition):
             await self.throw_escalation(scope, await self._thrown_code(result, scope, node))
@@ -1623,11 +1631,15 @@ class Engine:
     ) -> tuple[str, str]:
         variables = scope.visible()
         name = self._evaluated_name(message.name, variables, f"the message name of {element_id!r}")
-        if message.correlation_key is None:
+        if message.correlation_key is None and workflow.patched(KEYLESS_MESSAGES_PATCH):
             # No zeebe:subscription (a Camunda 7 model): Camunda 7 correlates by the business
             # key (processInstanceBusinessKey), else by the instance (processInstanceId).
             return name, self.business_key() or workflow.info().workflow_id
-        key = self.evaluate(message.correlation_key, variables)
+        key = (
+            self.evaluate(message.correlation_key, variables)
+            if message.correlation_key is not None
+            else None
+        )
         if key is None or isinstance(key, dict | list) or str(key) == "":
             raise IncidentRaised(
                 "EXTRACT_VALUE_ERROR",
@@ -2393,8 +2405,10 @@ def _local_inputs(node: FlowNode) -> tuple[IoMapping, ...]:
         | AdHocSubProcess,
     ):
         return tuple(node.inputs)
-    if isinstance(node, IntermediateThrowEvent) and node.result is None:
-        return tuple(node.inputs)
+    if isinstance(node, IntermediateThrowEvent) and not isinstance(
+        node.result, SignalEventDefinition | MessageEventDefinition
+    ):
+        return tuple(node.inputs)  # none, escalation, link, compensation throw events
     if isinstance(node, IntermediateThrowEvent | ResultEndEvent) and node.job is not None:
         return tuple(node.inputs)
     return ()

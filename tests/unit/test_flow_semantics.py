@@ -16,6 +16,7 @@ from temporalio.exceptions import CancelledError
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
+import translator
 from activities import BpmnError, Job
 from tests.helpers import deploy, problems_of, running_interpreter, start_process, wait_for
 from tests.helpers.bpmn import (
@@ -707,12 +708,19 @@ THROWN = {
     "escalation": '<bpmn:escalationEventDefinition escalationRef="esc" />',
     "link": '<bpmn:linkEventDefinition name="on" />',
 }
+LISTENER = (
+    '<zeebe:executionListeners><zeebe:executionListener eventType="start" type="on_start" />'
+    "</zeebe:executionListeners>"
+)
 DEFINITIONS = '<bpmn:signal id="sig" name="ping" /><bpmn:escalation id="esc" escalationCode="UP" />'
 
 
-@pytest.mark.parametrize("kind", sorted(THROWN))
+@pytest.mark.parametrize(
+    ("kind", "listened"),
+    [(kind, False) for kind in sorted(THROWN)] + [("escalation", True), ("link", True)],
+)
 async def test_a_throw_events_output_mappings_apply_once_it_has_thrown(
-    time_skipping_env: WorkflowEnvironment, task_queue: str, kind: str
+    time_skipping_env: WorkflowEnvironment, task_queue: str, kind: str, listened: bool
 ) -> None:
     landing = (
         '<bpmn:intermediateCatchEvent id="landing"><bpmn:linkEventDefinition name="on" />'
@@ -723,6 +731,7 @@ async def test_a_throw_events_output_mappings_apply_once_it_has_thrown(
         events("start", kind="startEvent"),
         '<bpmn:intermediateThrowEvent id="throw"><bpmn:extensionElements>'
         + io_mapping({"local": "=n + 1"}, {"thrown": "=local * 10"})
+        + (LISTENER if listened else "")
         + f"</bpmn:extensionElements>{THROWN[kind]}</bpmn:intermediateThrowEvent>",
         landing if kind == "link" else "",
         events("end"),
@@ -730,7 +739,8 @@ async def test_a_throw_events_output_mappings_apply_once_it_has_thrown(
         extra=DEFINITIONS,
     )
     deploy(xml)
-    async with running_interpreter(time_skipping_env.client, task_queue):
+    jobs = {"on_start": lambda job: None}
+    async with running_interpreter(time_skipping_env.client, task_queue, jobs):
         handle = await start_process(time_skipping_env.client, task_queue, f"throw-{kind}", n=1)
         assert await handle.result() == {"n": 1, "thrown": 20}
 
@@ -817,3 +827,31 @@ async def test_an_error_end_events_input_mappings_are_the_errors_variables(
         client = time_skipping_env.client
         handle = await start_process(client, task_queue, "error-variables", sku="A-7")
         assert await handle.result() == expected
+
+
+@pytest.mark.parametrize(
+    ("characteristics", "counters"),
+    [
+        ("<bpmn:loopCardinality>3</bpmn:loopCardinality>", None),
+        ("<bpmn:loopCardinality>${3}</bpmn:loopCardinality>", "camunda"),
+        ("<bpmn:loopCardinality>=3</bpmn:loopCardinality>", None),
+    ],
+)
+def test_only_a_camunda_7_multi_instance_gets_camunda_7s_counters(
+    characteristics: str, counters: str | None
+) -> None:
+    xml = model(
+        "counted",
+        events("start", kind="startEvent"),
+        service(
+            "task",
+            extra=f"<bpmn:multiInstanceLoopCharacteristics>{characteristics}"
+            "</bpmn:multiInstanceLoopCharacteristics>",
+        ),
+        events("end"),
+        chain("start", "task", "end"),
+    )
+    [definition] = translator.compile_bytes(xml.encode(), "counted.bpmn")
+    node = definition.nodes["task"]
+    assert isinstance(node, translator.MultiInstanceActivity)
+    assert node.multi_instance.counters == counters
