@@ -77,7 +77,7 @@ async def run_ad_hoc(
             own.variables.update(mapped)
     instance.details["variables"] = own.variables
     activations = OpenAdHoc(node, own, instance)
-    to_activate = await engine.with_incidents(instance, lambda: _to_activate(engine, own))
+    to_activate = await engine.with_incidents(instance, lambda: _to_activate(engine, node, own))
     engine.track(own, _until_complete(activations), node.id)
     for element_id in to_activate:
         activate(engine, activations, element_id)
@@ -118,11 +118,21 @@ def activate(
     engine.track(activations.scope, path, element_id)
 
 
-async def _to_activate(engine: Engine, scope: Scope) -> list[str]:
+def not_activatable(node: AdHocSubProcess, element_ids: list[str]) -> str | None:
+    """Why ``node`` cannot activate ``element_ids``, or None if it can activate them all."""
+    known = [element.element_id for element in node.elements]
+    unknown = [element_id for element_id in element_ids if element_id not in known]
+    if not unknown:
+        return None
+    return (
+        f"ad-hoc sub-process {node.id!r} has no element to activate with id "
+        f"{', '.join(map(repr, unknown))}; it can activate {', '.join(map(repr, known))}"
+    )
+
+
+async def _to_activate(engine: Engine, node: AdHocSubProcess, scope: Scope) -> list[str]:
     from workflows._engine import IncidentRaised
 
-    node = scope.container
-    assert isinstance(node, AdHocSubProcess)
     if node.active_elements is None:
         return []
     value = engine.evaluate(node.active_elements, scope.visible())
@@ -133,15 +143,9 @@ async def _to_activate(engine: Engine, scope: Scope) -> list[str]:
             f"failed to activate ad-hoc elements: {source!r} is {value!r}, expected a list of "
             "element ids",
         )
-    known = {element.element_id for element in node.elements}
-    unknown = [item for item in value if item not in known]
-    if unknown:
-        raise IncidentRaised(
-            "EXTRACT_VALUE_ERROR",
-            f"failed to activate ad-hoc elements: {node.id!r} has no element to activate with "
-            f"id {', '.join(repr(item) for item in unknown)} (it can activate "
-            f"{', '.join(repr(item) for item in sorted(known))})",
-        )
+    why = not_activatable(node, value)
+    if why is not None:
+        raise IncidentRaised("EXTRACT_VALUE_ERROR", f"failed to activate ad-hoc elements: {why}")
     return value
 
 

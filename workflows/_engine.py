@@ -1520,10 +1520,7 @@ class Engine:
                 fired.append((boundary, variables))
                 body.cancel()
                 return
-            repeating = not isinstance(
-                boundary.trigger, MessageEventDefinition | SignalEventDefinition
-            )
-            if repeating and boundary.id not in occurred:
+            if _remembered(boundary.trigger) and boundary.id not in occurred:
                 occurred.append(boundary.id)
             self._occur_non_interrupting(scope, boundary, variables)
             if plan is None and isinstance(boundary.trigger, TimerEventDefinition):
@@ -1596,7 +1593,7 @@ class Engine:
                 if scope.failure is None:
                     scope.failure = EventSubProcessTriggered(scope, handler, variables)
                 return
-            if not isinstance(trigger, MessageEventDefinition | SignalEventDefinition):
+            if _remembered(trigger):
                 scope.occurred.add(handler.id)
             work = self.run_event_sub_process(scope, handler, variables)
             self.track(scope, work, handler.id)
@@ -2327,6 +2324,13 @@ def _link_target(scope: Scope, node: FlowNode) -> str | None:
         ):
             return candidate.id
     raise ApplicationError(f"no link catch event named {node.result.name!r}", non_retryable=True)
+
+
+def _remembered(trigger: object) -> bool:
+    """Whether a non-interrupting event's occurrences are carried across continue-as-new: a
+    timer's (its cycle may be spent) and a condition's (it must turn false first). A message
+    or signal subscribes anew."""
+    return not isinstance(trigger, MessageEventDefinition | SignalEventDefinition)
 
 
 def _no_flow_matches(gateway_id: str) -> IncidentRaised:

@@ -28,7 +28,7 @@ with workflow.unsafe.imports_passed_through():
     from pydantic import ValidationError
 
     from translator import ProcessDefinition, UserTask, iter_nodes
-    from workflows._ad_hoc import activate
+    from workflows._ad_hoc import activate, not_activatable
     from workflows._contracts import (
         ACTIVATE_AD_HOC_ELEMENTS_UPDATE,
         CANCEL_INSTANCE_ACTIVITY,
@@ -208,13 +208,9 @@ class BpmnInterpreter:
         engine = self._require_engine()
         activation = _parse(ActivateAdHocElementsRequest, request, ACTIVATE_AD_HOC_ELEMENTS_UPDATE)
         node = engine.open_ad_hocs[self._ad_hoc_key(activation)].node
-        known = [element.element_id for element in node.elements]
-        unknown = [e.element_id for e in activation.elements if e.element_id not in known]
-        if unknown:
-            raise ValueError(
-                f"ad-hoc sub-process {node.id!r} has no element to activate with id "
-                f"{', '.join(map(repr, unknown))}; it can activate {', '.join(map(repr, known))}"
-            )
+        why = not_activatable(node, [element.element_id for element in activation.elements])
+        if why is not None:
+            raise ValueError(why)
 
     def _ad_hoc_key(self, request: ActivateAdHocElementsRequest) -> str:
         engine = self._require_engine()
